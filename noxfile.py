@@ -1,0 +1,62 @@
+"""The single entry point for checks: ``nox -s tests lint typecheck docs build bench demo``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]
+nox.options.reuse_existing_virtualenvs = True
+PY = ["3.11", "3.12", "3.13"]
+TYPED = ["src", "adapters"]
+
+
+@nox.session(python=PY[0])
+def tests(session: nox.Session) -> None:
+    """The whole test suite (servers are started by the tests)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PY[0])
+def lint(session: nox.Session) -> None:
+    """ruff check + format check."""
+    session.install("ruff")
+    session.run("ruff", "check", "src", "adapters", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session(python=PY[0])
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over src/ and adapters/."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict", *TYPED)
+
+
+@nox.session(python=PY[0])
+def docs(session: nox.Session) -> None:
+    """mkdocs build --strict."""
+    session.install("-e", ".[dev]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site")
+
+
+@nox.session(python=PY[0])
+def build(session: nox.Session) -> None:
+    """sdist + wheel, metadata checked with twine."""
+    session.install("build", "twine")
+    session.run("rm", "-rf", "dist", external=True)
+    session.run("python", "-m", "build")
+    session.run("twine", "check", "--strict", "dist/*")
+
+
+@nox.session(python=PY[0])
+def bench(session: nox.Session) -> None:
+    """Benchmarks against their anchors; writes docs/benchmarks.md. ``-- NAME`` runs one."""
+    session.install("-e", ".[dev]")
+    session.install("pyvips")  # optional anchor for the thumbnail benchmark
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PY[0])
+def demo(session: nox.Session) -> None:
+    """Run the FastAPI reference server on embedded defaults."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "examples.fastapi_server", *session.posargs)

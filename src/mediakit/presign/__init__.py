@@ -1,0 +1,1 @@
+"""mediakit.presign."""

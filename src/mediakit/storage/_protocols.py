@@ -1,0 +1,148 @@
+"""The two storage protocols every object store implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["AsyncObjectStore", "ByteSpan", "MultipartUploadInfo", "ObjectInfo", "ObjectStore"]
+
+
+@attrs.frozen
+class ObjectInfo:
+    """What a HEAD tells about a stored object."""
+
+    key: str
+    size: int
+    etag: str
+    """The strong entity tag, quoted as in HTTP (``'"abc..."'``)."""
+    last_modified: datetime
+    content_type: str = "application/octet-stream"
+
+
+@attrs.frozen
+class ByteSpan:
+    """An absolute, inclusive byte range ``first..last`` inside an object."""
+
+    first: int
+    last: int
+
+    @property
+    def length(self) -> int:
+        """Number of bytes in the span."""
+        return self.last - self.first + 1
+
+
+@attrs.frozen
+class MultipartUploadInfo:
+    """An unfinished multipart upload."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+@runtime_checkable
+class ObjectStore(Protocol):
+    """A synchronous object store (boto3, filesystem, memory).
+
+    Errors are mediakit errors: :class:`~mediakit.errors.ObjectNotFound`,
+    :class:`~mediakit.errors.StorageError`, :class:`~mediakit.errors.StorageUnavailable`.
+    """
+
+    bucket: str
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str) -> ObjectInfo:
+        """Store the bytes of ``chunks`` under ``key`` in bounded memory.
+
+        Large streams go up as a multipart upload, aborted on any failure, so a failed
+        put leaves neither an object nor an open upload behind.
+        """
+        ...
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        """Store a small object in one request."""
+        ...
+
+    def head(self, key: str) -> ObjectInfo:
+        """Metadata of ``key``; raises ``ObjectNotFound``."""
+        ...
+
+    def get_range(
+        self, key: str, span: ByteSpan | None = None, *, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """Stream the bytes of ``span`` (the whole object when ``None``) in chunks.
+
+        The generator releases its connection when closed early.
+        """
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete ``key``; a missing key is not an error."""
+        ...
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete every key (batches of at most 1000, per-key errors retried)."""
+        ...
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key starting with ``prefix``, in lexicographic order."""
+        ...
+
+    def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUploadInfo]:
+        """Unfinished multipart uploads under ``prefix``."""
+        ...
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """Abort one unfinished multipart upload."""
+        ...
+
+
+@runtime_checkable
+class AsyncObjectStore(Protocol):
+    """The asynchronous twin of :class:`ObjectStore` (aioboto3, memory)."""
+
+    bucket: str
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+    ) -> ObjectInfo:
+        """See :meth:`ObjectStore.put_stream`."""
+        ...
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        """See :meth:`ObjectStore.put_bytes`."""
+        ...
+
+    async def head(self, key: str) -> ObjectInfo:
+        """See :meth:`ObjectStore.head`."""
+        ...
+
+    def get_range(
+        self, key: str, span: ByteSpan | None = None, *, chunk_size: int = 256 * 1024
+    ) -> AsyncIterator[bytes]:
+        """See :meth:`ObjectStore.get_range`; an async generator, closed with ``aclose()``."""
+        ...
+
+    async def delete(self, key: str) -> None:
+        """See :meth:`ObjectStore.delete`."""
+        ...
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """See :meth:`ObjectStore.delete_many`."""
+        ...
+
+    def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """See :meth:`ObjectStore.list_keys`."""
+        ...
+
+    async def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUploadInfo]:
+        """See :meth:`ObjectStore.list_multipart_uploads`."""
+        ...
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """See :meth:`ObjectStore.abort_multipart_upload`."""
+        ...
