@@ -26,7 +26,7 @@ def _default(field: attrs.Attribute[object]) -> str:
     if isinstance(d, tuple):
         return "`" + ",".join(str(x) for x in d) + "`"
     if isinstance(d, int) and d >= 1024 * 1024 and d % (1024 * 1024) == 0:
-        gib, mib = divmod(d, 1024**3)
+        mib = d % 1024**3
         return f"`{d // 1024**3}GiB`" if mib == 0 else f"`{d // 1024**2}MiB`"
     return f"`{d}`"
 

@@ -19,7 +19,9 @@ def test_configuration_reference_lists_every_setting_and_is_current() -> None:
     for field in attrs.fields(Settings):
         assert f"`{field.metadata['env']}`" in page, field.metadata["env"]
     r = subprocess.run([sys.executable, "scripts/gen_config_docs.py", "--check"], cwd=ROOT)
-    assert r.returncode == 0, "docs/configuration.md is stale: run python scripts/gen_config_docs.py"
+    assert r.returncode == 0, (
+        "docs/configuration.md is stale: run python scripts/gen_config_docs.py"
+    )
 
 
 def test_readme_quickstart_has_the_two_lines_and_ci_runs_the_test_line() -> None:
@@ -30,4 +32,5 @@ def test_readme_quickstart_has_the_two_lines_and_ci_runs_the_test_line() -> None
     assert "examples.fastapi_server" in server
     assert "pytest" in tests
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "README.md" in ci and "bash -c \"$TEST_LINE\"" in ci
+    assert "README.md" in ci
+    assert 'bash -c "$TEST_LINE"' in ci
