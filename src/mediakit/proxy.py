@@ -1,0 +1,306 @@
+"""The streaming Range proxy, sync and async: plan a response, then stream its span from
+an object store in bounded chunks.
+
+The I/O shell around :func:`mediakit.http.plan_response`. Three guarantees:
+
+* **Failures before headers are errors, not broken responses.** :func:`open_sync` and
+  :func:`open_async` HEAD the object (unless given its :class:`ObjectInfo`), plan, and fetch
+  the first chunk before returning, so a storage fault surfaces as a
+  :class:`~mediakit.errors.StorageError` (502) / :class:`~mediakit.errors.StorageUnavailable`
+  (503) / :class:`~mediakit.errors.ObjectNotFound` (404) the adapter can still answer.
+* **Failures mid-body abort.** Once headers are sent, a fault (or a store returning fewer or
+  more bytes than planned) raises from the body iterator, so the server drops the
+  connection: a client never sees a short body that looks complete.
+* **Disconnects release the S3 stream.** Closing the body iterator (WSGI servers call
+  ``close()``, ASGI servers drop or ``aclose()`` the iterator) closes the store's stream.
+
+Memory is bounded by one chunk per response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from types import TracebackType
+
+import attrs
+
+from mediakit.errors import MediaKitError, StorageError
+from mediakit.http.plan import DEFAULT_CACHE_CONTROL, ResponsePlan, plan_response
+from mediakit.storage._protocols import AsyncObjectStore, ObjectInfo, ObjectStore
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "AsyncProxyResponse",
+    "ProxyResponse",
+    "open_async",
+    "open_sync",
+    "stream_async",
+    "stream_sync",
+]
+
+DEFAULT_CHUNK_SIZE = 256 * 1024
+
+
+def _storage_error(key: str, exc: Exception) -> MediaKitError:
+    if isinstance(exc, MediaKitError):
+        return exc
+    error = StorageError(f"Reading {key!r} from the object store failed: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+def _short(key: str, sent: int, expected: int) -> StorageError:
+    return StorageError(
+        f"The object store returned {sent} of the {expected} bytes planned for {key!r}; "
+        "the response was aborted."
+    )
+
+
+def stream_sync(
+    store: ObjectStore, key: str, plan: ResponsePlan, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> Generator[bytes, None, None]:
+    """The body of ``plan``: its span streamed from ``store``, or its small generated body.
+
+    Raises :class:`StorageError` when the store fails or returns a byte count other than
+    planned; closing this generator closes the store's stream.
+    """
+    if plan.span is None:
+        if plan.body:
+            yield plan.body
+        return
+    expected = plan.span.length
+    sent = 0
+    chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
+    try:
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except Exception as exc:
+                raise _storage_error(key, exc) from exc
+            sent += len(chunk)
+            if sent > expected:
+                raise _short(key, sent, expected)
+            if chunk:
+                yield chunk
+        if sent != expected:
+            raise _short(key, sent, expected)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+
+async def stream_async(
+    store: AsyncObjectStore,
+    key: str,
+    plan: ResponsePlan,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> AsyncGenerator[bytes, None]:
+    """The asynchronous twin of :func:`stream_sync`; ``aclose()`` closes the store stream."""
+    if plan.span is None:
+        if plan.body:
+            yield plan.body
+        return
+    expected = plan.span.length
+    sent = 0
+    chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
+    try:
+        while True:
+            try:
+                chunk = await anext(chunks)
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                raise _storage_error(key, exc) from exc
+            sent += len(chunk)
+            if sent > expected:
+                raise _short(key, sent, expected)
+            if chunk:
+                yield chunk
+        if sent != expected:
+            raise _short(key, sent, expected)
+    finally:
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+@attrs.define
+class ProxyResponse:
+    """A planned response whose first body chunk is already in hand.
+
+    Iterate it for the body (a valid WSGI response iterable: it has ``close()``), read
+    ``status`` and ``headers`` to start the response. Use as a context manager, or call
+    :meth:`close`, when the body is not fully consumed.
+    """
+
+    plan: ResponsePlan
+    _first: bytes | None
+    _rest: Iterator[bytes]
+    _closed: bool = False
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the plan."""
+        return self.plan.status
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The response headers of the plan."""
+        return self.plan.headers
+
+    def __iter__(self) -> ProxyResponse:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return next(self._rest)
+
+    def close(self) -> None:
+        """Release the store stream (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._first = None
+            close = getattr(self._rest, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> ProxyResponse:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+@attrs.define
+class AsyncProxyResponse:
+    """The asynchronous twin of :class:`ProxyResponse` (``async for``, ``aclose()``)."""
+
+    plan: ResponsePlan
+    _first: bytes | None
+    _rest: AsyncIterator[bytes]
+    _closed: bool = False
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the plan."""
+        return self.plan.status
+
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        """The response headers of the plan."""
+        return self.plan.headers
+
+    def __aiter__(self) -> AsyncProxyResponse:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return await anext(self._rest)
+
+    async def aclose(self) -> None:
+        """Release the store stream (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._first = None
+            aclose = getattr(self._rest, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    async def __aenter__(self) -> AsyncProxyResponse:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def open_sync(
+    store: ObjectStore,
+    key: str,
+    method: str,
+    request_headers: Mapping[str, str],
+    *,
+    info: ObjectInfo | None = None,
+    content_type: str | None = None,
+    disposition: str | None = None,
+    cache_control: str = DEFAULT_CACHE_CONTROL,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> ProxyResponse:
+    """Plan the response for ``key`` and fetch its first chunk, before any header is sent.
+
+    ``info`` skips the HEAD when the caller already knows the object (from its database
+    row, say). Raises :class:`~mediakit.errors.ObjectNotFound` / ``StorageError`` /
+    ``StorageUnavailable`` for faults so far; later faults raise from the iterator.
+    """
+    if info is None:
+        try:
+            info = store.head(key)
+        except Exception as exc:
+            raise _storage_error(key, exc) from exc
+    plan = plan_response(
+        method,
+        request_headers,
+        info,
+        content_type=content_type,
+        disposition=disposition,
+        cache_control=cache_control,
+    )
+    body = stream_sync(store, key, plan, chunk_size=chunk_size)
+    try:
+        first = next(body, None)
+    except BaseException:
+        body.close()
+        raise
+    return ProxyResponse(plan, first, body)
+
+
+async def open_async(
+    store: AsyncObjectStore,
+    key: str,
+    method: str,
+    request_headers: Mapping[str, str],
+    *,
+    info: ObjectInfo | None = None,
+    content_type: str | None = None,
+    disposition: str | None = None,
+    cache_control: str = DEFAULT_CACHE_CONTROL,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> AsyncProxyResponse:
+    """The asynchronous twin of :func:`open_sync`."""
+    if info is None:
+        try:
+            info = await store.head(key)
+        except Exception as exc:
+            raise _storage_error(key, exc) from exc
+    plan = plan_response(
+        method,
+        request_headers,
+        info,
+        content_type=content_type,
+        disposition=disposition,
+        cache_control=cache_control,
+    )
+    body = stream_async(store, key, plan, chunk_size=chunk_size)
+    try:
+        first = await anext(body, None)
+    except BaseException:
+        await body.aclose()
+        raise
+    return AsyncProxyResponse(plan, first, body)
