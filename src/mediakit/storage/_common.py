@@ -1,0 +1,171 @@
+"""Pure helpers shared by the object stores: no I/O, no boto3, no event loop.
+
+The sync (boto3) and async (aioboto3) S3 stores only sequence requests; the decisions
+they share (how a span becomes a ``Range`` header, how a stream is cut into parts, how
+keys are batched for ``DeleteObjects``, which per-key delete errors are worth a retry)
+live here so the two shells cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from mediakit.errors import StorageError
+from mediakit.settings import Settings
+from mediakit.storage._protocols import ByteSpan
+
+__all__ = [
+    "DELETE_ATTEMPTS",
+    "MAX_DELETE_BATCH",
+    "MAX_PARTS",
+    "MIN_PART_SIZE",
+    "PartAssembler",
+    "batches",
+    "check_span",
+    "client_config_kwargs",
+    "client_kwargs",
+    "delete_failure",
+    "failed_delete_keys",
+    "quote_etag",
+    "range_header",
+]
+
+MIN_PART_SIZE = 5 * 1024 * 1024
+"""S3's smallest allowed part (every part but the last)."""
+MAX_PARTS = 10_000
+"""S3's largest part number."""
+MAX_DELETE_BATCH = 1000
+"""Most keys one ``DeleteObjects`` request may name."""
+DELETE_ATTEMPTS = 4
+"""Tries per batch before per-key delete errors are reported."""
+
+
+def check_span(span: ByteSpan) -> ByteSpan:
+    """Return ``span`` if it is a valid absolute span, else raise ``ValueError``."""
+    if span.first < 0 or span.last < span.first:
+        raise ValueError(f"invalid byte span {span.first}-{span.last}: need 0 <= first <= last")
+    return span
+
+
+def range_header(span: ByteSpan) -> str:
+    """The absolute ``Range`` header for ``span``: ``bytes=first-last``.
+
+    mediakit never sends suffix (``bytes=-N``) or open (``bytes=N-``) ranges: S3-compatible
+    servers disagree on them, so spans are resolved against the object size before any
+    request (see :mod:`mediakit.http`).
+    """
+    check_span(span)
+    return f"bytes={span.first}-{span.last}"
+
+
+def quote_etag(etag: str) -> str:
+    """The entity tag quoted as in HTTP (``"abc"``), whatever the server returned."""
+    if etag.startswith(("W/", '"')):
+        return etag
+    return f'"{etag}"'
+
+
+def batches(keys: Sequence[str], size: int = MAX_DELETE_BATCH) -> Iterator[list[str]]:
+    """``keys`` cut into lists of at most ``size``, duplicates dropped, order kept."""
+    if size <= 0:
+        raise ValueError("batch size must be positive")
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
+
+
+def failed_delete_keys(response: dict[str, Any]) -> dict[str, str]:
+    """Keys a ``DeleteObjects`` response reports as failed, with their error codes.
+
+    A missing key (``NoSuchKey``) counts as deleted, so it is not a failure.
+    """
+    failed: dict[str, str] = {}
+    for err in response.get("Errors", ()) or ():
+        code = str(err.get("Code", ""))
+        if code != "NoSuchKey" and "Key" in err:
+            failed[str(err["Key"])] = code or "unknown"
+    return failed
+
+
+def delete_failure(bucket: str, failed: dict[str, str]) -> StorageError:
+    """The error reported when keys still fail after every delete attempt."""
+    key, code = next(iter(failed.items()))
+    return StorageError(
+        f"Could not delete {len(failed)} object(s) from bucket {bucket!r} after "
+        f"{DELETE_ATTEMPTS} attempts, e.g. {key!r}: {code}. Retry later; the keys are unchanged."
+    )
+
+
+class PartAssembler:
+    """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes.
+
+    Memory stays bounded by one part plus one incoming chunk, whatever the stream's size:
+    completed parts are handed out as soon as they fill and never retained. Hand-written
+    because it is the core of the bounded-memory guarantee and is ten lines.
+    """
+
+    def __init__(self, part_size: int) -> None:
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes, got {part_size}")
+        self.part_size = part_size
+        self._buf = bytearray()
+        self.parts_out = 0
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Add ``chunk``; return the parts it completes (usually none or one)."""
+        self.total += len(chunk)
+        view = memoryview(chunk)
+        parts: list[bytes] = []
+        while len(self._buf) + len(view) >= self.part_size:
+            take = self.part_size - len(self._buf)
+            self._buf += view[:take]
+            view = view[take:]
+            parts.append(bytes(self._buf))
+            self._buf = bytearray()
+            self.parts_out += 1
+            if self.parts_out > MAX_PARTS:
+                raise StorageError(
+                    f"The stream is larger than {MAX_PARTS} parts of {self.part_size} bytes; "
+                    "raise MEDIA_UPLOAD_PART_SIZE."
+                )
+        self._buf += view
+        return parts
+
+    def rest(self) -> bytes:
+        """The bytes that did not fill a whole part (the last, short part)."""
+        rest, self._buf = bytes(self._buf), bytearray()
+        return rest
+
+
+def client_kwargs(settings: Settings) -> dict[str, Any]:
+    """Endpoint, region and credentials for ``boto3``/``aioboto3`` ``client("s3", ...)``."""
+    kwargs: dict[str, Any] = {"region_name": settings.s3_region}
+    if settings.s3_endpoint:
+        kwargs["endpoint_url"] = settings.s3_endpoint
+    if settings.s3_access_key_id:
+        kwargs["aws_access_key_id"] = settings.s3_access_key_id
+        kwargs["aws_secret_access_key"] = settings.s3_secret_access_key
+        if settings.s3_session_token:
+            kwargs["aws_session_token"] = settings.s3_session_token
+    return kwargs
+
+
+def client_config_kwargs(settings: Settings) -> dict[str, Any]:
+    """Arguments of botocore's ``Config`` (and aiobotocore's ``AioConfig``).
+
+    Path-style addressing by default, SigV4, standard retries, the pool size, and the
+    checksum mode: ``when_required`` stops recent botocore from sending CRC checksums
+    that several S3-compatible services reject.
+    """
+    return {
+        "signature_version": "s3v4",
+        "s3": {"addressing_style": "path" if settings.s3_path_style else "auto"},
+        "request_checksum_calculation": settings.s3_checksum_mode,
+        "response_checksum_validation": settings.s3_checksum_mode,
+        "retries": {"mode": "standard", "max_attempts": 4},
+        "max_pool_connections": settings.s3_max_pool_connections,
+        "connect_timeout": 10,
+        "read_timeout": 60,
+    }

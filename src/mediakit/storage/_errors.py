@@ -1,0 +1,152 @@
+"""The one place where botocore/aiobotocore errors become mediakit errors.
+
+Every S3 call in :mod:`mediakit.storage.s3` and :mod:`mediakit.storage.s3_async` runs
+inside :func:`translate_errors`; nothing else in mediakit inspects botocore errors.
+
+===========================================  =====================================
+botocore error                               mediakit error
+===========================================  =====================================
+``NoSuchKey``, ``NotFound``, ``404``         :class:`~mediakit.errors.ObjectNotFound`
+``NoSuchUpload``                             :class:`~mediakit.errors.ObjectNotFound`
+``InvalidRange`` / 416                       :class:`~mediakit.errors.RangeNotSatisfiable`
+``SlowDown``, throttling, any 5xx            :class:`~mediakit.errors.StorageUnavailable`
+connection refused/closed, timeouts          :class:`~mediakit.errors.StorageUnavailable`
+``NoSuchBucket``, access, credentials, rest  :class:`~mediakit.errors.StorageError`
+===========================================  =====================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as BotoConnectionError,
+)
+
+from mediakit.errors import (
+    MediaKitError,
+    ObjectNotFound,
+    RangeNotSatisfiable,
+    StorageError,
+    StorageUnavailable,
+)
+
+__all__ = ["classify_client_error", "translate_errors"]
+
+_NOT_FOUND = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchUpload", "NoSuchVersion"})
+_THROTTLED = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "InternalError",
+    }
+)
+_CREDENTIALS = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken"}
+)
+
+try:  # aiobotocore streams bodies with aiohttp; its errors only exist when it is installed
+    from aiohttp import ClientError as _AiohttpClientError
+
+    _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
+        BotoConnectionError,
+        HTTPClientError,
+        _AiohttpClientError,
+        TimeoutError,
+    )
+except ImportError:  # pragma: no cover - aiohttp ships with the async extra
+    _TRANSPORT_ERRORS = (BotoConnectionError, HTTPClientError, TimeoutError)
+
+
+def _where(key: str | None, bucket: str | None) -> str:
+    if key is not None and bucket is not None:
+        return f"{key!r} in bucket {bucket!r}"
+    if key is not None:
+        return repr(key)
+    return f"bucket {bucket!r}" if bucket is not None else "the object store"
+
+
+def classify_client_error(
+    code: str, status: int | None, message: str, *, key: str | None, bucket: str | None
+) -> MediaKitError:
+    """The mediakit error for an S3 error ``code`` with HTTP ``status`` (pure)."""
+    where = _where(key, bucket)
+    if code == "NoSuchBucket":
+        return StorageError(
+            f"The bucket {bucket or ''!r} does not exist on the object store. Create it, or "
+            "fix MEDIA_ASSETS_BUCKET / MEDIA_S3_ENDPOINT."
+        )
+    if code in _NOT_FOUND or (status == 404 and code not in {"NoSuchBucket"}):
+        if code == "NoSuchUpload":
+            return ObjectNotFound(f"No such multipart upload for {where}.")
+        return ObjectNotFound(f"No object {where}.")
+    if code == "InvalidRange" or status == 416:
+        return RangeNotSatisfiable(0, f"The requested byte range is outside {where}.")
+    if code in _THROTTLED or status in {429, 503} or (status is not None and status >= 500):
+        return StorageUnavailable(
+            f"The object store is unavailable or throttling ({code or status}) for {where}; "
+            "retry later."
+        )
+    if code in _CREDENTIALS or status == 403:
+        return StorageError(
+            f"The object store refused access to {where} ({code}: {message}). Check "
+            "MEDIA_S3_ACCESS_KEY_ID / MEDIA_S3_SECRET_ACCESS_KEY, MEDIA_S3_REGION and the "
+            "bucket policy."
+        )
+    return StorageError(f"The object store failed on {where}: {code or status}: {message}")
+
+
+@contextlib.contextmanager
+def translate_errors(key: str | None = None, *, bucket: str | None = None) -> Iterator[None]:
+    """Run a block (or decorate a function) so botocore errors leave as mediakit errors.
+
+    Only botocore/aiobotocore/aiohttp errors are translated (``raise ... from exc``);
+    mediakit errors and any other exception (a caller's iterator failing, a bug) pass
+    through unchanged.
+    """
+    try:
+        yield
+    except MediaKitError:
+        raise
+    except ClientError as exc:
+        err = exc.response.get("Error", {}) or {}
+        meta = exc.response.get("ResponseMetadata", {}) or {}
+        status = meta.get("HTTPStatusCode")
+        raise classify_client_error(
+            str(err.get("Code", "")),
+            int(status) if status is not None else None,
+            str(err.get("Message", "")),
+            key=key,
+            bucket=bucket,
+        ) from exc
+    except _TRANSPORT_ERRORS as exc:
+        raise StorageUnavailable(
+            f"The object store could not be reached for {_where(key, bucket)}: {exc}. "
+            "Check MEDIA_S3_ENDPOINT and the network; retry later."
+        ) from exc
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise StorageError(
+            "No S3 credentials were found: set MEDIA_S3_ACCESS_KEY_ID and "
+            "MEDIA_S3_SECRET_ACCESS_KEY (or the usual AWS variables)."
+        ) from exc
+    except BotoCoreError as exc:
+        raise StorageError(f"The object store failed on {_where(key, bucket)}: {exc}") from exc

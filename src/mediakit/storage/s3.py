@@ -1,0 +1,252 @@
+"""The synchronous S3 object store (boto3), for any S3-compatible service."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import boto3
+from botocore.config import Config
+
+from mediakit.errors import ObjectNotFound
+from mediakit.settings import Settings
+from mediakit.storage._common import (
+    DELETE_ATTEMPTS,
+    PartAssembler,
+    batches,
+    client_config_kwargs,
+    client_kwargs,
+    delete_failure,
+    failed_delete_keys,
+    quote_etag,
+    range_header,
+)
+from mediakit.storage._errors import translate_errors
+from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["S3ObjectStore", "make_client_config"]
+
+
+def make_client_config(settings: Settings) -> Config:
+    """botocore ``Config`` for mediakit's S3 clients (path-style, SigV4, checksums, retries)."""
+    return Config(**client_config_kwargs(settings))
+
+
+def make_client(settings: Settings) -> S3Client:
+    """A boto3 S3 client for ``settings`` (endpoint, region, credentials, :func:`make_client_config`)."""
+    client: S3Client = boto3.session.Session().client(
+        "s3", config=make_client_config(settings), **client_kwargs(settings)
+    )
+    return client
+
+
+@attrs.define
+class S3ObjectStore:
+    """:class:`~mediakit.storage.ObjectStore` over a boto3 S3 client.
+
+    boto3 clients are thread-safe, so one store serves every thread of a process.
+    """
+
+    client: S3Client
+    bucket: str
+    part_size: int = 10 * 1024 * 1024
+    """Multipart part size; streams that end within one part go up in a single PUT."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, bucket: str | None = None) -> S3ObjectStore:
+        """A store on ``settings.assets_bucket`` (or ``bucket``) with a new client."""
+        return cls(
+            client=make_client(settings),
+            bucket=bucket or settings.assets_bucket,
+            part_size=settings.multipart_part_size,
+        )
+
+    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        """Store a small object in one ``PutObject``."""
+        with translate_errors(key, bucket=self.bucket):
+            resp = self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+        return _info(key, len(data), resp["ETag"], content_type)
+
+    def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str) -> ObjectInfo:
+        """Store ``chunks``: one PUT if they fit one part, else a multipart upload.
+
+        Memory holds about one part whatever the size. On any failure, including the
+        caller's iterator raising (a size cap, a client disconnect), the multipart upload
+        is aborted before the exception propagates unchanged.
+        """
+        asm = PartAssembler(self.part_size)
+        it = iter(chunks)
+        pending: list[bytes] = []
+        for chunk in it:
+            pending = asm.feed(chunk)
+            if pending:
+                break
+        if not pending:
+            return self.put_bytes(key, asm.rest(), content_type=content_type)
+        with translate_errors(key, bucket=self.bucket):
+            upload_id = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type
+            )["UploadId"]
+        try:
+            parts: list[dict[str, Any]] = []
+            while pending:
+                parts.append(self._upload_part(key, upload_id, len(parts) + 1, pending.pop(0)))
+            for chunk in it:
+                for part in asm.feed(chunk):
+                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
+            rest = asm.rest()
+            if rest:
+                parts.append(self._upload_part(key, upload_id, len(parts) + 1, rest))
+            with translate_errors(key, bucket=self.bucket):
+                resp = self.client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
+                )
+        except BaseException:
+            self._abort_quietly(key, upload_id)
+            raise
+        return _info(key, asm.total, resp["ETag"], content_type)
+
+    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+        with translate_errors(key, bucket=self.bucket):
+            resp = self.client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+        return {"PartNumber": number, "ETag": resp["ETag"]}
+
+    def _abort_quietly(self, key: str, upload_id: str) -> None:
+        # The original error matters more; an upload left by a failed abort is listed
+        # by list_multipart_uploads and cleaned there.
+        with contextlib.suppress(Exception):
+            self.abort_multipart_upload(key, upload_id)
+
+    def head(self, key: str) -> ObjectInfo:
+        """``HeadObject``; raises ``ObjectNotFound``."""
+        with translate_errors(key, bucket=self.bucket):
+            return head_info(key, self.client.head_object(Bucket=self.bucket, Key=key))
+
+    def get_range(
+        self, key: str, span: ByteSpan | None = None, *, chunk_size: int = 256 * 1024
+    ) -> Iterator[bytes]:
+        """Stream ``span`` with an absolute ``Range: bytes=first-last`` (never a suffix range).
+
+        The request is sent on the first ``next()``; errors surface there. Closing the
+        generator early closes the response body and its connection.
+        """
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if span is not None:
+            kwargs["Range"] = range_header(span)
+        return self._stream(key, kwargs, chunk_size)
+
+    def _stream(self, key: str, kwargs: dict[str, Any], chunk_size: int) -> Iterator[bytes]:
+        with translate_errors(key, bucket=self.bucket):
+            body = self.client.get_object(**kwargs)["Body"]
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+
+    def delete(self, key: str) -> None:
+        """``DeleteObject``; deleting a missing key is not an error."""
+        with translate_errors(key, bucket=self.bucket):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """``DeleteObjects`` (Quiet) in batches of 1000; per-key errors are retried."""
+        for batch in batches(keys):
+            failed: dict[str, str] = {}
+            for attempt in range(DELETE_ATTEMPTS):
+                if attempt:
+                    time.sleep(0.1 * 2**attempt)
+                with translate_errors(bucket=self.bucket):
+                    resp = self.client.delete_objects(
+                        Bucket=self.bucket,
+                        Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                    )
+                failed = failed_delete_keys(dict(resp))
+                if not failed:
+                    break
+                batch = list(failed)
+            else:
+                raise delete_failure(self.bucket, failed)
+
+    def list_keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key under ``prefix`` (``ListObjectsV2``, paginated, lexicographic)."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        with translate_errors(prefix, bucket=self.bucket):
+            for page in pages:
+                for obj in page.get("Contents", ()):
+                    yield obj["Key"]
+
+    def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUploadInfo]:
+        """Unfinished multipart uploads under ``prefix`` (paginated)."""
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        with translate_errors(prefix, bucket=self.bucket):
+            return [
+                MultipartUploadInfo(key=u["Key"], upload_id=u["UploadId"], initiated=u["Initiated"])
+                for page in pages
+                for u in page.get("Uploads", ())
+            ]
+
+    def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """``AbortMultipartUpload``; an upload that no longer exists is not an error."""
+        try:
+            with translate_errors(key, bucket=self.bucket):
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ObjectNotFound:
+            pass
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it is missing (embedded and development setups only)."""
+        try:
+            with translate_errors(bucket=self.bucket):
+                self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ObjectNotFound:
+            pass
+        region = self.client.meta.region_name
+        with translate_errors(bucket=self.bucket):
+            if region and region != "us-east-1":
+                self.client.create_bucket(
+                    Bucket=self.bucket,
+                    CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+                )
+            else:
+                self.client.create_bucket(Bucket=self.bucket)
+
+
+def _info(key: str, size: int, etag: str, content_type: str) -> ObjectInfo:
+    """What a PUT tells; ``last_modified`` is the local clock at completion."""
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=quote_etag(etag),
+        last_modified=datetime.now(UTC),
+        content_type=content_type,
+    )
+
+
+def head_info(key: str, resp: Any) -> ObjectInfo:
+    """The :class:`ObjectInfo` of a ``HeadObject`` response."""
+    return ObjectInfo(
+        key=key,
+        size=resp["ContentLength"],
+        etag=quote_etag(resp["ETag"]),
+        last_modified=resp["LastModified"],
+        content_type=resp.get("ContentType") or "application/octet-stream",
+    )

@@ -1,0 +1,248 @@
+"""The asynchronous S3 object store (aioboto3), the twin of :mod:`mediakit.storage.s3`.
+
+Use it as ``async with AsyncS3ObjectStore.from_settings(settings) as store:``, or keep
+one store for the application's lifetime and ``await store.aclose()`` at shutdown. The
+aioboto3 client (and its connection pool) is created once, on first use, and reused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from types import TracebackType
+from typing import Any
+
+import anyio
+import attrs
+
+from mediakit.errors import ConfigurationError, ObjectNotFound
+from mediakit.settings import Settings
+from mediakit.storage._common import (
+    DELETE_ATTEMPTS,
+    PartAssembler,
+    batches,
+    client_config_kwargs,
+    client_kwargs,
+    delete_failure,
+    failed_delete_keys,
+    range_header,
+)
+from mediakit.storage._errors import translate_errors
+from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
+from mediakit.storage.s3 import _info, head_info
+
+__all__ = ["AsyncS3ObjectStore"]
+
+ClientFactory = Callable[[], AbstractAsyncContextManager[Any]]
+
+
+def client_factory(settings: Settings) -> ClientFactory:
+    """A callable opening an aioboto3 S3 client configured from ``settings``."""
+    try:
+        import aioboto3
+        from aiobotocore.config import AioConfig
+    except ImportError as exc:  # pragma: no cover - depends on the installed extras
+        raise ConfigurationError(
+            "MEDIAKIT_STORAGE", "the async S3 store needs aioboto3: pip install 'mediakit[async]'"
+        ) from exc
+
+    session = aioboto3.Session()
+    config = AioConfig(**client_config_kwargs(settings))
+    kwargs = client_kwargs(settings)
+
+    def open_client() -> AbstractAsyncContextManager[Any]:
+        return session.client("s3", config=config, **kwargs)  # type: ignore[no-any-return]
+
+    return open_client
+
+
+@attrs.define
+class AsyncS3ObjectStore:
+    """:class:`~mediakit.storage.AsyncObjectStore` over one long-lived aioboto3 client.
+
+    Pass either an open ``client`` (its owner closes it) or ``open_client``, a factory
+    the store enters on first use and exits in :meth:`aclose`.
+    """
+
+    bucket: str
+    part_size: int = 10 * 1024 * 1024
+    _client: Any = attrs.field(default=None, alias="client")
+    _open_client: ClientFactory | None = attrs.field(default=None, alias="open_client")
+    _stack: AsyncExitStack | None = attrs.field(default=None, init=False)
+    _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, bucket: str | None = None) -> AsyncS3ObjectStore:
+        """A store on ``settings.assets_bucket`` (or ``bucket``); its client opens on first use."""
+        return cls(
+            bucket=bucket or settings.assets_bucket,
+            part_size=settings.multipart_part_size,
+            open_client=client_factory(settings),
+        )
+
+    async def client(self) -> Any:
+        """The aioboto3 client, opened once."""
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is None:
+                if self._open_client is None:
+                    raise RuntimeError("AsyncS3ObjectStore needs a client or open_client")
+                stack = AsyncExitStack()
+                with translate_errors(bucket=self.bucket):
+                    self._client = await stack.enter_async_context(self._open_client())
+                self._stack = stack
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client the store opened (a passed-in client is left to its owner)."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            self._client = None
+            await stack.aclose()
+
+    async def __aenter__(self) -> AsyncS3ObjectStore:
+        await self.client()
+        return self
+
+    async def __aexit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+        """Store a small object in one ``PutObject``."""
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            resp = await client.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+            )
+        return _info(key, len(data), resp["ETag"], content_type)
+
+    async def put_stream(
+        self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
+    ) -> ObjectInfo:
+        """See :meth:`mediakit.storage.s3.S3ObjectStore.put_stream`."""
+        asm = PartAssembler(self.part_size)
+        it = aiter(chunks)
+        pending: list[bytes] = []
+        async for chunk in it:
+            pending = asm.feed(chunk)
+            if pending:
+                break
+        if not pending:
+            return await self.put_bytes(key, asm.rest(), content_type=content_type)
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            created = await client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type
+            )
+        upload_id: str = created["UploadId"]
+        try:
+            parts: list[dict[str, Any]] = []
+            while pending:
+                parts.append(await self._part(key, upload_id, len(parts) + 1, pending.pop(0)))
+            async for chunk in it:
+                for part in asm.feed(chunk):
+                    parts.append(await self._part(key, upload_id, len(parts) + 1, part))
+            rest = asm.rest()
+            if rest:
+                parts.append(await self._part(key, upload_id, len(parts) + 1, rest))
+            with translate_errors(key, bucket=self.bucket):
+                resp = await client.complete_multipart_upload(
+                    Bucket=self.bucket,
+                    Key=key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": parts},
+                )
+        except BaseException:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                # the original error matters more; a leftover upload is listed and aborted later
+                await self.abort_multipart_upload(key, upload_id)
+            raise
+        return _info(key, asm.total, resp["ETag"], content_type)
+
+    async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            resp = await client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+        return {"PartNumber": number, "ETag": resp["ETag"]}
+
+    async def head(self, key: str) -> ObjectInfo:
+        """``HeadObject``; raises ``ObjectNotFound``."""
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            return head_info(key, await client.head_object(Bucket=self.bucket, Key=key))
+
+    async def get_range(
+        self, key: str, span: ByteSpan | None = None, *, chunk_size: int = 256 * 1024
+    ) -> AsyncIterator[bytes]:
+        """Stream ``span`` with an absolute ``Range``; ``aclose()`` releases the connection."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if span is not None:
+            kwargs["Range"] = range_header(span)
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            body = (await client.get_object(**kwargs))["Body"]
+            try:
+                async for chunk in body.iter_chunks(chunk_size):
+                    yield chunk
+            finally:
+                body.close()
+
+    async def delete(self, key: str) -> None:
+        """``DeleteObject``; deleting a missing key is not an error."""
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            await client.delete_object(Bucket=self.bucket, Key=key)
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """``DeleteObjects`` (Quiet) in batches of 1000; per-key errors are retried."""
+        client = await self.client()
+        for batch in batches(keys):
+            failed: dict[str, str] = {}
+            for attempt in range(DELETE_ATTEMPTS):
+                if attempt:
+                    await anyio.sleep(0.1 * 2**attempt)
+                with translate_errors(bucket=self.bucket):
+                    resp = await client.delete_objects(
+                        Bucket=self.bucket,
+                        Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                    )
+                failed = failed_delete_keys(resp)
+                if not failed:
+                    break
+                batch = list(failed)
+            else:
+                raise delete_failure(self.bucket, failed)
+
+    async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
+        """Every key under ``prefix`` (``ListObjectsV2``, paginated, lexicographic)."""
+        client = await self.client()
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        with translate_errors(prefix, bucket=self.bucket):
+            async for page in pages:
+                for obj in page.get("Contents", ()):
+                    yield obj["Key"]
+
+    async def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUploadInfo]:
+        """Unfinished multipart uploads under ``prefix`` (paginated)."""
+        client = await self.client()
+        pages = client.get_paginator("list_multipart_uploads").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        with translate_errors(prefix, bucket=self.bucket):
+            return [
+                MultipartUploadInfo(key=u["Key"], upload_id=u["UploadId"], initiated=u["Initiated"])
+                async for page in pages
+                for u in page.get("Uploads", ())
+            ]
+
+    async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
+        """``AbortMultipartUpload``; an upload that no longer exists is not an error."""
+        client = await self.client()
+        with contextlib.suppress(ObjectNotFound), translate_errors(key, bucket=self.bucket):
+            await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
