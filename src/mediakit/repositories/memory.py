@@ -1,0 +1,289 @@
+"""In-memory repositories: a thread-safe test double shipped as API.
+
+They pass the same contract suite as the SQL repositories (``tests/repositories``), so
+tests of services and adapters can use them in place of a database::
+
+    repos = MemoryRepositories.create()
+    repos.images.add_many([image])
+
+All three repositories of one :class:`MemoryRepositories` share one store and one
+lock: deleting a set deletes its tracks, and every call is atomic with respect to
+every other (a reentrant lock around plain dicts; values are frozen attrs objects,
+so nothing handed out can be mutated behind the store's back).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import TypeVar
+
+import attrs
+
+from mediakit.errors import Conflict, NotFound
+from mediakit.models import Image, MusicSet, Page, Track
+from mediakit.repositories._cursor import check_limit, decode_cursor, encode_cursor, to_utc
+from mediakit.repositories._fields import (
+    IMAGE_UPDATABLE,
+    MUSIC_SET_UPDATABLE,
+    TRACK_UPDATABLE,
+    check_track_order,
+    normalize_changes,
+)
+from mediakit.repositories._protocols import Repositories
+
+__all__ = [
+    "MemoryImageRepository",
+    "MemoryMusicSetRepository",
+    "MemoryRepositories",
+    "MemoryStore",
+    "MemoryTrackRepository",
+]
+
+T = TypeVar("T")
+_Row = TypeVar("_Row", Image, MusicSet, Track)
+
+
+@attrs.define
+class MemoryStore:
+    """The rows of one in-memory "database", guarded by one reentrant lock."""
+
+    images: dict[str, Image] = attrs.field(factory=dict)
+    music_sets: dict[str, MusicSet] = attrs.field(factory=dict)
+    tracks: dict[str, Track] = attrs.field(factory=dict)
+    lock: threading.RLock = attrs.field(factory=threading.RLock, repr=False)
+
+
+def _page(
+    rows: Iterable[T], key: Callable[[T], tuple[datetime, str]], limit: int, cursor: str | None
+) -> Page[T]:
+    """Newest-first keyset page over ``rows`` (the same rule as the SQL ``list``)."""
+    limit = check_limit(limit)
+    after = decode_cursor(cursor).sort_key() if cursor is not None else None
+    ordered = sorted(rows, key=key, reverse=True)
+    if after is not None:
+        ordered = [r for r in ordered if key(r) < after]
+    items = ordered[:limit]
+    if len(ordered) > limit:
+        last = key(items[-1])
+        return Page(items=items, next_cursor=encode_cursor(last[0], last[1]))
+    return Page(items=items, next_cursor=None)
+
+
+def _image_key(i: Image) -> tuple[datetime, str]:
+    return (i.created_at, i.id)
+
+
+def _set_key(s: MusicSet) -> tuple[datetime, str]:
+    return (s.created_at, s.id)
+
+
+def _with_utc_stamps(row: _Row) -> _Row:
+    return attrs.evolve(
+        row,
+        created_at=to_utc(row.created_at, "created_at"),
+        updated_at=to_utc(row.updated_at, "updated_at"),
+    )
+
+
+def _clashes(ids: Sequence[str], existing: Mapping[str, object]) -> list[str]:
+    """Ids already stored or given twice."""
+    counts = Counter(ids)
+    return sorted(i for i, n in counts.items() if n > 1 or i in existing)
+
+
+@attrs.define
+class MemoryImageRepository:
+    """:class:`~mediakit.repositories.ImageRepository` over a :class:`MemoryStore`."""
+
+    _store: MemoryStore = attrs.field(factory=MemoryStore)
+
+    def add_many(self, images: Sequence[Image]) -> None:
+        """Insert all images or none; ``Conflict`` on a duplicate id."""
+        rows = [_with_utc_stamps(i) for i in images]
+        with self._store.lock:
+            clash = _clashes([i.id for i in rows], self._store.images)
+            if clash:
+                raise Conflict(f"An image with id {', '.join(clash)} already exists.")
+            for row in rows:
+                self._store.images[row.id] = row
+
+    def get(self, image_id: str) -> Image | None:
+        """The image, or ``None``."""
+        with self._store.lock:
+            return self._store.images.get(image_id)
+
+    def update(self, image_id: str, changes: Mapping[str, object]) -> Image:
+        """Apply ``changes`` atomically and return the new row; ``NotFound`` if absent."""
+        values = normalize_changes("image", IMAGE_UPDATABLE, changes)
+        with self._store.lock:
+            current = self._store.images.get(image_id)
+            if current is None:
+                raise NotFound(f"No image with id {image_id}.")
+            new = attrs.evolve(current, **values)  # type: ignore[arg-type]
+            self._store.images[image_id] = new
+            return new
+
+    def delete(self, image_id: str) -> bool:
+        """Delete the row; ``False`` if there was none."""
+        with self._store.lock:
+            return self._store.images.pop(image_id, None) is not None
+
+    def list(
+        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+    ) -> Page[Image]:
+        """Newest first, ties broken by id; ``cursor`` from the previous page."""
+        with self._store.lock:
+            rows = [i for i in self._store.images.values() if i.visible or not visible_only]
+        return _page(rows, _image_key, limit, cursor)
+
+    def iter_object_keys(self) -> Iterator[str]:
+        """Every object key any image row references (a snapshot)."""
+        with self._store.lock:
+            rows = list(self._store.images.values())
+        for row in rows:
+            yield from row.object_keys()
+
+
+@attrs.define
+class MemoryMusicSetRepository:
+    """:class:`~mediakit.repositories.MusicSetRepository` over a :class:`MemoryStore`."""
+
+    _store: MemoryStore = attrs.field(factory=MemoryStore)
+
+    def add(self, music_set: MusicSet) -> None:
+        """Insert; ``Conflict`` on a duplicate id."""
+        row = _with_utc_stamps(music_set)
+        with self._store.lock:
+            if row.id in self._store.music_sets:
+                raise Conflict(f"A music set with id {row.id} already exists.")
+            self._store.music_sets[row.id] = row
+
+    def get(self, set_id: str) -> MusicSet | None:
+        """The set, or ``None``."""
+        with self._store.lock:
+            return self._store.music_sets.get(set_id)
+
+    def update(self, set_id: str, changes: Mapping[str, object]) -> MusicSet:
+        """Apply ``changes`` atomically; ``NotFound`` if absent."""
+        values = normalize_changes("music set", MUSIC_SET_UPDATABLE, changes)
+        with self._store.lock:
+            current = self._store.music_sets.get(set_id)
+            if current is None:
+                raise NotFound(f"No music set with id {set_id}.")
+            new = attrs.evolve(current, **values)  # type: ignore[arg-type]
+            self._store.music_sets[set_id] = new
+            return new
+
+    def delete(self, set_id: str) -> bool:
+        """Delete the set and all its tracks; ``False`` if there was none."""
+        with self._store.lock:
+            if self._store.music_sets.pop(set_id, None) is None:
+                return False
+            for track_id in [t.id for t in self._store.tracks.values() if t.set_id == set_id]:
+                del self._store.tracks[track_id]
+            return True
+
+    def list(
+        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+    ) -> Page[MusicSet]:
+        """Newest first, ties broken by id."""
+        with self._store.lock:
+            rows = [s for s in self._store.music_sets.values() if s.visible or not visible_only]
+        return _page(rows, _set_key, limit, cursor)
+
+
+@attrs.define
+class MemoryTrackRepository:
+    """:class:`~mediakit.repositories.TrackRepository` over a :class:`MemoryStore`."""
+
+    _store: MemoryStore = attrs.field(factory=MemoryStore)
+
+    def add_many(self, tracks: Sequence[Track]) -> list[Track]:
+        """Append tracks at the end of their sets, in order, all or none."""
+        rows = [_with_utc_stamps(t) for t in tracks]
+        with self._store.lock:
+            missing = sorted({t.set_id for t in rows} - set(self._store.music_sets))
+            if missing:
+                raise NotFound(f"No music set with id {', '.join(missing)}.")
+            clash = _clashes([t.id for t in rows], self._store.tracks)
+            if clash:
+                raise Conflict(f"A track with id {', '.join(clash)} already exists.")
+            next_pos: dict[str, int] = {}
+            for t in self._store.tracks.values():
+                next_pos[t.set_id] = max(next_pos.get(t.set_id, 0), t.position + 1)
+            stored: list[Track] = []
+            for row in rows:
+                pos = next_pos.get(row.set_id, 0)
+                next_pos[row.set_id] = pos + 1
+                new = attrs.evolve(row, position=pos)
+                self._store.tracks[new.id] = new
+                stored.append(new)
+            return stored
+
+    def get(self, track_id: str) -> Track | None:
+        """The track, or ``None``."""
+        with self._store.lock:
+            return self._store.tracks.get(track_id)
+
+    def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
+        """Apply ``changes`` atomically; ``NotFound`` if absent."""
+        values = normalize_changes("track", TRACK_UPDATABLE, changes)
+        with self._store.lock:
+            current = self._store.tracks.get(track_id)
+            if current is None:
+                raise NotFound(f"No track with id {track_id}.")
+            new = attrs.evolve(current, **values)  # type: ignore[arg-type]
+            self._store.tracks[track_id] = new
+            return new
+
+    def delete(self, track_id: str) -> bool:
+        """Delete the track; the others keep their positions (and so their order)."""
+        with self._store.lock:
+            return self._store.tracks.pop(track_id, None) is not None
+
+    def list_for_set(self, set_id: str) -> list[Track]:
+        """The set's tracks by position."""
+        with self._store.lock:
+            rows = [t for t in self._store.tracks.values() if t.set_id == set_id]
+        return sorted(rows, key=lambda t: t.position)
+
+    def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:
+        """Give the set's tracks positions ``0..n-1`` in the order of ``track_ids``."""
+        with self._store.lock:
+            if set_id not in self._store.music_sets:
+                raise NotFound(f"No music set with id {set_id}.")
+            current = [t.id for t in self._store.tracks.values() if t.set_id == set_id]
+            check_track_order(set_id, current, track_ids)
+            for pos, track_id in enumerate(track_ids):
+                self._store.tracks[track_id] = attrs.evolve(
+                    self._store.tracks[track_id], position=pos
+                )
+            return self.list_for_set(set_id)
+
+    def iter_object_keys(self) -> Iterator[str]:
+        """Every object key any track row references (a snapshot)."""
+        with self._store.lock:
+            rows = list(self._store.tracks.values())
+        for row in rows:
+            yield from row.object_keys()
+
+
+@attrs.frozen
+class MemoryRepositories(Repositories):
+    """The three in-memory repositories over one shared :class:`MemoryStore`."""
+
+    store: MemoryStore = attrs.field(factory=MemoryStore)
+
+    @classmethod
+    def create(cls, store: MemoryStore | None = None) -> MemoryRepositories:
+        """Fresh, empty repositories (or ones over ``store``)."""
+        store = store if store is not None else MemoryStore()
+        return cls(
+            images=MemoryImageRepository(store),
+            music_sets=MemoryMusicSetRepository(store),
+            tracks=MemoryTrackRepository(store),
+            store=store,
+        )
