@@ -25,7 +25,7 @@ from mediakit.uploads.multipart import (
     MultipartReader,
     iter_file,
 )
-from mediakit.uploads.sniff import AUDIO_TYPES, IMAGE_TYPES, detect_type, sniff
+from mediakit.uploads.sniff import AUDIO_TYPES, IMAGE_TYPES, detect_type, image_types
 
 __all__ = [
     # limits
@@ -43,7 +43,7 @@ __all__ = [
     "AUDIO_TYPES",
     "IMAGE_TYPES",
     "detect_type",
-    "sniff",
+    "image_types",
     # concurrency
     "ConcurrencyLimiter",
     "InProcessLimiter",
