@@ -20,6 +20,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e
 # what may stand inside the ASCII fallback's quoted-string: printable ASCII minus " \ %
 # (% because some user agents percent-decode filename=)
 _NOT_FALLBACK_SAFE = re.compile(r'[^\x20-\x7e]|["\\%]')
+_ALNUM = re.compile(r"[A-Za-z0-9]")
 # RFC 8187 attr-char, minus the always-safe letters/digits quote() keeps anyway
 _ATTR_SAFE = "!#$&+-.^_`|~"
 
@@ -48,10 +49,12 @@ def _ascii_fallback(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     fallback = _NOT_FALLBACK_SAFE.sub("_", stripped).strip(" .")
-    if not fallback.strip("_"):
-        _stem, dot, ext = name.rpartition(".")
-        ext_ascii = _NOT_FALLBACK_SAFE.sub("", ext) if dot else ""
-        return _FALLBACK_NAME + ("." + ext_ascii if ext_ascii else "")
+    stem, dot, ext = fallback.rpartition(".")
+    if not dot:
+        stem, ext = fallback, ""
+    if not _ALNUM.search(stem):
+        # nothing readable survived (e.g. a CJK name): a neutral name, same extension
+        return _FALLBACK_NAME + ("." + ext if _ALNUM.search(ext) else "")
     return fallback
 
 
