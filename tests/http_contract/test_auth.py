@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.http_contract.conftest import Api, assert_error
+from tests.http_contract.harness import Api, assert_error
 
 FAKE_ID = "00000000000000000000000000"
 

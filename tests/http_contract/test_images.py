@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.http_contract.conftest import THUMBNAIL_SIZES, Api, assert_error
+from tests.http_contract.harness import THUMBNAIL_SIZES, Api, assert_error
 from tests.media_samples import jpeg_bytes, png_bytes
 
 FAKE_ID = "00000000000000000000000000"

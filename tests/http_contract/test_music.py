@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests import servers
-from tests.http_contract.conftest import Api, assert_error
+from tests.http_contract.harness import Api, assert_error
 from tests.media_samples import FFMPEG, audio_bytes, broken_wav_bytes, svg_bytes
 
 pytestmark = pytest.mark.ffmpeg

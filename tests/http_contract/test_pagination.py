@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.http_contract.conftest import Api, assert_error, jpeg_small
+from tests.http_contract.harness import Api, assert_error, jpeg_small
 
 LISTS = [
     "/api/v1/user/images",

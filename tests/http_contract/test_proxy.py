@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests import servers
-from tests.http_contract.conftest import THUMBNAIL_SIZES, Api, assert_error
+from tests.http_contract.harness import THUMBNAIL_SIZES, Api, assert_error
 from tests.media_samples import FFMPEG, audio_bytes, jpeg_bytes
 
 

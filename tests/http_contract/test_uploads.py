@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.http_contract.conftest import (
+from tests.http_contract.harness import (
     MAX_FILE_SIZE,
     MAX_FILES,
     MAX_UPLOAD_TOTAL,
