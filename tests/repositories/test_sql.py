@@ -1,0 +1,203 @@
+"""SQL-specific behaviour: migrations, engine set-up, and writers in other processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from mediakit.errors import ConfigurationError
+from mediakit.repositories.sql import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    SqlRepositories,
+    create_engine,
+    create_schema,
+    metadata,
+    migrate,
+    schema_version,
+)
+from tests.repositories import builders as b
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def engine(fresh_db_url: str) -> Iterator[sa.Engine]:
+    """An engine on a new, empty database (SQLite file or PostgreSQL)."""
+    e = create_engine(fresh_db_url)
+    yield e
+    e.dispose()
+
+
+def _versions(engine: sa.Engine) -> list[int]:
+    with engine.connect() as conn:
+        return list(
+            conn.exec_driver_sql(
+                "SELECT version FROM mediakit_schema_version ORDER BY version"
+            ).scalars()
+        )
+
+
+def test_a_fresh_database_reaches_the_latest_version(engine: sa.Engine) -> None:
+    assert schema_version(engine) == 0
+    assert migrate(engine) == SCHEMA_VERSION
+    assert schema_version(engine) == SCHEMA_VERSION
+    assert _versions(engine) == [m.version for m in MIGRATIONS]
+
+
+def test_the_migrated_schema_matches_the_table_definitions(engine: sa.Engine) -> None:
+    migrate(engine)
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}, table.name
+    uniques = inspector.get_unique_constraints("music_tracks")
+    assert {tuple(u["column_names"]) for u in uniques} == {("set_id", "position")}
+    (fk,) = inspector.get_foreign_keys("music_tracks")
+    assert fk["referred_table"] == "music_sets"
+    assert (fk.get("options") or {}).get("ondelete", "").upper() == "CASCADE"
+
+
+def test_migrating_twice_is_a_no_op_and_keeps_data(engine: sa.Engine) -> None:
+    repos = SqlRepositories.from_engine(engine)
+    img = b.image()
+    repos.images.add_many([img])
+    assert migrate(engine) == SCHEMA_VERSION
+    assert create_schema(engine) == SCHEMA_VERSION
+    assert _versions(engine) == [m.version for m in MIGRATIONS]
+    assert SqlRepositories.from_engine(engine).images.get(img.id) == img
+
+
+def test_a_new_step_is_applied_once_in_order(engine: sa.Engine) -> None:
+    calls: list[int] = []
+
+    def add_column(conn: sa.Connection) -> None:
+        calls.append(2)
+        conn.exec_driver_sql("ALTER TABLE images ADD COLUMN caption TEXT")
+
+    steps = [*MIGRATIONS, Migration(2, "images.caption", add_column)]
+    assert migrate(engine) == 1
+    assert migrate(engine, steps) == 2
+    assert migrate(engine, steps) == 2
+    assert calls == [2]
+    assert "caption" in {c["name"] for c in sa.inspect(engine).get_columns("images")}
+    assert _versions(engine) == [1, 2]
+
+
+def test_a_failing_step_is_rolled_back_whole(engine: sa.Engine) -> None:
+    def broken(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("boom")
+
+    migrate(engine)
+    with pytest.raises(RuntimeError, match="boom"):
+        migrate(engine, [*MIGRATIONS, Migration(2, "broken", broken)])
+    assert schema_version(engine) == 1
+    assert not sa.inspect(engine).has_table("half_done")
+
+
+def test_a_database_newer_than_the_code_is_refused(engine: sa.Engine) -> None:
+    migrate(engine, [*MIGRATIONS, Migration(2, "from the future", lambda conn: None)])
+    with pytest.raises(ConfigurationError, match="newer than this mediakit"):
+        migrate(engine)
+
+
+def test_migration_versions_must_count_up_from_one(engine: sa.Engine) -> None:
+    with pytest.raises(ValueError, match="in order"):
+        migrate(engine, [MIGRATIONS[0], Migration(3, "gap", lambda conn: None)])
+
+
+def test_concurrent_start_ups_apply_each_step_once(engine: sa.Engine) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            migrate(engine)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _versions(engine) == [m.version for m in MIGRATIONS]
+
+
+def test_sqlite_engine_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    e = create_engine(f"sqlite:///{tmp_path}/a/b/c.db", busy_timeout_s=7)
+    try:
+        assert (tmp_path / "a" / "b").is_dir()  # parent directories created
+        with e.connect() as conn:
+            pragma = conn.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA busy_timeout").scalar() == 7000
+    finally:
+        e.dispose()
+
+
+def test_an_in_memory_sqlite_database_serves_several_threads() -> None:
+    repos = SqlRepositories.from_url("sqlite://")
+    try:
+        s = b.music_set()
+        repos.music_sets.add(s)
+        workers = [
+            threading.Thread(
+                target=lambda: repos.tracks.add_many([b.track(s.id) for _ in range(5)])
+            )
+            for _ in range(4)
+        ]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert [t.position for t in repos.tracks.list_for_set(s.id)] == list(range(20))
+    finally:
+        repos.close()
+
+
+_WRITER = """
+import sys
+from mediakit.repositories.sql import SqlRepositories
+from tests.repositories import builders as b
+repos = SqlRepositories.from_url(sys.argv[1])
+for _ in range(5):
+    repos.tracks.add_many([b.track(sys.argv[2]) for _ in range(3)])
+repos.close()
+"""
+
+
+@pytest.mark.slow
+def test_writers_in_separate_processes_give_unique_contiguous_positions(
+    fresh_db_url: str,
+) -> None:
+    """BEGIN IMMEDIATE (SQLite) / FOR UPDATE (PostgreSQL) serialize writers across processes."""
+    repos = SqlRepositories.from_url(fresh_db_url)
+    try:
+        s = b.music_set()
+        repos.music_sets.add(s)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WRITER, fresh_db_url, s.id],
+                cwd=ROOT,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err.decode()
+        assert [t.position for t in repos.tracks.list_for_set(s.id)] == list(range(45))
+    finally:
+        repos.close()
