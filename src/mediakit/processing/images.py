@@ -8,7 +8,8 @@
 - **pixel cap from the header**: width x height is checked right after the header is
   parsed, before any pixel is decoded, so a decompression bomb costs a few hundred bytes
   of reading; Pillow's own :class:`~PIL.Image.DecompressionBombError` is translated too;
-- **EXIF orientation applied** (``ImageOps.exif_transpose``) and the oriented size recorded;
+- **EXIF orientation applied** (the ``ImageOps.exif_transpose`` table) and the oriented
+  size recorded;
 - **no metadata in derivatives**: EXIF, GPS, XMP, comments and text chunks are never
   copied. Colour: an embedded ICC profile is *converted to sRGB* (LittleCMS) and then
   dropped, so every thumbnail is plain sRGB that every browser shows the same way, and no
@@ -28,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
 import attrs
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError, features
+from PIL import Image, ImageCms, UnidentifiedImageError, features
 
 from mediakit.errors import ProcessingError
 
@@ -77,6 +78,15 @@ _WEBP_QUALITY = 80
 _WEBP_METHOD = 1
 _SRGB = ImageCms.createProfile("sRGB") if features.check("littlecms2") else None
 _ROTATING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 @attrs.frozen
@@ -151,7 +161,9 @@ def make_thumbnails(
         ) from None
     except Image.DecompressionBombError as exc:
         raise ProcessingError(f"Image refused as a decompression bomb: {exc}") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, Warning) as exc:
+        # Warning: Pillow warns about corrupt EXIF or near-bomb sizes; an app running with
+        # warnings as errors gets a ProcessingError, not a stray exception.
         raise ProcessingError(f"The image header could not be read: {exc}") from None
     with im:
         return _thumbnails(im, wanted, max_pixels)
@@ -183,11 +195,14 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int) -> Thumbnail
     try:
         im.load()
         icc = im.info.get("icc_profile")
-        base = ImageOps.exif_transpose(im)
+        # The ImageOps.exif_transpose table, applied with the orientation read above: a
+        # corrupt EXIF block is parsed once (and ignored), not again mid-decode.
+        method = _TRANSPOSE.get(orientation)
+        base = im.transpose(method) if method is not None else im
         base = _to_srgb(base, icc if isinstance(icc, bytes) else None)
     except Image.DecompressionBombError as exc:
         raise ProcessingError(f"Image refused as a decompression bomb: {exc}") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, Warning) as exc:
         raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
 
     # Largest first from the decoded pixels, each smaller one from the previous (cheap and,

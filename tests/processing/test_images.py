@@ -1,0 +1,235 @@
+"""make_thumbnails: allowlist, pixel cap, orientation, metadata stripping, sizes."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from mediakit.errors import ProcessingError
+from mediakit.processing.images import (
+    ALLOWED_FORMATS,
+    Thumbnail,
+    fit_box,
+    make_thumbnails,
+)
+from tests.fixtures_media import bomb_png, gif_bytes, jpeg_bytes, png_bytes, webp_bytes
+
+SIZES = (320, 640, 1280)
+CAP = 100_000_000
+
+
+def thumbs(data: bytes, sizes: tuple[int, ...] = SIZES, **kw: object) -> tuple[Thumbnail, ...]:
+    return make_thumbnails(io.BytesIO(data), sizes, max_pixels=CAP, **kw).thumbnails  # type: ignore[arg-type]
+
+
+def decode(t: Thumbnail) -> Image.Image:
+    im = Image.open(io.BytesIO(t.data))
+    assert im.format == "WEBP"
+    im.load()
+    return im
+
+
+def test_thumbnails_are_webp_at_each_size_longest_side() -> None:
+    """Each size gives a WebP whose longest side is that size, aspect kept."""
+    result = make_thumbnails(io.BytesIO(jpeg_bytes(3000, 2000)), SIZES, max_pixels=CAP)
+    assert (result.width, result.height, result.format) == (3000, 2000, "JPEG")
+    assert [(t.size, t.width, t.height) for t in result.thumbnails] == [
+        (320, 320, 213),
+        (640, 640, 427),
+        (1280, 1280, 853),
+    ]
+    for t in result.thumbnails:
+        assert t.content_type == "image/webp"
+        assert decode(t).size == (t.width, t.height)
+
+
+def test_sizes_never_upscale() -> None:
+    """A small image gives thumbnails at its own size for sizes larger than it."""
+    result = thumbs(jpeg_bytes(200, 100), (64, 320, 640))
+    assert [(t.size, t.width, t.height) for t in result] == [
+        (64, 64, 32),
+        (320, 200, 100),
+        (640, 200, 100),
+    ]
+
+
+def test_orientation_6_swaps_dimensions_and_rotates_pixels() -> None:
+    """EXIF orientation 6 (rotate 90 CW) is applied: dims swap, red left half ends on top."""
+    result = make_thumbnails(
+        io.BytesIO(jpeg_bytes(400, 300, orientation=6)), (100, 1000), max_pixels=CAP
+    )
+    assert (result.width, result.height) == (300, 400)
+    small, big = result.thumbnails
+    assert (small.width, small.height) == (75, 100)
+    assert (big.width, big.height) == (300, 400)
+    im = decode(big).convert("RGB")
+    top, bottom = im.getpixel((150, 20)), im.getpixel((150, 380))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200, top  # red on top
+    assert top[2] < 60, top
+    assert bottom[2] > 200, bottom  # blue at the bottom
+    assert bottom[0] < 60, bottom
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(jpeg_bytes(800, 600, orientation=6, icc=True), id="jpeg-exif-gps-icc-comment"),
+        pytest.param(png_bytes(), id="png-text-chunk"),
+        pytest.param(png_bytes(alpha=True), id="png-alpha"),
+    ],
+)
+def test_no_metadata_in_any_thumbnail(data: bytes) -> None:
+    """No EXIF, GPS, XMP, ICC profile, comment or text chunk survives into a thumbnail."""
+    for t in thumbs(data):
+        im = decode(t)
+        assert len(im.getexif()) == 0
+        assert not im.info.get("exif")
+        assert not im.info.get("icc_profile")
+        assert not im.info.get("xmp")
+        for marker in (b"Exif", b"EXIF", b"GPS", b"ICCP", b"XMP", b"secret", b"SecretCam"):
+            assert marker not in t.data, marker
+
+
+def test_alpha_is_kept() -> None:
+    """A translucent PNG gives thumbnails with an alpha channel."""
+    (t,) = thumbs(png_bytes(alpha=True), (100,))
+    assert decode(t).mode == "RGBA"
+
+
+def test_gif_uses_the_first_frame() -> None:
+    """An animated GIF gives a still thumbnail of its first (red) frame."""
+    (t,) = thumbs(gif_bytes(), (60,))
+    im = decode(t).convert("RGB")
+    assert getattr(im, "n_frames", 1) == 1
+    r, g, _ = im.getpixel((10, 10))  # type: ignore[misc]
+    assert r > 200
+    assert g < 60
+
+
+def test_webp_and_avif_inputs_are_decoded() -> None:
+    """WebP (and AVIF where this Pillow decodes it) are allowed inputs."""
+    assert thumbs(webp_bytes(), (50,))[0].width == 50
+    if "AVIF" in ALLOWED_FORMATS:
+        buf = io.BytesIO()
+        Image.new("RGB", (120, 60), "green").save(buf, "AVIF")
+        assert thumbs(buf.getvalue(), (60,))[0].height == 30
+
+
+def test_decompression_bomb_refused_by_pillow_limit() -> None:
+    """A PNG claiming 50000x50000 pixels is refused without decoding it."""
+    with pytest.raises(ProcessingError, match="decompression bomb"):
+        make_thumbnails(io.BytesIO(bomb_png()), SIZES, max_pixels=CAP)
+
+
+def test_pixel_cap_checked_from_header_before_decoding() -> None:
+    """Over ``max_pixels`` is refused from the header: the message names the cap's setting."""
+    with pytest.raises(ProcessingError, match="MEDIA_IMAGE_MAX_PIXELS"):
+        # The body holds one row only: decoding it would report a truncated file instead.
+        make_thumbnails(io.BytesIO(bomb_png(9000, 9000)), SIZES, max_pixels=50_000_000)
+    with pytest.raises(ProcessingError, match="over the limit of 1000"):
+        make_thumbnails(io.BytesIO(jpeg_bytes(100, 100)), SIZES, max_pixels=1000)
+
+
+def _other_format(fmt: str) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(_other_format("BMP"), id="bmp"),
+        pytest.param(_other_format("TIFF"), id="tiff"),
+        pytest.param(_other_format("PPM"), id="ppm"),
+        pytest.param(_other_format("ICO"), id="ico"),
+        pytest.param(
+            b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect/></svg>',
+            id="svg",
+        ),
+        pytest.param(b"<html><body>hi</body></html>", id="html"),
+        pytest.param(b"", id="empty"),
+    ],
+)
+def test_formats_outside_the_allowlist_are_refused(data: bytes) -> None:
+    """BMP, TIFF, PPM, ICO, SVG, HTML and empty input are refused with ProcessingError."""
+    with pytest.raises(ProcessingError, match="Not a supported image"):
+        thumbs(data)
+
+
+def test_formats_argument_narrows_the_allowlist() -> None:
+    """A PNG is refused when the upload was sniffed as JPEG (formats=["JPEG"])."""
+    with pytest.raises(ProcessingError, match="allowed formats are JPEG"):
+        thumbs(png_bytes(), formats=["JPEG"])
+    assert thumbs(png_bytes(), (10,), formats=["PNG"])[0].width == 10
+
+
+@pytest.mark.parametrize("cut", [0.3, 0.6, 0.95])
+def test_truncated_jpeg_is_a_processing_error(cut: float) -> None:
+    """A JPEG cut short is refused with ProcessingError (never a half-grey thumbnail)."""
+    data = jpeg_bytes(600, 400, quality=95)
+    with pytest.raises(ProcessingError, match="truncated or corrupt"):
+        thumbs(data[: int(len(data) * cut)])
+
+
+def test_truncated_png_is_a_processing_error() -> None:
+    """A PNG cut short is refused with ProcessingError."""
+    data = png_bytes(500, 500)
+    with pytest.raises(ProcessingError):
+        thumbs(data[: len(data) // 2])
+
+
+def test_path_input_works(tmp_path: pytest.TempPathFactory) -> None:
+    """``src`` may be a path."""
+    path = tmp_path / "a.jpg"  # type: ignore[operator]
+    path.write_bytes(jpeg_bytes(100, 50))
+    assert make_thumbnails(str(path), (40,), max_pixels=CAP).thumbnails[0].height == 20
+
+
+def test_bad_sizes_are_a_value_error() -> None:
+    """No sizes, or a non-positive size, is a programming error."""
+    with pytest.raises(ValueError):
+        thumbs(jpeg_bytes(), ())
+    with pytest.raises(ValueError):
+        thumbs(jpeg_bytes(), (0, 10))
+
+
+@given(w=st.integers(1, 20_000), h=st.integers(1, 20_000), size=st.integers(1, 5000))
+def test_fit_box_fits_and_never_upscales(w: int, h: int, size: int) -> None:
+    """fit_box never exceeds the box or the image, and fills the box when the image is bigger."""
+    fw, fh = fit_box(w, h, size)
+    assert 1 <= fw <= w
+    assert 1 <= fh <= h
+    assert max(fw, fh) <= max(size, max(w, h) if max(w, h) <= size else size)
+    if max(w, h) > size:
+        assert max(fw, fh) == size
+
+
+_SEED = jpeg_bytes(64, 48, quality=90)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.binary(max_size=2000),
+        st.builds(
+            lambda i, b: _SEED[:i] + bytes([b]) + _SEED[i + 1 :],
+            st.integers(0, len(_SEED) - 1),
+            st.integers(0, 255),
+        ),
+        st.builds(lambda i: _SEED[:i], st.integers(0, len(_SEED))),
+    )
+)
+def test_any_bytes_give_thumbnails_or_processing_error(data: bytes) -> None:
+    """Arbitrary, mutated or truncated input either gives thumbnails or raises ProcessingError."""
+    try:
+        result = make_thumbnails(io.BytesIO(data), (32,), max_pixels=10_000_000)
+    except ProcessingError:
+        return
+    assert result.thumbnails[0].width <= 32
