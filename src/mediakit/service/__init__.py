@@ -1,1 +1,26 @@
-"""mediakit.service."""
+"""The service layer: the use cases behind every endpoint, in a sync and an async twin.
+
+- :class:`MediaService` (sync) and :class:`AsyncMediaService` (async): one method per
+  endpoint of the HTTP API, taking a :class:`~mediakit.models.Principal` and returning
+  the contract's JSON as dicts (or a :class:`ServedObject` for the byte routes);
+  errors are :class:`~mediakit.errors.MediaKitError`.
+- :func:`build_service` / :class:`MediaKit`: the composition root from settings.
+"""
+
+from mediakit.service._async import AsyncMediaService
+from mediakit.service._serving import ServedObject
+from mediakit.service._sync import MediaService
+from mediakit.service._wiring import LOCAL_PATH, PROXY_PATH, MediaKit, TaskRunner, build_service
+
+__all__ = [
+    # services
+    "AsyncMediaService",
+    "MediaService",
+    "ServedObject",
+    # composition
+    "LOCAL_PATH",
+    "PROXY_PATH",
+    "MediaKit",
+    "TaskRunner",
+    "build_service",
+]

@@ -1,0 +1,418 @@
+"""The router factory: the full endpoint set over :class:`~mediakit.service.AsyncMediaService`.
+
+Each route turns the request into a principal and a service call, and the result into
+a response; no rule lives here. Uploads read ``request.stream()`` straight into the
+ingest pipeline (no ``UploadFile`` spooling); the Range proxy and the local-file route
+stream with ``StreamingResponse`` and answer HEAD.
+"""
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from mediakit.models import Principal
+from mediakit.service import LOCAL_PATH, PROXY_PATH, MediaKit, ServedObject
+from mediakit_fastapi._schemas import (
+    DownloadUrl,
+    ErrorBody,
+    ImageList,
+    ImageOut,
+    ImageUpdate,
+    MusicSetCreate,
+    MusicSetDetail,
+    MusicSetList,
+    MusicSetUpdate,
+    StreamUrl,
+    TrackList,
+    TrackOrder,
+    TrackOut,
+    TrackUpdate,
+    Visibility,
+)
+
+__all__ = ["create_router"]
+
+_ERRORS: dict[int, str] = {
+    400: "Malformed request (multipart body, no files, bad cursor).",
+    401: "Missing or invalid bearer token.",
+    403: "An admin endpoint called without an admin token.",
+    404: "Absent, or hidden from this user.",
+    409: "Not ready: the quality tier is not encoded yet.",
+    412: "A precondition (If-Match, If-Unmodified-Since) failed.",
+    413: "A file or the request exceeds its size cap.",
+    415: "A file is not an allowed media type (nothing was stored).",
+    416: "No requested byte range overlaps the object.",
+    422: "Invalid input (JSON body, query parameter).",
+    429: "Too many uploads in flight for this admin; see Retry-After.",
+    502: "The object store answered with an error.",
+    503: "The object store is unreachable or throttling; see Retry-After.",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {c: {"model": ErrorBody, "description": _ERRORS[c]} for c in codes}
+
+
+def _ok(model: type, description: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model, "description": description}}
+
+
+_AUTH = (401, 422, 502, 503)
+_ADMIN = (*_AUTH, 403)
+_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": "One or more files (repeat the field).",
+                        },
+                        "title": {"type": "string", "description": "Title for every file."},
+                        "visible": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "Visibility of every uploaded image.",
+                        },
+                    },
+                }
+            }
+        },
+    }
+}
+_RANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The whole object.", "content": {"application/octet-stream": {}}},
+    206: {"description": "The requested byte range.", "content": {"application/octet-stream": {}}},
+    304: {"description": "Not modified (If-None-Match / If-Modified-Since)."},
+}
+
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+Quality = Annotated[
+    Literal["low", "medium", "high"] | None,
+    Query(description="Streaming tier; default from MEDIA_AUDIO_QUALITY_DEFAULT."),
+]
+ProxyQuality = Annotated[
+    Literal["low", "medium", "high", "original"] | None,
+    Query(description="Track tier; `original` serves the upload as an attachment."),
+]
+Size = Annotated[str | None, Query(description="Image thumbnail (`w640`); default: original.")]
+Id = Annotated[str, Path(description="Item id.")]
+
+
+def _served(served: ServedObject[AsyncIterator[bytes]]) -> StreamingResponse:
+    return StreamingResponse(served.body, status_code=served.status, headers=dict(served.headers))
+
+
+def create_router(
+    kit: MediaKit,
+    *,
+    get_principal: Callable[..., Any],
+    prefix: str = "",
+) -> APIRouter:
+    """An :class:`~fastapi.APIRouter` with every mediakit endpoint under ``prefix``.
+
+    ``get_principal`` is a FastAPI dependency returning the caller's
+    :class:`~mediakit.models.Principal` (or raising ``Unauthorized``); see
+    :func:`~mediakit_fastapi.bearer_token_principal`. Build ``kit`` with the same
+    ``prefix`` (``build_service(settings, prefix=...)``) so its URLs point here. Call
+    :func:`~mediakit_fastapi.install_error_handlers` on the app for the JSON errors.
+    """
+    prefix = prefix.rstrip("/")
+    if kit.aservice.proxy_base != prefix + PROXY_PATH:
+        raise ValueError(
+            f"the kit was built for prefix {kit.aservice.proxy_base.removesuffix(PROXY_PATH)!r} "
+            f"but the router is mounted at {prefix!r}; pass the same prefix to build_service"
+        )
+    svc = kit.aservice
+    Who = Annotated[Principal, Depends(get_principal)]
+    router = APIRouter(prefix=prefix)
+    admin = "/api/v1/admin"
+    user = "/api/v1/user"
+
+    # --- admin: images --------------------------------------------------------------
+
+    @router.post(
+        f"{admin}/images/upload",
+        tags=["admin"],
+        status_code=201,
+        openapi_extra=_MULTIPART,
+        responses={
+            **_ok(ImageList, "The created images.", 201),
+            **_errors(*_ADMIN, 400, 413, 415, 429),
+        },
+    )
+    async def upload_images(request: Request, who: Who) -> JSONResponse:
+        """Upload one or many images (multipart field `files`); all or nothing."""
+        result = await svc.upload_images(
+            who,
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_length=request.headers.get("content-length"),
+        )
+        return JSONResponse(result, status_code=201)
+
+    @router.get(
+        f"{admin}/images",
+        tags=["admin"],
+        responses={**_ok(ImageList, "Every image, hidden too."), **_errors(*_ADMIN, 400)},
+    )
+    async def admin_list_images(who: Who, limit: Limit = 50, cursor: Cursor = None) -> JSONResponse:
+        """List every image, hidden ones included, newest first."""
+        return JSONResponse(await svc.list_images(who, admin=True, limit=limit, cursor=cursor))
+
+    @router.get(
+        f"{admin}/images/{{image_id}}",
+        tags=["admin"],
+        responses={**_ok(ImageOut, "The image."), **_errors(*_ADMIN, 404)},
+    )
+    async def admin_get_image(who: Who, image_id: Id) -> JSONResponse:
+        """One image, hidden or not."""
+        return JSONResponse(await svc.get_image(who, image_id, admin=True))
+
+    @router.put(
+        f"{admin}/images/{{image_id}}",
+        tags=["admin"],
+        responses={**_ok(ImageOut, "The updated image."), **_errors(*_ADMIN, 404)},
+    )
+    async def update_image(who: Who, image_id: Id, body: ImageUpdate) -> JSONResponse:
+        """Change an image's title, description or visibility."""
+        return JSONResponse(await svc.update_image(who, image_id, **body.model_dump()))
+
+    @router.delete(
+        f"{admin}/images/{{image_id}}",
+        tags=["admin"],
+        status_code=204,
+        responses=_errors(*_ADMIN, 404),
+    )
+    async def delete_image(who: Who, image_id: Id) -> Response:
+        """Delete an image and every object it owns."""
+        await svc.delete_image(who, image_id)
+        return Response(status_code=204)
+
+    # --- admin: music sets ----------------------------------------------------------
+
+    @router.post(
+        f"{admin}/music-sets",
+        tags=["admin"],
+        status_code=201,
+        responses={**_ok(MusicSetDetail, "The new set.", 201), **_errors(*_ADMIN)},
+    )
+    async def create_music_set(who: Who, body: MusicSetCreate) -> JSONResponse:
+        """Create a music set (hidden unless `visible` is true)."""
+        result = await svc.create_music_set(who, **body.model_dump())
+        return JSONResponse(result, status_code=201)
+
+    @router.get(
+        f"{admin}/music-sets",
+        tags=["admin"],
+        responses={**_ok(MusicSetList, "Every set, hidden too."), **_errors(*_ADMIN, 400)},
+    )
+    async def admin_list_music_sets(
+        who: Who, limit: Limit = 50, cursor: Cursor = None
+    ) -> JSONResponse:
+        """List every music set, hidden ones included."""
+        return JSONResponse(await svc.list_music_sets(who, admin=True, limit=limit, cursor=cursor))
+
+    @router.get(
+        f"{admin}/music-sets/{{set_id}}",
+        tags=["admin"],
+        responses={**_ok(MusicSetDetail, "The set with its tracks."), **_errors(*_ADMIN, 404)},
+    )
+    async def admin_get_music_set(who: Who, set_id: Id) -> JSONResponse:
+        """One music set with its tracks, hidden or not."""
+        return JSONResponse(await svc.get_music_set(who, set_id, admin=True))
+
+    @router.put(
+        f"{admin}/music-sets/{{set_id}}",
+        tags=["admin"],
+        responses={**_ok(MusicSetDetail, "The updated set."), **_errors(*_ADMIN, 404)},
+    )
+    async def update_music_set(who: Who, set_id: Id, body: MusicSetUpdate) -> JSONResponse:
+        """Change a set's title, description or visibility."""
+        return JSONResponse(await svc.update_music_set(who, set_id, **body.model_dump()))
+
+    @router.put(
+        f"{admin}/music-sets/{{set_id}}/visibility",
+        tags=["admin"],
+        responses={**_ok(MusicSetDetail, "The updated set."), **_errors(*_ADMIN, 404)},
+    )
+    async def set_visibility(who: Who, set_id: Id, body: Visibility) -> JSONResponse:
+        """Show or hide a music set."""
+        return JSONResponse(await svc.set_music_set_visibility(who, set_id, body.visible))
+
+    @router.delete(
+        f"{admin}/music-sets/{{set_id}}",
+        tags=["admin"],
+        status_code=204,
+        responses=_errors(*_ADMIN, 404),
+    )
+    async def delete_music_set(who: Who, set_id: Id) -> Response:
+        """Delete a set, its tracks and all their objects."""
+        await svc.delete_music_set(who, set_id)
+        return Response(status_code=204)
+
+    # --- admin: tracks --------------------------------------------------------------
+
+    @router.post(
+        f"{admin}/music-sets/{{set_id}}/tracks",
+        tags=["admin"],
+        status_code=201,
+        openapi_extra=_MULTIPART,
+        responses={
+            **_ok(TrackList, "The created tracks.", 201),
+            **_errors(*_ADMIN, 400, 404, 413, 415, 429),
+        },
+    )
+    async def upload_tracks(request: Request, who: Who, set_id: Id) -> JSONResponse:
+        """Add tracks to the end of a set (multipart field `files`); all or nothing."""
+        result = await svc.upload_tracks(
+            who,
+            set_id,
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_length=request.headers.get("content-length"),
+        )
+        return JSONResponse(result, status_code=201)
+
+    @router.put(
+        f"{admin}/music-sets/{{set_id}}/tracks/order",
+        tags=["admin"],
+        responses={**_ok(MusicSetDetail, "The set in its new order."), **_errors(*_ADMIN, 404)},
+    )
+    async def reorder_tracks(who: Who, set_id: Id, body: TrackOrder) -> JSONResponse:
+        """Reorder a set's tracks; `track_ids` must be exactly its tracks."""
+        return JSONResponse(await svc.reorder_tracks(who, set_id, body.track_ids))
+
+    @router.put(
+        f"{admin}/music-sets/{{set_id}}/tracks/{{track_id}}",
+        tags=["admin"],
+        responses={**_ok(TrackOut, "The updated track."), **_errors(*_ADMIN, 404)},
+    )
+    async def update_track(who: Who, set_id: Id, track_id: Id, body: TrackUpdate) -> JSONResponse:
+        """Rename a track."""
+        return JSONResponse(await svc.update_track(who, set_id, track_id, title=body.title))
+
+    @router.delete(
+        f"{admin}/music-sets/{{set_id}}/tracks/{{track_id}}",
+        tags=["admin"],
+        status_code=204,
+        responses=_errors(*_ADMIN, 404),
+    )
+    async def delete_track(who: Who, set_id: Id, track_id: Id) -> Response:
+        """Delete a track and its objects."""
+        await svc.delete_track(who, set_id, track_id)
+        return Response(status_code=204)
+
+    # --- user -----------------------------------------------------------------------
+
+    @router.get(
+        f"{user}/images",
+        tags=["user"],
+        responses={**_ok(ImageList, "Visible images."), **_errors(*_AUTH, 400)},
+    )
+    async def list_images(who: Who, limit: Limit = 50, cursor: Cursor = None) -> JSONResponse:
+        """List visible images with their URLs, newest first."""
+        return JSONResponse(await svc.list_images(who, limit=limit, cursor=cursor))
+
+    @router.get(
+        f"{user}/images/{{image_id}}",
+        tags=["user"],
+        responses={**_ok(ImageOut, "The image."), **_errors(*_AUTH, 404)},
+    )
+    async def get_image(who: Who, image_id: Id) -> JSONResponse:
+        """One visible image with URLs of its original and thumbnails."""
+        return JSONResponse(await svc.get_image(who, image_id))
+
+    @router.get(
+        f"{user}/music-sets",
+        tags=["user"],
+        responses={**_ok(MusicSetList, "Visible sets."), **_errors(*_AUTH, 400)},
+    )
+    async def list_music_sets(who: Who, limit: Limit = 50, cursor: Cursor = None) -> JSONResponse:
+        """List visible music sets."""
+        return JSONResponse(await svc.list_music_sets(who, limit=limit, cursor=cursor))
+
+    @router.get(
+        f"{user}/music-sets/{{set_id}}",
+        tags=["user"],
+        responses={**_ok(MusicSetDetail, "The set with its tracks."), **_errors(*_AUTH, 404)},
+    )
+    async def get_music_set(who: Who, set_id: Id) -> JSONResponse:
+        """A visible music set with its tracks (and their processing status)."""
+        return JSONResponse(await svc.get_music_set(who, set_id))
+
+    @router.get(
+        f"{user}/music-sets/{{set_id}}/stream/{{track_id}}",
+        tags=["user"],
+        responses={**_ok(StreamUrl, "A stream URL."), **_errors(*_AUTH, 404, 409)},
+    )
+    async def stream_url(
+        who: Who, set_id: Id, track_id: Id, quality: Quality = None
+    ) -> JSONResponse:
+        """A time-limited URL streaming the track at `quality`."""
+        return JSONResponse(await svc.stream_url(who, set_id, track_id, quality))
+
+    @router.get(
+        f"{user}/music-sets/{{set_id}}/download/{{track_id}}",
+        tags=["user"],
+        responses={**_ok(DownloadUrl, "A download URL."), **_errors(*_AUTH, 404)},
+    )
+    async def download_url(who: Who, set_id: Id, track_id: Id) -> JSONResponse:
+        """A time-limited URL downloading the original as an attachment."""
+        return JSONResponse(await svc.download_url(who, set_id, track_id))
+
+    # --- bytes ----------------------------------------------------------------------
+
+    @router.api_route(
+        f"{PROXY_PATH}/{{media_id}}/stream",
+        methods=["GET", "HEAD"],
+        tags=["media"],
+        response_class=StreamingResponse,
+        responses={**_RANGE_RESPONSES, **_errors(*_AUTH, 404, 409, 412, 416)},
+    )
+    async def proxy(
+        request: Request, who: Who, media_id: Id, quality: ProxyQuality = None, size: Size = None
+    ) -> StreamingResponse:
+        """Stream a track tier or an image through the app, with Range and conditional requests.
+
+        Access is checked on every request, so hiding an item takes effect at once.
+        """
+        served = await svc.proxy(
+            who,
+            media_id,
+            method=request.method,
+            headers=request.headers,
+            quality=quality,
+            size=size,
+        )
+        return _served(served)
+
+    @router.api_route(
+        f"{LOCAL_PATH}/{{key:path}}",
+        methods=["GET", "HEAD"],
+        tags=["media"],
+        response_class=StreamingResponse,
+        responses={
+            **_RANGE_RESPONSES,
+            403: {"model": ErrorBody, "description": "Tampered or expired URL."},
+            **_errors(404, 412, 416),
+        },
+    )
+    async def local_file(
+        request: Request, key: Annotated[str, Path(description="Object key.")]
+    ) -> StreamingResponse:
+        """Serve a signed URL of the filesystem store (the embedded default)."""
+        served = await svc.serve_local(
+            key, dict(request.query_params), method=request.method, headers=request.headers
+        )
+        return _served(served)
+
+    return router

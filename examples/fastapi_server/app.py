@@ -1,0 +1,92 @@
+"""The reference app: mediakit's router, demo tokens, a health check and the web page."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+import attrs
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from mediakit.models import Principal
+from mediakit.service import MediaKit, build_service
+from mediakit.settings import Settings
+from mediakit.storage import ensure_bucket
+from mediakit_fastapi import bearer_token_principal, create_router, install_error_handlers
+
+__all__ = ["DemoTokens", "create_app", "demo_tokens"]
+
+log = logging.getLogger("mediakit.example")
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+@attrs.frozen
+class DemoTokens:
+    """The two bearer tokens of the reference server, and whether they were generated."""
+
+    admin: str
+    user: str
+    generated: bool
+
+
+def demo_tokens(environ: Mapping[str, str] | None = None) -> DemoTokens:
+    """Tokens from MEDIAKIT_DEMO_ADMIN_TOKEN / MEDIAKIT_DEMO_USER_TOKEN, generated when unset."""
+    env = os.environ if environ is None else environ
+    admin = env.get("MEDIAKIT_DEMO_ADMIN_TOKEN", "").strip()
+    user = env.get("MEDIAKIT_DEMO_USER_TOKEN", "").strip()
+    generated = not admin or not user
+    return DemoTokens(
+        admin or secrets.token_urlsafe(24), user or secrets.token_urlsafe(24), generated
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    tokens: DemoTokens | None = None,
+    *,
+    kit: MediaKit | None = None,
+    web_dir: Path | None = WEB_DIR,
+) -> FastAPI:
+    """The reference FastAPI app; the kit is closed (job runner shut down) at shutdown."""
+    settings = settings if settings is not None else Settings.from_env()
+    tokens = tokens if tokens is not None else demo_tokens()
+    kit = kit if kit is not None else build_service(settings)
+    if hasattr(kit.store, "ensure_bucket"):
+        ensure_bucket(kit.store)  # a reference server creates its bucket / directory
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await kit.aclose()
+
+    app = FastAPI(
+        title="mediakit reference server",
+        version="1",
+        summary="Private media on S3-compatible storage, served fast.",
+        lifespan=lifespan,
+    )
+    app.state.kit = kit
+    install_error_handlers(app)
+    principal = bearer_token_principal(
+        {
+            tokens.admin: Principal("demo-admin", is_admin=True),
+            tokens.user: Principal("demo-user"),
+        }
+    )
+    app.include_router(create_router(kit, get_principal=principal))
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Readiness probe (no auth)."""
+        return {"status": "ok"}
+
+    if web_dir is not None and web_dir.is_dir():
+        app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")
+    return app

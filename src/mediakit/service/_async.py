@@ -1,0 +1,413 @@
+"""The asynchronous media service, twin of :class:`~mediakit.service.MediaService`.
+
+Same methods, same decisions (the pure :mod:`~mediakit.service._policy` and
+:mod:`~mediakit.service._views`), same database steps (:mod:`~mediakit.service._steps`).
+What differs is only how I/O is done:
+
+- the object store is an :class:`~mediakit.storage.AsyncObjectStore` (aioboto3, or a
+  thread bridge over a sync store), so streaming never blocks the event loop;
+- URLs are signed with ``asign`` when the signer has it (singleflight across tasks);
+- repositories are synchronous (SQLAlchemy Core, memory), so each use case's database
+  step runs in a worker thread, in one ``anyio.to_thread.run_sync`` hop per request.
+  That is a deliberate trade: a few tens of microseconds per request instead of a
+  second, async copy of every repository.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import anyio.to_thread
+import attrs
+
+from mediakit import keys
+from mediakit.clock import Clock, system_clock
+from mediakit.errors import MediaKitError, NotFound
+from mediakit.models import Image, Principal
+from mediakit.repositories import Repositories
+from mediakit.service import _policy as policy
+from mediakit.service import _steps as steps
+from mediakit.service import _views as views
+from mediakit.service._ports import (
+    JobRunner,
+    LocalVerifier,
+    SignedUrlLike,
+    UploadLimiter,
+    UrlSigner,
+)
+from mediakit.service._serving import AsyncServing, ServedObject
+from mediakit.settings import Settings
+from mediakit.storage import AsyncObjectStore
+from mediakit.uploads.ingest import aingest_images, aingest_tracks
+from mediakit.uploads.limits import UploadLimits
+from mediakit.uploads.multipart import AsyncFilePart, AsyncMultipartReader, FormField
+
+__all__ = ["AsyncMediaService"]
+
+log = logging.getLogger("mediakit.service")
+JSON = dict[str, Any]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def _capture_fields(
+    form: AsyncIterable[FormField | AsyncFilePart], fields: dict[str, str]
+) -> AsyncIterator[FormField | AsyncFilePart]:
+    """Pass the form through, remembering the optional text fields of an upload."""
+    async for item in form:
+        if isinstance(item, FormField) and item.name in policy.UPLOAD_FIELDS:
+            fields[item.name] = item.value
+        yield item
+
+
+@attrs.define
+class AsyncMediaService:
+    """The use cases behind every endpoint, for asyncio apps (FastAPI, Django ASGI)."""
+
+    settings: Settings
+    store: AsyncObjectStore
+    repos: Repositories
+    signer: UrlSigner
+    limiter: UploadLimiter
+    runner: JobRunner
+    clock: Clock = system_clock
+    local: LocalVerifier | None = None
+    """Verifier of filesystem-store URLs; ``None`` when the store is not local."""
+    proxy_base: str = "/api/v1/user/media"
+    """Path of the Range proxy, used in URLs when ``settings.delivery == "proxy"``."""
+    _serving: AsyncServing = attrs.field(init=False)
+    _limits: UploadLimits = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size)
+        self._limits = UploadLimits.from_settings(self.settings)
+
+    async def _db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run one synchronous database step in a worker thread."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    # --- URLs and JSON ------------------------------------------------------------
+
+    async def _url(
+        self, item_id: str, target: policy.ServeTarget, params: Mapping[str, str]
+    ) -> SignedUrlLike:
+        if self.settings.delivery == "proxy":
+            return policy.proxy_url(
+                self.proxy_base, item_id, params, self.clock.now(), self.settings.presign_ttl
+            )
+        asign = getattr(self.signer, "asign", None)
+        if asign is None:
+            return self.signer.sign(
+                target.key, content_type=target.content_type, disposition=target.disposition
+            )
+        signed: SignedUrlLike = await asign(
+            target.key, content_type=target.content_type, disposition=target.disposition
+        )
+        return signed
+
+    async def _image_json(self, image: Image) -> JSON:
+        original, thumbs = policy.image_targets(image)
+        return views.image_view(
+            image,
+            await self._url(image.id, original, {}),
+            {name: await self._url(image.id, t, {"size": name}) for name, t in thumbs.items()},
+        )
+
+    async def _delete_objects(self, owned: Sequence[str], prefix: str) -> None:
+        # See MediaService._delete_objects: rows are gone first; failures leave orphans.
+        try:
+            found = [k async for k in self.store.list_keys(prefix)]
+            await self.store.delete_many(sorted({*owned, *found}))
+        except MediaKitError:
+            log.warning("could not delete objects under %r; gc will", prefix, exc_info=True)
+
+    def _submit(self, task: str, arg: str, ids: Sequence[str]) -> None:
+        for item_id in ids:
+            try:
+                self.runner.submit(task, **{arg: item_id})
+            except Exception:
+                log.exception("could not queue %s for %s; it stays pending", task, item_id)
+
+    # --- images -------------------------------------------------------------------
+
+    async def list_images(
+        self,
+        principal: Principal,
+        *,
+        admin: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.list_images`."""
+        if admin:
+            policy.require_admin(principal)
+        page = await self._db(
+            steps.list_images, self.repos, admin=admin, limit=limit, cursor=cursor
+        )
+        return views.page_view([await self._image_json(i) for i in page.items], page.next_cursor)
+
+    async def get_image(self, principal: Principal, image_id: str, *, admin: bool = False) -> JSON:
+        """See :meth:`MediaService.get_image`."""
+        if admin:
+            policy.require_admin(principal)
+        return await self._image_json(
+            await self._db(steps.load_image, self.repos, principal, image_id)
+        )
+
+    async def update_image(
+        self,
+        principal: Principal,
+        image_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        visible: bool | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.update_image`."""
+        policy.require_admin(principal)
+        changes = policy.image_changes(
+            self.clock.now(), title=title, description=description, visible=visible
+        )
+        image = await self._db(steps.update_image, self.repos, principal, image_id, changes)
+        return await self._image_json(image)
+
+    async def delete_image(self, principal: Principal, image_id: str) -> None:
+        """See :meth:`MediaService.delete_image`."""
+        policy.require_admin(principal)
+        image = await self._db(steps.remove_image, self.repos, principal, image_id)
+        await self._delete_objects(image.object_keys(), keys.image_prefix(image_id))
+
+    async def upload_images(
+        self,
+        principal: Principal,
+        body: AsyncIterable[bytes],
+        *,
+        content_type: str | None,
+        content_length: int | str | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.upload_images`."""
+        policy.require_admin(principal)
+        async with self.limiter.ahold(principal.id):
+            reader = AsyncMultipartReader(
+                body, content_type=content_type, content_length=content_length, limits=self._limits
+            )
+            fields: dict[str, str] = {}
+            images = await aingest_images(
+                _capture_fields(reader, fields),
+                store=self.store,
+                repos=self.repos,
+                principal=principal,
+                clock=self.clock,
+            )
+        changes = policy.upload_changes(fields, self.clock.now())
+        ids = [i.id for i in images]
+        images = await self._db(self._finish_images, ids, changes)
+        return {"items": [await self._image_json(i) for i in images]}
+
+    def _finish_images(self, ids: list[str], changes: dict[str, object]) -> list[Image]:
+        if changes:
+            for image_id in ids:
+                self.repos.images.update(image_id, changes)
+        self._submit("process_image", "image_id", ids)
+        return [i for i in map(self.repos.images.get, ids) if i is not None]
+
+    # --- music sets ---------------------------------------------------------------
+
+    async def create_music_set(
+        self,
+        principal: Principal,
+        *,
+        title: str,
+        description: str | None = None,
+        visible: bool | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.create_music_set`."""
+        policy.require_admin(principal)
+        music_set = await self._db(
+            steps.create_music_set,
+            self.repos,
+            principal,
+            self.clock.now(),
+            title,
+            description,
+            visible,
+        )
+        return views.music_set_view(music_set, 0, [])
+
+    async def list_music_sets(
+        self,
+        principal: Principal,
+        *,
+        admin: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.list_music_sets`."""
+        if admin:
+            policy.require_admin(principal)
+        rows, next_cursor = await self._db(
+            steps.list_music_sets, self.repos, admin=admin, limit=limit, cursor=cursor
+        )
+        return views.page_view([views.music_set_view(s, n) for s, n in rows], next_cursor)
+
+    async def get_music_set(
+        self, principal: Principal, set_id: str, *, admin: bool = False
+    ) -> JSON:
+        """See :meth:`MediaService.get_music_set`."""
+        if admin:
+            policy.require_admin(principal)
+        music_set, tracks = await self._db(steps.load_music_set, self.repos, principal, set_id)
+        return views.music_set_view(music_set, len(tracks), tracks)
+
+    async def update_music_set(
+        self,
+        principal: Principal,
+        set_id: str,
+        *,
+        title: str | None = None,
+        description: str | None = None,
+        visible: bool | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.update_music_set`."""
+        policy.require_admin(principal)
+        changes = policy.music_set_changes(
+            self.clock.now(), title=title, description=description, visible=visible
+        )
+        music_set, tracks = await self._db(
+            steps.update_music_set, self.repos, principal, set_id, changes
+        )
+        return views.music_set_view(music_set, len(tracks), tracks)
+
+    async def set_music_set_visibility(
+        self, principal: Principal, set_id: str, visible: bool
+    ) -> JSON:
+        """See :meth:`MediaService.set_music_set_visibility`."""
+        return await self.update_music_set(principal, set_id, visible=visible)
+
+    async def delete_music_set(self, principal: Principal, set_id: str) -> None:
+        """See :meth:`MediaService.delete_music_set`."""
+        policy.require_admin(principal)
+        owned = await self._db(steps.remove_music_set, self.repos, principal, set_id)
+        await self._delete_objects(owned, keys.music_set_prefix(set_id))
+
+    # --- tracks -------------------------------------------------------------------
+
+    async def upload_tracks(
+        self,
+        principal: Principal,
+        set_id: str,
+        body: AsyncIterable[bytes],
+        *,
+        content_type: str | None,
+        content_length: int | str | None = None,
+    ) -> JSON:
+        """See :meth:`MediaService.upload_tracks`."""
+        policy.require_admin(principal)
+        await self._db(steps.load_music_set, self.repos, principal, set_id)
+        async with self.limiter.ahold(principal.id):
+            reader = AsyncMultipartReader(
+                body, content_type=content_type, content_length=content_length, limits=self._limits
+            )
+            fields: dict[str, str] = {}
+            tracks = await aingest_tracks(
+                set_id,
+                _capture_fields(reader, fields),
+                store=self.store,
+                repos=self.repos,
+                principal=principal,
+                clock=self.clock,
+            )
+        changes = policy.track_upload_changes(fields, self.clock.now())
+        ids = [t.id for t in tracks]
+        done = await self._db(self._finish_tracks, ids, changes)
+        return {"items": [views.track_view(t) for t in done]}
+
+    def _finish_tracks(self, ids: list[str], changes: dict[str, object]) -> list[Any]:
+        if changes:
+            for track_id in ids:
+                self.repos.tracks.update(track_id, changes)
+        self._submit("process_track", "track_id", ids)
+        return [t for t in map(self.repos.tracks.get, ids) if t is not None]
+
+    async def update_track(
+        self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
+    ) -> JSON:
+        """See :meth:`MediaService.update_track`."""
+        policy.require_admin(principal)
+        changes = policy.track_changes(self.clock.now(), title=title)
+        track = await self._db(steps.update_track, self.repos, principal, set_id, track_id, changes)
+        return views.track_view(track)
+
+    async def delete_track(self, principal: Principal, set_id: str, track_id: str) -> None:
+        """See :meth:`MediaService.delete_track`."""
+        policy.require_admin(principal)
+        track = await self._db(steps.remove_track, self.repos, principal, set_id, track_id)
+        await self._delete_objects(track.object_keys(), keys.track_prefix(set_id, track_id))
+
+    async def reorder_tracks(
+        self, principal: Principal, set_id: str, track_ids: Sequence[str]
+    ) -> JSON:
+        """See :meth:`MediaService.reorder_tracks`."""
+        policy.require_admin(principal)
+        music_set, tracks = await self._db(
+            steps.reorder_tracks, self.repos, principal, set_id, track_ids
+        )
+        return views.music_set_view(music_set, len(tracks), tracks)
+
+    async def stream_url(
+        self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
+    ) -> JSON:
+        """See :meth:`MediaService.stream_url`."""
+        track = await self._db(steps.load_track, self.repos, principal, set_id, track_id)
+        tier = policy.parse_quality(quality, self.settings.audio_quality_default)
+        target = policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
+        signed = await self._url(track.id, target, {"quality": target.label})
+        return views.stream_view(signed, target.label, target.content_type)
+
+    async def download_url(self, principal: Principal, set_id: str, track_id: str) -> JSON:
+        """See :meth:`MediaService.download_url`."""
+        track = await self._db(steps.load_track, self.repos, principal, set_id, track_id)
+        target = policy.track_download_target(track)
+        signed = await self._url(track.id, target, {"quality": "original"})
+        return views.download_view(signed, track.filename)
+
+    # --- serving bytes ------------------------------------------------------------
+
+    async def proxy(
+        self,
+        principal: Principal,
+        media_id: str,
+        *,
+        method: str,
+        headers: Mapping[str, str],
+        quality: str | None = None,
+        size: str | None = None,
+    ) -> ServedObject[AsyncIterator[bytes]]:
+        """See :meth:`MediaService.proxy`."""
+        target = await self._db(
+            steps.proxy_target,
+            self.repos,
+            principal,
+            media_id,
+            quality=quality,
+            size=size,
+            default_quality=self.settings.audio_quality_default,
+            pre_encode=self.settings.audio_pre_encode,
+        )
+        return await self._serving.serve(
+            target.key, method, headers, target.content_type, target.disposition
+        )
+
+    async def serve_local(
+        self, key: str, query: Mapping[str, str], *, method: str, headers: Mapping[str, str]
+    ) -> ServedObject[AsyncIterator[bytes]]:
+        """See :meth:`MediaService.serve_local`."""
+        if self.local is None:
+            raise NotFound("This server does not serve local files; its store is not local.")
+        grant = self.local.verify(key, query)
+        return await self._serving.serve(
+            key, method, headers, grant.content_type, grant.disposition
+        )

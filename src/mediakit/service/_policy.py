@@ -1,0 +1,358 @@
+"""Pure decisions behind every endpoint: who may see what, which object to serve, how.
+
+No I/O here: each function takes values (a principal, a row, a setting) and returns a
+value or raises a :class:`~mediakit.errors.MediaKitError`. Both service twins call
+these, so the sync and async paths can never disagree on a rule.
+
+Visibility rule: a hidden item (or a track of a hidden set) is :class:`NotFound` for a
+non-admin on every path, with the same message as an absent one, so a user cannot
+even learn that it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import attrs
+
+from mediakit.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
+from mediakit.http import content_disposition
+from mediakit.models import AUDIO_TIERS, AudioTier, Image, MusicSet, Principal, Track
+
+__all__ = [
+    "MAX_DESCRIPTION",
+    "MAX_LIMIT",
+    "MAX_TITLE",
+    "STREAM_TIERS",
+    "ServeTarget",
+    "can_see",
+    "check_limit",
+    "image_changes",
+    "image_proxy_target",
+    "image_targets",
+    "music_set_changes",
+    "new_music_set_fields",
+    "parse_quality",
+    "require_admin",
+    "see_image",
+    "see_music_set",
+    "see_track",
+    "track_available_tiers",
+    "track_changes",
+    "track_download_target",
+    "track_proxy_target",
+    "track_stream_target",
+]
+
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5000
+MAX_LIMIT = 100
+STREAM_TIERS: tuple[str, ...] = ("low", "medium", "high")
+"""Streaming tiers in the order the JSON lists them."""
+_TIER_CONTENT_TYPE = {str(t.tier): t.content_type for t in AUDIO_TIERS}
+
+
+@attrs.frozen
+class ServeTarget:
+    """One object to hand out: its key and the response headers it is served with."""
+
+    key: str
+    content_type: str
+    disposition: str | None
+    label: str
+    """What was chosen: ``"original"``, a tier (``"medium"``) or a size (``"w640"``)."""
+
+
+# --- access -------------------------------------------------------------------------
+
+
+def require_admin(principal: Principal) -> None:
+    """Raise :class:`Forbidden` unless ``principal`` is an admin."""
+    if not principal.is_admin:
+        raise Forbidden("This endpoint is for administrators; sign in with an admin token.")
+
+
+def can_see(principal: Principal, visible: bool) -> bool:
+    """Whether ``principal`` may see an item whose visibility is ``visible``."""
+    return visible or principal.is_admin
+
+
+def see_image(principal: Principal, image: Image | None, image_id: str) -> Image:
+    """The image if ``principal`` may see it; :class:`NotFound` if absent or hidden."""
+    if image is None or not can_see(principal, image.visible):
+        raise NotFound(f"There is no image with id {image_id!r}.")
+    return image
+
+
+def see_music_set(principal: Principal, music_set: MusicSet | None, set_id: str) -> MusicSet:
+    """The set if ``principal`` may see it; :class:`NotFound` if absent or hidden."""
+    if music_set is None or not can_see(principal, music_set.visible):
+        raise NotFound(f"There is no music set with id {set_id!r}.")
+    return music_set
+
+
+def see_track(track: Track | None, set_id: str | None, track_id: str) -> Track:
+    """The track if it exists (in set ``set_id`` when given); :class:`NotFound` otherwise.
+
+    The set's visibility is checked separately with :func:`see_music_set`.
+    """
+    if track is None or (set_id is not None and track.set_id != set_id):
+        raise NotFound(f"There is no track with id {track_id!r} in this music set.")
+    return track
+
+
+def check_limit(limit: int) -> int:
+    """A page size between 1 and :data:`MAX_LIMIT`; :class:`UnprocessableEntity` otherwise."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise UnprocessableEntity(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    return limit
+
+
+# --- field validation ---------------------------------------------------------------
+
+
+def _text(name: str, value: object, *, min_len: int, max_len: int) -> str:
+    if not isinstance(value, str):
+        raise UnprocessableEntity(f"{name} must be a string.")
+    value = value.strip()
+    if not min_len <= len(value) <= max_len:
+        if min_len:
+            raise UnprocessableEntity(f"{name} must be {min_len} to {max_len} characters long.")
+        raise UnprocessableEntity(f"{name} must be at most {max_len} characters long.")
+    return value
+
+
+def _bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise UnprocessableEntity(f"{name} must be true or false.")
+    return value
+
+
+def _changes(
+    now: datetime,
+    title: str | None,
+    description: str | None,
+    visible: bool | None,
+    *,
+    title_min: int,
+) -> dict[str, object]:
+    changes: dict[str, object] = {}
+    if title is not None:
+        changes["title"] = _text("title", title, min_len=title_min, max_len=MAX_TITLE)
+    if description is not None:
+        changes["description"] = _text(
+            "description", description, min_len=0, max_len=MAX_DESCRIPTION
+        )
+    if visible is not None:
+        changes["visible"] = _bool("visible", visible)
+    if changes:
+        changes["updated_at"] = now
+    return changes
+
+
+def image_changes(
+    now: datetime,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    visible: bool | None = None,
+) -> dict[str, object]:
+    """The validated partial update of an image (empty when nothing changes)."""
+    return _changes(now, title, description, visible, title_min=0)
+
+
+def music_set_changes(
+    now: datetime,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    visible: bool | None = None,
+) -> dict[str, object]:
+    """The validated partial update of a music set (a title cannot become empty)."""
+    return _changes(now, title, description, visible, title_min=1)
+
+
+def new_music_set_fields(
+    title: object, description: object, visible: object
+) -> tuple[str, str, bool]:
+    """Validated ``(title, description, visible)`` of a new music set."""
+    return (
+        _text("title", title, min_len=1, max_len=MAX_TITLE),
+        _text(
+            "description",
+            "" if description is None else description,
+            min_len=0,
+            max_len=MAX_DESCRIPTION,
+        ),
+        False if visible is None else _bool("visible", visible),
+    )
+
+
+def track_changes(now: datetime, *, title: str | None = None) -> dict[str, object]:
+    """The validated partial update of a track."""
+    if title is None:
+        return {}
+    return {"title": _text("title", title, min_len=0, max_len=MAX_TITLE), "updated_at": now}
+
+
+def check_track_order(track_ids: Sequence[str]) -> list[str]:
+    """A reorder request's ids, refusing duplicates (the repository checks membership)."""
+    ids = list(track_ids)
+    if len(set(ids)) != len(ids):
+        raise UnprocessableEntity("track_ids lists a track more than once.")
+    return ids
+
+
+# --- what to serve ------------------------------------------------------------------
+
+
+def parse_quality(value: str | None, default: str, *, allow_original: bool = False) -> AudioTier:
+    """The audio tier asked for, or the configured ``default`` when none was named.
+
+    Raises :class:`UnprocessableEntity` for anything but ``low``, ``medium``, ``high``
+    (and ``original`` where downloads are allowed).
+    """
+    if value is None or value == "":
+        return AudioTier(default)
+    allowed = (*STREAM_TIERS, "original") if allow_original else STREAM_TIERS
+    if value not in allowed:
+        raise UnprocessableEntity(f"quality must be one of {', '.join(allowed)}; got {value!r}.")
+    return AudioTier(value)
+
+
+def track_available_tiers(track: Track) -> list[str]:
+    """The streaming tiers a track has encoded, lowest first."""
+    names = {r.name for r in track.renditions}
+    return [t for t in STREAM_TIERS if t in names]
+
+
+def track_download_target(track: Track) -> ServeTarget:
+    """The original file as an attachment named after the uploaded file."""
+    return ServeTarget(
+        key=track.original_key,
+        content_type=track.content_type,
+        disposition=content_disposition(track.filename, attachment=True),
+        label="original",
+    )
+
+
+def track_stream_target(track: Track, tier: AudioTier, *, pre_encode: bool = True) -> ServeTarget:
+    """The encoded tier ``tier`` of ``track``, served inline.
+
+    :class:`Conflict` (``not_ready``) while that tier is not encoded yet. With
+    pre-encoding switched off, the original is streamed instead.
+    """
+    if tier is AudioTier.ORIGINAL:
+        return track_download_target(track)
+    rendition = track.rendition(tier)
+    if rendition is None:
+        if not pre_encode and not track.renditions:
+            return ServeTarget(track.original_key, track.content_type, None, "original")
+        if track.status == "failed":
+            reason = f" ({track.failure_reason})" if track.failure_reason else ""
+            raise Conflict(
+                f"Track {track.id!r} could not be encoded{reason}; it has no {tier} stream.",
+                code="not_ready",
+            )
+        raise Conflict(
+            f"The {tier} stream of track {track.id!r} is not encoded yet (status "
+            f"{track.status}); retry shortly or ask for another quality.",
+            code="not_ready",
+        )
+    content_type = rendition.content_type or _TIER_CONTENT_TYPE.get(str(tier), "audio/mpeg")
+    return ServeTarget(rendition.key, content_type, None, str(tier))
+
+
+def track_proxy_target(
+    track: Track, quality: str | None, default: str, *, pre_encode: bool = True
+) -> ServeTarget:
+    """What the Range proxy serves for a track: a tier, or ``original`` as an attachment."""
+    tier = parse_quality(quality, default, allow_original=True)
+    return track_stream_target(track, tier, pre_encode=pre_encode)
+
+
+def image_original_target(image: Image) -> ServeTarget:
+    """An image's original, inline, with its file name."""
+    return ServeTarget(
+        key=image.original_key,
+        content_type=image.content_type,
+        disposition=content_disposition(image.filename, attachment=False),
+        label="original",
+    )
+
+
+def image_targets(image: Image) -> tuple[ServeTarget, dict[str, ServeTarget]]:
+    """The original and every thumbnail of an image, by thumbnail name."""
+    thumbs = {
+        r.name: ServeTarget(r.key, r.content_type or "image/webp", None, r.name)
+        for r in sorted(image.thumbnails, key=lambda r: (len(r.name), r.name))
+    }
+    return image_original_target(image), thumbs
+
+
+def image_proxy_target(image: Image, size: str | None) -> ServeTarget:
+    """What the Range proxy serves for an image: the original, or thumbnail ``size``."""
+    if size is None or size in ("", "original"):
+        return image_original_target(image)
+    rendition = image.thumbnail(size)
+    if rendition is None:
+        names = ", ".join(r.name for r in image.thumbnails) or "none yet"
+        raise NotFound(f"Image {image.id!r} has no thumbnail {size!r} (available: {names}).")
+    return ServeTarget(rendition.key, rendition.content_type or "image/webp", None, size)
+
+
+def proxy_query(params: Mapping[str, str]) -> str:
+    """A canonical query string (sorted) for a proxy URL."""
+    from urllib.parse import urlencode
+
+    return urlencode(sorted(params.items()))
+
+
+UPLOAD_FIELDS = ("title", "visible")
+"""Optional text fields of an upload request, applied to every uploaded item."""
+
+
+def upload_changes(fields: Mapping[str, str], now: datetime) -> dict[str, object]:
+    """The changes the optional ``title`` / ``visible`` form fields of an upload ask for."""
+    changes: dict[str, object] = {}
+    if "title" in fields:
+        changes["title"] = _text("title", fields["title"], min_len=0, max_len=MAX_TITLE)
+    if "visible" in fields:
+        raw = fields["visible"].strip().lower()
+        if raw not in ("true", "false"):
+            raise UnprocessableEntity(
+                f"visible must be 'true' or 'false'; got {fields['visible']!r}."
+            )
+        changes["visible"] = raw == "true"
+    if changes:
+        changes["updated_at"] = now
+    return changes
+
+
+@attrs.frozen
+class ProxyUrl:
+    """A URL of the app's own Range proxy (``MEDIA_DELIVERY=proxy``).
+
+    Access is checked on every request there, so ``expires_at`` is only advice: the
+    moment a presigned URL handed out now would expire.
+    """
+
+    url: str
+    expires_at: datetime
+
+
+def proxy_url(
+    base: str, item_id: str, params: Mapping[str, str], now: datetime, ttl: int
+) -> ProxyUrl:
+    """The proxy URL serving ``item_id`` with ``params`` (``quality`` or ``size``)."""
+    from datetime import timedelta
+
+    query = proxy_query(params)
+    url = f"{base}/{item_id}/stream" + (f"?{query}" if query else "")
+    return ProxyUrl(url, now + timedelta(seconds=ttl))
+
+
+def track_upload_changes(fields: Mapping[str, str], now: datetime) -> dict[str, object]:
+    """The changes the optional ``title`` field of a track upload asks for."""
+    return upload_changes({k: v for k, v in fields.items() if k == "title"}, now)

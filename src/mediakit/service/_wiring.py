@@ -1,0 +1,230 @@
+"""The composition root: settings in, a ready :class:`MediaKit` out.
+
+:func:`build_service` picks every part from :class:`~mediakit.settings.Settings`:
+
+- object store: ``MEDIAKIT_STORAGE`` (S3 via boto3 + aioboto3, filesystem, memory); the
+  local stores are shared by both twins through a thread bridge;
+- repositories: SQL from ``MEDIAKIT_DATABASE_URL`` (SQLite or PostgreSQL), migrated at
+  start; pass ``repos=`` to use others (memory in tests, the Django ORM);
+- signer: native SigV4 for S3, HMAC-signed local URLs otherwise, behind the cache;
+- upload limiter: in-process, or Redis when ``MEDIAKIT_REDIS_URL`` is set;
+- job runner: ``MEDIAKIT_JOB_RUNNER`` (inline, thread pool, dramatiq).
+
+Everything is overridable by keyword, so tests and apps swap one part and keep the rest.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from mediakit.clock import Clock, system_clock
+from mediakit.errors import ConfigurationError
+from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
+from mediakit.processing.tasks import ProcessingContext, process_image, process_track
+from mediakit.repositories import Repositories
+from mediakit.service._async import AsyncMediaService
+from mediakit.service._ports import JobRunner, LocalVerifier, UploadLimiter
+from mediakit.service._sync import MediaService
+from mediakit.settings import Settings
+from mediakit.storage import (
+    AsyncObjectStore,
+    ObjectStore,
+    ThreadedAsyncStore,
+    build_async_object_store,
+    build_object_store,
+)
+from mediakit.uploads import limiter_from_settings
+
+__all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "TaskRunner", "build_service"]
+
+log = logging.getLogger("mediakit.service")
+
+LOCAL_PATH = "/api/v1/media/local"
+"""Where the adapters serve filesystem-store URLs (below the router's prefix)."""
+PROXY_PATH = "/api/v1/user/media"
+"""Where the adapters mount the Range proxy (below the router's prefix)."""
+
+TASKS: dict[str, Callable[..., None]] = {
+    "process_image": process_image,
+    "process_track": process_track,
+}
+"""Processing tasks by the name the services submit."""
+
+
+@attrs.define
+class TaskRunner:
+    """Runs the processing tasks inline or in a thread pool of this process.
+
+    ``workers=0`` runs each task inside ``submit`` (tests, scripts); otherwise tasks go
+    to a pool of that many threads and ``shutdown`` waits for the running ones.
+    """
+
+    context: ProcessingContext
+    workers: int = 0
+    _pool: concurrent.futures.ThreadPoolExecutor | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        if self.workers > 0:
+            self._pool = concurrent.futures.ThreadPoolExecutor(
+                self.workers, thread_name_prefix="mediakit-job"
+            )
+
+    def submit(self, task_name: str, /, **kwargs: Any) -> object:
+        """Run (or schedule) the task ``task_name`` with ``kwargs``."""
+        task = TASKS.get(task_name)
+        if task is None:
+            raise ValueError(f"unknown processing task {task_name!r}; known: {', '.join(TASKS)}")
+        if self._pool is None:
+            task(self.context, **kwargs)
+            return None
+        return self._pool.submit(self._run, task, kwargs)
+
+    def _run(self, task: Callable[..., None], kwargs: dict[str, Any]) -> None:
+        try:
+            task(self.context, **kwargs)
+        except Exception:
+            log.exception("processing task %s(%s) failed", task.__name__, kwargs)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop taking tasks; with ``wait``, finish the running ones."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+
+
+@attrs.define
+class MediaKit:
+    """Every part of a running mediakit, wired together; close it at shutdown.
+
+    ``service`` is the sync use-case layer (WSGI, scripts), ``aservice`` its async twin
+    (ASGI). Both share the store's bucket, the repositories, the signer and the limiter.
+    """
+
+    settings: Settings
+    store: ObjectStore
+    astore: AsyncObjectStore
+    repos: Repositories
+    signer: CachedSigner
+    limiter: UploadLimiter
+    runner: JobRunner
+    service: MediaService
+    aservice: AsyncMediaService
+    clock: Clock = system_clock
+
+    def close(self) -> None:
+        """Shut the job runner down (finishing running jobs) and release connections."""
+        shutdown = getattr(self.runner, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+        for part in (self.limiter, self.repos):
+            close = getattr(part, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+
+    async def aclose(self) -> None:
+        """:meth:`close`, plus the async store's connections (aioboto3)."""
+        aclose = getattr(self.astore, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        self.close()
+
+
+def _sql_repositories(settings: Settings) -> Repositories:
+    from mediakit.repositories.sql import SqlRepositories
+
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return SqlRepositories.from_url(url)
+    except ImportError as exc:
+        raise ConfigurationError(
+            "MEDIAKIT_DATABASE_URL", f"the database driver is not installed ({exc})"
+        ) from exc
+
+
+def _signer(settings: Settings, clock: Clock, prefix: str) -> CachedSigner:
+    if settings.storage_backend == "s3" or not prefix:
+        return build_signer(settings, clock)
+    # The local URLs must point at the route under the app's prefix.
+    base = build_signer(settings, clock)
+    inner = base.inner
+    assert isinstance(inner, LocalUrlSigner)
+    moved = attrs.evolve(inner, base_path=prefix.rstrip("/") + LOCAL_PATH)
+    return CachedSigner(moved, maxsize=settings.presign_cache_size, clock=clock)
+
+
+def _runner(settings: Settings, context: ProcessingContext) -> JobRunner:
+    if settings.job_runner == "inline":
+        return TaskRunner(context)
+    if settings.job_runner == "dramatiq":
+        raise ConfigurationError(
+            "MEDIAKIT_JOB_RUNNER",
+            "dramatiq needs workers started from the app's own module; pass runner= to build_service",
+        )
+    return TaskRunner(context, workers=settings.job_workers)
+
+
+def build_service(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock,
+    repos: Repositories | None = None,
+    store: ObjectStore | None = None,
+    astore: AsyncObjectStore | None = None,
+    runner: JobRunner | None = None,
+    limiter: UploadLimiter | None = None,
+    prefix: str = "",
+) -> MediaKit:
+    """Build every part from ``settings`` (``Settings.from_env()`` when omitted).
+
+    ``prefix`` is the path the adapter's router is mounted under, so that proxy and
+    local-file URLs point at the right routes. Any part can be passed in instead.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    prefix = prefix.rstrip("/")
+    if store is None:
+        store = build_object_store(settings)
+    if astore is None:
+        astore = (
+            build_async_object_store(settings)
+            if settings.storage_backend == "s3"
+            else ThreadedAsyncStore(store)
+        )
+    repos = repos if repos is not None else _sql_repositories(settings)
+    signer = _signer(settings, clock, prefix)
+    local: LocalVerifier | None = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+    limiter = limiter if limiter is not None else limiter_from_settings(settings)
+    if runner is None:
+        runner = _runner(settings, ProcessingContext(store, repos, settings, clock))
+    common: dict[str, Any] = {
+        "settings": settings,
+        "repos": repos,
+        "signer": signer,
+        "limiter": limiter,
+        "runner": runner,
+        "clock": clock,
+        "local": local,
+        "proxy_base": prefix + PROXY_PATH,
+    }
+    return MediaKit(
+        settings=settings,
+        store=store,
+        astore=astore,
+        repos=repos,
+        signer=signer,
+        limiter=limiter,
+        runner=runner,
+        service=MediaService(store=store, **common),
+        aservice=AsyncMediaService(store=astore, **common),
+        clock=clock,
+    )
