@@ -185,6 +185,9 @@ class SigV4Presigner:
             host = f"{host}:{port}"
         netloc = parts.netloc
         prefix = parts.path.rstrip("/")
+        # botocore's endpoint ruleset: a plain DNS-label bucket goes virtual, a dotted one
+        # only over plain http. Unlike botocore, an IP-address endpoint always gets path
+        # style (botocore makes unusable hosts like ``my.bucket.127.0.0.1`` for dotted ones).
         virtual = (
             not self.path_style
             and not _is_ip(parts.hostname)

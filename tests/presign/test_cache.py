@@ -1,0 +1,259 @@
+"""CachedSigner: hits, expiry at the end of the signing window, singleflight."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+import anyio
+import pytest
+
+from mediakit.clock import ManualClock
+from mediakit.errors import StorageUnavailable
+from mediakit.presign import CachedSigner, Credentials, SignedUrl, SigV4Presigner, UrlSigner
+
+T0 = 1_699_999_800.0  # a multiple of 300
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Counting:
+    """Wraps a signer and counts calls (optionally slow, optionally failing)."""
+
+    def __init__(self, inner: UrlSigner | None = None, *, delay: float = 0.0) -> None:
+        self.inner = inner
+        self.delay = delay
+        self.calls = 0
+        self.fail: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def sign(
+        self, key: str, *, content_type: str | None = None, disposition: str | None = None
+    ) -> SignedUrl:
+        with self._lock:
+            self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        if self.inner is not None:
+            return self.inner.sign(key, content_type=content_type, disposition=disposition)
+        exp = datetime.fromtimestamp(T0 + 900, UTC)
+        return SignedUrl(
+            f"https://x/{key}?{self.calls}", exp, datetime.fromtimestamp(T0 + 300, UTC)
+        )
+
+
+class AsyncCounting(Counting):
+    """A signer with an awaitable ``asign`` that yields to the event loop."""
+
+    async def asign(
+        self, key: str, *, content_type: str | None = None, disposition: str | None = None
+    ) -> SignedUrl:
+        self.calls += 1
+        await anyio.sleep(self.delay)
+        if self.fail is not None:
+            raise self.fail
+        exp = datetime.fromtimestamp(T0 + 900, UTC)
+        return SignedUrl(
+            f"https://x/{key}?{self.calls}", exp, datetime.fromtimestamp(T0 + 300, UTC)
+        )
+
+
+def presigner(clock: ManualClock) -> SigV4Presigner:
+    return SigV4Presigner(
+        "bkt",
+        credentials=Credentials("AKID", "SECRET"),
+        endpoint_url="http://127.0.0.1:9000",
+        ttl=900,
+        window=300,
+        clock=clock,
+    )
+
+
+def test_second_call_is_a_hit() -> None:
+    """The same (key, content type, disposition) is signed once; others are separate."""
+    clock = ManualClock(T0 + 5)
+    inner = Counting(presigner(clock))
+    cached = CachedSigner(inner, clock=clock)
+    a = cached.sign("k", content_type="image/png")
+    assert cached.sign("k", content_type="image/png") is a
+    assert inner.calls == 1
+    cached.sign("k", content_type="image/jpeg")
+    cached.sign("k", content_type="image/png", disposition="inline")
+    cached.sign("other", content_type="image/png")
+    assert inner.calls == 4
+    assert len(cached) == 4
+
+
+def test_entry_expires_at_the_end_of_its_signing_window() -> None:
+    """A cached URL is replaced exactly when the signer would sign a new one."""
+    clock = ManualClock(T0 + 5)
+    inner = Counting(presigner(clock))
+    cached = CachedSigner(inner, clock=clock)
+    first = cached.sign("k")
+    clock.set(T0 + 299.9)
+    assert cached.sign("k") is first
+    clock.set(T0 + 300)
+    second = cached.sign("k")
+    assert inner.calls == 2
+    assert second.url != first.url
+    # the cached URL equals what an uncached process returns now
+    assert second == presigner(ManualClock(T0 + 301)).sign("k")
+
+
+def test_without_renew_at_entries_live_half_their_remaining_life() -> None:
+    """A foreign signer that says nothing about windows: cached half-way to expiry."""
+    clock = ManualClock(T0)
+
+    class Plain:
+        calls = 0
+
+        def sign(
+            self, key: str, *, content_type: str | None = None, disposition: str | None = None
+        ) -> SignedUrl:
+            self.calls += 1
+            return SignedUrl(f"u{self.calls}", datetime.fromtimestamp(T0 + 100, UTC))
+
+    inner = Plain()
+    cached = CachedSigner(inner, clock=clock)
+    cached.sign("k")
+    clock.advance(49)
+    assert cached.sign("k").url == "u1"
+    clock.advance(2)
+    assert cached.sign("k").url == "u2"
+
+
+def test_maxsize_bounds_the_cache() -> None:
+    """Least recently used entries go beyond maxsize."""
+    clock = ManualClock(T0)
+    cached = CachedSigner(Counting(), maxsize=3, clock=clock)
+    for i in range(10):
+        cached.sign(f"k{i}")
+    assert len(cached) == 3
+
+
+def test_32_threads_missing_together_compute_once() -> None:
+    """Singleflight (threads): 32 concurrent misses on one key make one inner call."""
+    inner = Counting(delay=0.2)
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    barrier = threading.Barrier(32)
+
+    def go() -> SignedUrl:
+        barrier.wait()
+        return cached.sign("k", content_type="image/png")
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(lambda _: go(), range(32)))
+    assert inner.calls == 1
+    assert len({id(r) for r in results}) == 1
+
+
+def test_thread_failure_reaches_all_waiters_and_is_not_cached() -> None:
+    """Singleflight (threads): one failure is raised in every waiter; the next call retries."""
+    inner = Counting(delay=0.2)
+    inner.fail = StorageUnavailable("credentials gone")
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    barrier = threading.Barrier(8)
+
+    def go() -> BaseException | None:
+        barrier.wait()
+        try:
+            cached.sign("k")
+        except StorageUnavailable as exc:
+            return exc
+        return None
+
+    with ThreadPoolExecutor(8) as pool:
+        errors = list(pool.map(lambda _: go(), range(8)))
+    assert inner.calls == 1
+    assert all(isinstance(e, StorageUnavailable) for e in errors)
+    inner.fail, inner.delay = None, 0
+    cached.sign("k")
+    assert inner.calls == 2
+
+
+@pytest.mark.anyio
+async def test_100_tasks_missing_together_compute_once() -> None:
+    """Singleflight (asyncio): 100 concurrent misses on one key make one inner call."""
+    inner = AsyncCounting(delay=0.05)
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    results: list[SignedUrl] = []
+
+    async def go() -> None:
+        results.append(await cached.asign("k", disposition="inline"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(go)
+    assert inner.calls == 1
+    assert len(results) == 100
+    assert len({r.url for r in results}) == 1
+    assert await cached.asign("k", disposition="inline") is results[0]
+    assert inner.calls == 1
+
+
+@pytest.mark.anyio
+async def test_async_failure_reaches_all_waiters_and_is_not_cached() -> None:
+    """Singleflight (asyncio): every waiting task gets the error; nothing is cached."""
+    inner = AsyncCounting(delay=0.05)
+    inner.fail = StorageUnavailable("credentials gone")
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    errors: list[BaseException] = []
+
+    async def go() -> None:
+        try:
+            await cached.asign("k")
+        except StorageUnavailable as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(go)
+    assert inner.calls == 1
+    assert len(errors) == 100
+    inner.fail = None
+    await cached.asign("k")
+    assert inner.calls == 2
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_leader_hands_over_to_a_waiter() -> None:
+    """If the computing task is cancelled, a waiting task computes instead of hanging."""
+    inner = AsyncCounting(delay=0.1)
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    got: list[SignedUrl] = []
+
+    async def waiter() -> None:
+        got.append(await cached.asign("k"))
+
+    leader_scope = anyio.CancelScope()
+
+    async def leader() -> None:
+        with leader_scope:
+            await cached.asign("k")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(leader)
+        await anyio.sleep(0.01)
+        tg.start_soon(waiter)
+        await anyio.sleep(0.01)
+        leader_scope.cancel()
+    assert inner.calls == 2
+    assert len(got) == 1
+
+
+@pytest.mark.anyio
+async def test_asign_with_a_sync_inner_signer_uses_the_same_cache() -> None:
+    """``asign`` over a plain signer: computed once, shared with ``sign``."""
+    clock = ManualClock(T0)
+    inner = Counting(presigner(clock))
+    cached = CachedSigner(inner, clock=clock)
+    a = await cached.asign("k")
+    assert cached.sign("k") is a
+    assert inner.calls == 1
