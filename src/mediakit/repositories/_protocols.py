@@ -4,8 +4,24 @@ Implementations: in-memory (:mod:`mediakit.repositories.memory`), SQL via SQLAlc
 Core on SQLite and PostgreSQL (:mod:`mediakit.repositories.sql`), and the Django ORM
 (``mediakit_django``). One contract suite (``tests/repositories``) runs against all.
 
-Updates are partial (a mapping of field -> new value) and atomic, so a processing job
-that records renditions never overwrites an admin's concurrent title edit.
+Rules every implementation follows (the contract suite checks each):
+
+- Updates are partial (a mapping of field -> new value) and atomic, so a processing job
+  that records renditions never overwrites an admin's concurrent title edit. Only the
+  fields in ``mediakit.repositories._fields`` (``IMAGE_UPDATABLE``...) may change; any
+  other name (an id, ``created_at``, ``original_key``, a track's ``set_id`` or
+  ``position``) is a ``ValueError``, a programming error. ``status`` may be given as
+  its string value.
+- Datetimes must be timezone-aware (a naive one is a ``ValueError``); they come back
+  as aware UTC datetimes equal to what was stored, to the microsecond.
+- ``list`` is newest first (``created_at`` descending, ties by ``id`` descending,
+  compared byte-wise) with keyset pagination: ``next_cursor`` is opaque and stable, so
+  rows added or removed between pages never make a page skip or repeat an item. A
+  cursor that was not issued by ``list`` is a ``BadRequest`` (code ``invalid_cursor``),
+  a ``limit`` below 1 a ``BadRequest`` (code ``invalid_limit``).
+- Track positions are 0-based and unique within a set: ``add_many`` appends after the
+  set's last position, ``delete`` leaves the others where they are (a gap, same
+  order), ``reorder`` renumbers ``0..n-1``.
 """
 
 from __future__ import annotations
@@ -46,11 +62,14 @@ class ImageRepository(Protocol):
     def list(
         self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
     ) -> Page[Image]:
-        """Newest first, ties broken by id; ``cursor`` from the previous page."""
+        """Newest first, ties broken by id; ``cursor`` from the previous page.
+
+        ``visible_only`` leaves out rows whose ``visible`` is false.
+        """
         ...
 
     def iter_object_keys(self) -> Iterator[str]:
-        """Every object key any image row references (for garbage collection)."""
+        """Every object key any image row references: originals and thumbnails (for GC)."""
         ...
 
 
@@ -89,8 +108,9 @@ class TrackRepository(Protocol):
         """Append tracks at the end of their set, in order, in one transaction.
 
         Positions are assigned here (the given ``position`` is ignored) and are
-        unique even under concurrent writers. Returns the stored tracks.
-        ``NotFound`` if the set does not exist.
+        unique and contiguous even under concurrent writers (threads or processes).
+        Returns the stored tracks, in the given order. ``NotFound`` if a set does not
+        exist and ``Conflict`` on a duplicate id; either way nothing is stored.
         """
         ...
 
@@ -113,12 +133,14 @@ class TrackRepository(Protocol):
     def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:
         """Set the order of a set's tracks; ``track_ids`` must be exactly the set's tracks.
 
-        ``UnprocessableEntity`` otherwise; ``NotFound`` if the set does not exist.
+        Positions become ``0..n-1`` in the given order, atomically; returns the tracks
+        in their new order. ``UnprocessableEntity`` (naming missing, foreign or repeated
+        ids) otherwise, changing nothing; ``NotFound`` if the set does not exist.
         """
         ...
 
     def iter_object_keys(self) -> Iterator[str]:
-        """Every object key any track row references."""
+        """Every object key any track row references: originals and renditions."""
         ...
 
 
