@@ -1,0 +1,189 @@
+"""In-process unit tests of the proxy shell (fast; the real-HTTP tests are in test_over_http)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from mediakit.errors import ObjectNotFound, StorageError
+from mediakit.proxy import open_async, open_sync, stream_async, stream_sync
+from mediakit.storage import ByteSpan, MemoryObjectStore, ThreadedAsyncStore
+from tests.proxy.apps import Probe, ProbedAsyncStore, ProbedStore
+
+DATA = bytes(range(256)) * 1000  # 256,000 bytes
+KEY = "images/x/original"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def memory() -> MemoryObjectStore:
+    store = MemoryObjectStore("b")
+    store.put_bytes(KEY, DATA, content_type="image/png")
+    return store
+
+
+class Lying:
+    """A store whose get_range returns other byte counts than asked, or raises a foreign error."""
+
+    bucket = "b"
+
+    def __init__(self, inner: MemoryObjectStore, mode: str) -> None:
+        self.inner, self.mode = inner, mode
+
+    def head(self, key: str) -> Any:
+        if self.mode == "head-oserror":
+            raise OSError("connection reset by peer")
+        return self.inner.head(key)
+
+    def get_range(
+        self, key: str, span: ByteSpan | None = None, *, chunk_size: int = 1
+    ) -> Iterator[bytes]:
+        if self.mode == "oserror":
+            raise OSError("connection reset by peer")
+        yield from self.inner.get_range(key, span, chunk_size=chunk_size)
+        if self.mode == "long":
+            yield b"extra"
+
+
+def test_open_sync_streams_the_planned_span(memory: MemoryObjectStore) -> None:
+    """open_sync plans a 206 and yields exactly the span, in chunks of at most chunk_size."""
+    with open_sync(memory, KEY, "GET", {"Range": "bytes=100-60099"}, chunk_size=4096) as response:
+        assert response.status == 206
+        chunks = list(response)
+    assert b"".join(chunks) == DATA[100:60100]
+    assert max(map(len, chunks)) <= 4096
+
+
+def test_first_chunk_is_fetched_before_returning(memory: MemoryObjectStore) -> None:
+    """The store stream is opened and read once before open_sync returns (failures come early)."""
+    probe = Probe()
+    response = open_sync(ProbedStore(memory, probe), KEY, "GET", {}, chunk_size=1024)
+    assert probe.open_streams == 1
+    assert probe.bytes_read == {KEY: 1024}
+    response.close()
+    assert probe.open_streams == 0
+    response.close()  # idempotent
+
+
+def test_failure_before_headers_raises_from_open(memory: MemoryObjectStore) -> None:
+    """A store failing before the first chunk raises from open_sync, as our error, stream closed."""
+    probe = Probe(faults={KEY: "first"})
+    with pytest.raises(StorageError) as info:
+        open_sync(ProbedStore(memory, probe), KEY, "GET", {})
+    assert info.value.http_status == 503
+    assert probe.open_streams == 0
+    with pytest.raises(ObjectNotFound):
+        open_sync(memory, "missing", "GET", {})
+    with pytest.raises(StorageError, match="connection reset"):
+        open_sync(Lying(memory, "head-oserror"), KEY, "GET", {})  # type: ignore[arg-type]
+    with pytest.raises(StorageError, match="connection reset"):
+        open_sync(Lying(memory, "oserror"), KEY, "GET", {})  # type: ignore[arg-type]
+
+
+def test_info_skips_the_head(memory: MemoryObjectStore) -> None:
+    """A given ObjectInfo is used as is: no HEAD (a failing HEAD is never called)."""
+    info = memory.head(KEY)
+    probe = Probe(faults={KEY: "head"})
+    with open_sync(ProbedStore(memory, probe), KEY, "HEAD", {}, info=info) as response:
+        assert response.status == 200
+        assert list(response) == []
+    assert probe.opened == 0
+
+
+@pytest.mark.parametrize("mode", ["mid", "short"])
+def test_failure_mid_body_raises(memory: MemoryObjectStore, mode: str) -> None:
+    """A fault or a short stream after the first chunk raises StorageError from the iterator."""
+    probe = Probe(faults={KEY: mode})
+    response = open_sync(ProbedStore(memory, probe), KEY, "GET", {}, chunk_size=1024)
+    with pytest.raises(StorageError):
+        for _ in response:
+            pass
+    assert probe.open_streams == 0
+
+
+def test_too_many_bytes_raise(memory: MemoryObjectStore) -> None:
+    """A store returning more bytes than planned is an error, not a longer body."""
+    with pytest.raises(StorageError, match="planned"):
+        list(open_sync(Lying(memory, "long"), KEY, "GET", {"Range": "bytes=0-99"}))  # type: ignore[arg-type]
+
+
+def test_generated_bodies_need_no_store_stream(memory: MemoryObjectStore) -> None:
+    """416/412 send their JSON body; 304 and HEAD send nothing; none opens a store stream."""
+    probe = Probe()
+    store = ProbedStore(memory, probe)
+    with open_sync(store, KEY, "GET", {"Range": "bytes=999999-"}) as r:
+        assert r.status == 416
+        assert b"".join(r) == r.plan.body
+    etag = memory.head(KEY).etag
+    with open_sync(store, KEY, "GET", {"If-None-Match": etag}) as r:
+        assert (r.status, list(r)) == (304, [])
+    assert probe.opened == 0
+
+
+def test_stream_sync_close_closes_the_store_stream(memory: MemoryObjectStore) -> None:
+    """Closing stream_sync mid-way closes the store's generator."""
+    probe = Probe()
+    store = ProbedStore(memory, probe)
+    plan = open_sync(store, KEY, "HEAD", {}).plan
+    assert plan.span is None
+    full = open_sync(memory, KEY, "GET", {}).plan
+    body = stream_sync(store, KEY, full, chunk_size=1000)
+    next(body)
+    assert probe.open_streams == 1
+    body.close()
+    assert probe.open_streams == 0
+
+
+@pytest.mark.anyio
+async def test_async_twin(memory: MemoryObjectStore) -> None:
+    """open_async/stream_async behave like the sync twins, including early close and faults."""
+    probe = Probe()
+    store = ProbedAsyncStore(ThreadedAsyncStore(memory), probe)
+    async with await open_async(store, KEY, "GET", {"range": "bytes=-1000"}, chunk_size=256) as r:
+        assert r.status == 206
+        assert b"".join([chunk async for chunk in r]) == DATA[-1000:]
+    response = await open_async(store, KEY, "GET", {}, chunk_size=1024)
+    assert probe.open_streams == 1
+    await response.aclose()
+    assert probe.open_streams == 0
+
+    probe.faults[KEY] = "first"
+    with pytest.raises(StorageError):
+        await open_async(store, KEY, "GET", {})
+    probe.faults[KEY] = "mid"
+    response = await open_async(store, KEY, "GET", {}, chunk_size=1024)
+    with pytest.raises(StorageError):
+        async for _ in response:
+            pass
+    assert probe.open_streams == 0
+
+    probe.faults.clear()
+    plan = (await open_async(store, KEY, "HEAD", {})).plan
+    body = stream_async(store, KEY, plan)
+    assert [c async for c in body] == []
+
+
+@pytest.mark.anyio
+async def test_async_foreign_errors_become_storage_errors(memory: MemoryObjectStore) -> None:
+    """A non-mediakit exception from an async store is translated to StorageError."""
+
+    class Broken:
+        bucket = "b"
+
+        async def head(self, key: str) -> Any:
+            return memory.head(key)
+
+        async def get_range(
+            self, key: str, span: Any = None, *, chunk_size: int = 1
+        ) -> AsyncIterator[bytes]:
+            raise ConnectionResetError("peer went away")
+            yield b""
+
+    with pytest.raises(StorageError, match="peer went away"):
+        await open_async(Broken(), KEY, "GET", {})  # type: ignore[arg-type]
