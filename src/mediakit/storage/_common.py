@@ -8,6 +8,7 @@ live here so the two shells cannot drift apart.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -109,33 +110,38 @@ class PartAssembler:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes, got {part_size}")
         self.part_size = part_size
-        self._buf = bytearray()
+        self._buf = io.BytesIO()
         self.parts_out = 0
         self.total = 0
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        """Add ``chunk``; return the parts it completes (usually none or one)."""
+        """Add ``chunk``; return the parts it completes (usually none or one).
+
+        Take parts out of the list as you send them (``parts.pop(0)``) so a sent part
+        is freed before the next one fills.
+        """
         self.total += len(chunk)
         view = memoryview(chunk)
         parts: list[bytes] = []
-        while len(self._buf) + len(view) >= self.part_size:
-            take = self.part_size - len(self._buf)
-            self._buf += view[:take]
+        while self._buf.tell() + len(view) >= self.part_size:
+            take = self.part_size - self._buf.tell()
+            self._buf.write(view[:take])
             view = view[take:]
-            parts.append(bytes(self._buf))
-            self._buf = bytearray()
+            parts.append(self.rest())
             self.parts_out += 1
             if self.parts_out > MAX_PARTS:
                 raise StorageError(
                     f"The stream is larger than {MAX_PARTS} parts of {self.part_size} bytes; "
                     "raise MEDIA_UPLOAD_PART_SIZE."
                 )
-        self._buf += view
+        self._buf.write(view)
         return parts
 
     def rest(self) -> bytes:
         """The bytes that did not fill a whole part (the last, short part)."""
-        rest, self._buf = bytes(self._buf), bytearray()
+        # BytesIO.getvalue() hands over its buffer without a copy (CPython), so a part
+        # costs its own size once, not twice.
+        rest, self._buf = self._buf.getvalue(), io.BytesIO()
         return rest
 
 

@@ -101,8 +101,9 @@ class S3ObjectStore:
             while pending:
                 parts.append(self._upload_part(key, upload_id, len(parts) + 1, pending.pop(0)))
             for chunk in it:
-                for part in asm.feed(chunk):
-                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, part))
+                pending = asm.feed(chunk)
+                while pending:  # pop, so a sent part is freed before the next one fills
+                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, pending.pop(0)))
             rest = asm.rest()
             if rest:
                 parts.append(self._upload_part(key, upload_id, len(parts) + 1, rest))
@@ -201,6 +202,7 @@ class S3ObjectStore:
                 MultipartUploadInfo(key=u["Key"], upload_id=u["UploadId"], initiated=u["Initiated"])
                 for page in pages
                 for u in page.get("Uploads", ())
+                if u["Key"].startswith(prefix)  # some servers (nanio) ignore Prefix
             ]
 
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:

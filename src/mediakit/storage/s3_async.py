@@ -144,8 +144,9 @@ class AsyncS3ObjectStore:
             while pending:
                 parts.append(await self._part(key, upload_id, len(parts) + 1, pending.pop(0)))
             async for chunk in it:
-                for part in asm.feed(chunk):
-                    parts.append(await self._part(key, upload_id, len(parts) + 1, part))
+                pending = asm.feed(chunk)
+                while pending:  # pop, so a sent part is freed before the next one fills
+                    parts.append(await self._part(key, upload_id, len(parts) + 1, pending.pop(0)))
             rest = asm.rest()
             if rest:
                 parts.append(await self._part(key, upload_id, len(parts) + 1, rest))
@@ -239,6 +240,7 @@ class AsyncS3ObjectStore:
                 MultipartUploadInfo(key=u["Key"], upload_id=u["UploadId"], initiated=u["Initiated"])
                 async for page in pages
                 for u in page.get("Uploads", ())
+                if u["Key"].startswith(prefix)  # some servers (nanio) ignore Prefix
             ]
 
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:

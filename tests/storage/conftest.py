@@ -1,0 +1,274 @@
+"""One harness for the object-store contract suite.
+
+``store`` is parametrized over every implementation: boto3 + moto server, aioboto3 + moto
+server, boto3 + nanio (checks SigV4 signatures), the filesystem store, the memory store and
+the filesystem store behind the thread bridge. Tests are async (anyio) and talk to a
+:class:`Harness`, which awaits async stores and calls sync ones directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import boto3
+import pytest
+from botocore.config import Config
+
+from mediakit.settings import Settings
+from mediakit.storage import (
+    AsyncObjectStore,
+    AsyncS3ObjectStore,
+    ByteSpan,
+    FilesystemObjectStore,
+    MemoryObjectStore,
+    MultipartUploadInfo,
+    ObjectInfo,
+    ObjectStore,
+    S3ObjectStore,
+    ThreadedAsyncStore,
+    make_client_config,
+)
+from mediakit.storage._common import client_kwargs
+from tests import servers
+from tests.conftest import s3_client
+from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle
+
+MiB = 1024 * 1024
+PART = 5 * MiB
+
+BACKENDS = [
+    pytest.param("boto3-moto", marks=pytest.mark.s3),
+    pytest.param("aioboto3-moto", marks=pytest.mark.s3),
+    pytest.param("boto3-nanio", marks=pytest.mark.s3),
+    "filesystem",
+    "memory",
+    "threaded-filesystem",
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio (aioboto3 needs it)."""
+    return "asyncio"
+
+
+def s3_settings(url: str, bucket: str, **kw: Any) -> Settings:
+    """Settings for a test S3 server."""
+    return Settings(
+        storage_backend="s3",
+        s3_endpoint=url,
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=SECRET_KEY,
+        assets_bucket=bucket,
+        multipart_part_size=PART,
+        **kw,
+    )
+
+
+@attrs.define
+class Harness:
+    """Drives a sync or async store with one async API, plus backend-specific probes."""
+
+    kind: str
+    store: ObjectStore | AsyncObjectStore
+    raw: Any = None
+    """A plain boto3 client on the same server (S3 backends), for set-up behind the store."""
+    tmp: Path | None = None
+    bodies: list[Any] = attrs.field(factory=list)
+    """Response bodies the store opened (S3 backends), to check they get closed."""
+    calls: list[tuple[str, dict[str, Any]]] = attrs.field(factory=list)
+    """(operation, params) of every S3 request the store sent."""
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind.startswith(("aioboto3", "threaded"))
+
+    @property
+    def is_s3(self) -> bool:
+        return "moto" in self.kind or "nanio" in self.kind
+
+    @property
+    def bucket(self) -> str:
+        return self.store.bucket
+
+    async def _call(self, name: str, *args: Any, **kw: Any) -> Any:
+        result = getattr(self.store, name)(*args, **kw)
+        return await result if self.is_async else result
+
+    async def put_bytes(
+        self, key: str, data: bytes, content_type: str = "text/plain"
+    ) -> ObjectInfo:
+        return await self._call("put_bytes", key, data, content_type=content_type)  # type: ignore[no-any-return]
+
+    async def put_stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str = "application/octet-stream"
+    ) -> ObjectInfo:
+        if not self.is_async:
+            return self.store.put_stream(key, chunks, content_type=content_type)  # type: ignore[union-attr, arg-type]
+
+        async def agen() -> AsyncIterator[bytes]:
+            for chunk in chunks:
+                yield chunk
+
+        return await self.store.put_stream(key, agen(), content_type=content_type)  # type: ignore[arg-type, misc, no-any-return]
+
+    async def head(self, key: str) -> ObjectInfo:
+        return await self._call("head", key)  # type: ignore[no-any-return]
+
+    async def read(self, key: str, span: ByteSpan | None = None, chunk_size: int = 65536) -> bytes:
+        gen = self.store.get_range(key, span, chunk_size=chunk_size)
+        if self.is_async:
+            return b"".join([c async for c in gen])  # type: ignore[union-attr]
+        return b"".join(gen)  # type: ignore[arg-type]
+
+    async def first_chunk_then_close(self, key: str, chunk_size: int) -> bytes:
+        gen = self.store.get_range(key, None, chunk_size=chunk_size)
+        if self.is_async:
+            chunk = await gen.__anext__()  # type: ignore[union-attr]
+            await gen.aclose()  # type: ignore[union-attr]
+        else:
+            chunk = next(gen)  # type: ignore[call-overload]
+            gen.close()  # type: ignore[union-attr]
+        return chunk  # type: ignore[no-any-return]
+
+    async def delete(self, key: str) -> None:
+        await self._call("delete", key)
+
+    async def delete_many(self, keys: list[str]) -> None:
+        await self._call("delete_many", keys)
+
+    async def list_keys(self, prefix: str = "") -> list[str]:
+        it = self.store.list_keys(prefix)
+        if self.is_async:
+            return [k async for k in it]  # type: ignore[union-attr]
+        return list(it)  # type: ignore[arg-type]
+
+    async def uploads(self, prefix: str = "") -> list[MultipartUploadInfo]:
+        return await self._call("list_multipart_uploads", prefix)  # type: ignore[no-any-return]
+
+    async def abort(self, key: str, upload_id: str) -> None:
+        await self._call("abort_multipart_upload", key, upload_id)
+
+    def open_resources(self) -> int:
+        """Response bodies / file handles the store opened and has not closed."""
+        if self.is_s3:
+            return sum(1 for b in self.bodies if not _closed(b))
+        if self.tmp is not None:
+            return sum(
+                1
+                for fd in os.listdir("/proc/self/fd")
+                if _readlink(f"/proc/self/fd/{fd}").startswith(str(self.tmp))
+            )
+        return 0
+
+    def simulate_crashed_upload(self, key: str) -> str:
+        """Leave an unfinished upload behind, as a crashed process would; its id."""
+        if self.is_s3:
+            return str(self.raw.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"])
+        if self.tmp is not None:
+            tmp = self.tmp / self.bucket / ".mediakit" / "tmp"
+            tmp.mkdir(parents=True, exist_ok=True)
+            upload_id = "ab" * 16
+            (tmp / f"{upload_id}.json").write_text(f'{{"key": "{key}"}}')
+            (tmp / f"{upload_id}.part").write_bytes(b"half")
+            return upload_id
+        pytest.skip("the memory store has no multipart uploads")
+
+
+def _closed(body: Any) -> bool:
+    raw = getattr(body, "_raw_stream", None)  # botocore StreamingBody -> urllib3 response
+    if raw is not None:
+        return bool(raw.closed)
+    return bool(body.closed)  # aiobotocore StreamingBody proxies aiohttp's ClientResponse
+
+
+def _readlink(path: str) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+def _record(h: Harness, events: Any) -> None:
+    def on_get(parsed: dict[str, Any], **kw: Any) -> None:
+        if "Body" in parsed:
+            h.bodies.append(parsed["Body"])
+
+    def on_call(params: dict[str, Any], model: Any, **kw: Any) -> None:
+        # keep the body's size, never the body (the memory test would count it)
+        kept = {k: v for k, v in params.items() if k != "Body"}
+        if "Body" in params:
+            body = params["Body"]
+            if hasattr(body, "seek"):  # measure by seeking: getbuffer() would copy it
+                pos = body.tell()
+                kept["Body"] = body.seek(0, os.SEEK_END)
+                body.seek(pos)
+            else:
+                kept["Body"] = len(body)
+        h.calls.append((model.name, kept))
+
+    events.register("after-call.s3.GetObject", on_get)
+    events.register("before-parameter-build.s3", on_call)
+
+
+def _boto3_harness(kind: str, server: ServerHandle, bucket: str) -> Harness:
+    raw = s3_client(server.url)
+    raw.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    store = S3ObjectStore.from_settings(s3_settings(server.url, bucket))
+    h = Harness(kind, store, raw=raw)
+    _record(h, store.client.meta.events)
+    return h
+
+
+@pytest.fixture(params=BACKENDS)
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
+) -> AsyncIterator[Harness]:
+    """Each object-store implementation, on a fresh, empty bucket."""
+    kind: str = request.param
+    if kind == "boto3-moto":
+        yield _boto3_harness(kind, request.getfixturevalue("moto_server"), fresh_bucket_name)
+    elif kind == "boto3-nanio":
+        yield _boto3_harness(kind, request.getfixturevalue("nanio_server"), fresh_bucket_name)
+    elif kind == "aioboto3-moto":
+        server: ServerHandle = request.getfixturevalue("moto_server")
+        raw = s3_client(server.url)
+        raw.create_bucket(Bucket=fresh_bucket_name)  # type: ignore[attr-defined]
+        async with AsyncS3ObjectStore.from_settings(
+            s3_settings(server.url, fresh_bucket_name)
+        ) as astore:
+            h = Harness(kind, astore, raw=raw)
+            _record(h, (await astore.client()).meta.events)
+            yield h
+    elif kind == "memory":
+        yield Harness(kind, MemoryObjectStore(fresh_bucket_name))
+    else:
+        fs = FilesystemObjectStore(tmp_path, fresh_bucket_name)
+        fs.ensure_bucket()
+        wrapped: ObjectStore | AsyncObjectStore = (
+            ThreadedAsyncStore(fs) if kind.startswith("threaded") else fs
+        )
+        yield Harness(kind, wrapped, tmp=tmp_path)
+
+
+def dead_endpoint() -> str:
+    """An http URL on which nothing listens."""
+    return f"http://127.0.0.1:{servers.free_port()}"
+
+
+def one_shot_client(settings: Settings) -> Any:
+    """A boto3 client like mediakit's, but without retries (keeps failure tests fast)."""
+    config = make_client_config(settings).merge(
+        Config(retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2)
+    )
+    return boto3.client("s3", config=config, **client_kwargs(settings))
+
+
+def chunked(data: bytes, size: int) -> Iterator[bytes]:
+    """``data`` in chunks of ``size``."""
+    for i in range(0, len(data), size):
+        yield data[i : i + size]

@@ -1,0 +1,301 @@
+"""The object-store contract, run against every implementation (see ``conftest.store``)."""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import tracemalloc
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mediakit.errors import ObjectNotFound, StorageError, StorageUnavailable, UploadTooLarge
+from mediakit.storage import AsyncS3ObjectStore, ByteSpan, FilesystemObjectStore, S3ObjectStore
+from tests.storage.conftest import (
+    PART,
+    Harness,
+    MiB,
+    chunked,
+    dead_endpoint,
+    one_shot_client,
+    s3_settings,
+)
+
+pytestmark = pytest.mark.anyio
+
+
+def _etag_ok(etag: str) -> bool:
+    return re.fullmatch(r'"[0-9a-f]{32}(-\d+)?"', etag) is not None
+
+
+async def test_put_bytes_then_head_and_read_round_trip(store: Harness) -> None:
+    """A small object comes back byte for byte, with its size, quoted etag and type."""
+    info = await store.put_bytes("images/a1/original", b"hello world", "image/png")
+    head = await store.head("images/a1/original")
+    assert (info.size, head.size) == (11, 11)
+    assert _etag_ok(info.etag)
+    assert head.etag == info.etag
+    assert head.content_type == "image/png"
+    assert head.last_modified.tzinfo is not None
+    assert await store.read("images/a1/original") == b"hello world"
+
+
+async def test_empty_object_round_trips(store: Harness) -> None:
+    """A zero-byte stream stores an empty object."""
+    info = await store.put_stream("empty", [])
+    assert info.size == 0
+    assert (await store.head("empty")).size == 0
+    assert await store.read("empty") == b""
+
+
+async def test_stream_within_one_part_is_a_single_put(store: Harness) -> None:
+    """A stream shorter than a part goes up without a multipart upload."""
+    data = os.urandom(300_000)
+    info = await store.put_stream("small", chunked(data, 7000), "audio/mpeg")
+    assert info.size == len(data)
+    assert await store.read("small") == data
+    assert (await store.head("small")).content_type == "audio/mpeg"
+    assert not any(op == "CreateMultipartUpload" for op, _ in store.calls)
+
+
+async def test_large_stream_goes_up_in_parts(store: Harness) -> None:
+    """12 MiB in odd-sized chunks is stored exactly (three 5 MiB parts on S3)."""
+    data = os.urandom(12 * MiB)
+    sizes = iter([1, 5 * MiB, 3 * MiB + 7, 100_000] * 10)
+
+    def chunks() -> Iterator[bytes]:
+        pos = 0
+        while pos < len(data):
+            n = next(sizes)
+            yield data[pos : pos + n]
+            pos += n
+
+    info = await store.put_stream("music/s1/t1/original", chunks(), "audio/flac")
+    assert info.size == len(data)
+    head = await store.head("music/s1/t1/original")
+    assert (head.size, head.etag) == (len(data), info.etag)
+    assert await store.read("music/s1/t1/original", chunk_size=MiB) == data
+    if store.is_s3:
+        parts = [p for op, p in store.calls if op == "UploadPart"]
+        assert [p["Body"] for p in parts] == [PART, PART, 2 * MiB]
+    assert await store.uploads() == []
+
+
+@pytest.mark.slow
+async def test_put_stream_memory_stays_bounded(store: Harness) -> None:
+    """A 64 MiB stream is stored with a Python heap peak under three parts."""
+    if store.kind == "memory":
+        pytest.skip("the memory store keeps whole objects in memory by design")
+    block = os.urandom(MiB)
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(64 * 4):
+            yield block[: MiB // 4]
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        info = await store.put_stream("big", chunks())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.size == 64 * MiB
+    print(f"{store.kind}: peak {peak / MiB:.1f} MiB")
+    assert peak < 3 * PART, f"peak {peak / MiB:.1f} MiB"
+    assert (await store.head("big")).size == 64 * MiB
+
+
+@pytest.mark.parametrize("fail_after", [2 * MiB, 7 * MiB, 11 * MiB])
+async def test_iterator_failing_mid_upload_leaves_nothing(store: Harness, fail_after: int) -> None:
+    """The caller's error (a size cap, a disconnect) propagates unchanged, and no object
+    and no open multipart upload remain, whether it fails before or after the first part."""
+    cap = UploadTooLarge("too big")
+
+    def chunks() -> Iterator[bytes]:
+        sent = 0
+        while sent < fail_after:
+            yield b"x" * MiB
+            sent += MiB
+        raise cap
+
+    with pytest.raises(UploadTooLarge) as caught:
+        await store.put_stream("images/a2/original", chunks())
+    assert caught.value is cap
+    with pytest.raises(ObjectNotFound):
+        await store.head("images/a2/original")
+    assert await store.uploads() == []
+    assert await store.list_keys() == []
+
+
+async def test_failed_overwrite_keeps_the_previous_object(store: Harness) -> None:
+    """A write that fails leaves the old version of the key readable."""
+    await store.put_bytes("k", b"old version")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"new" * 1000
+        raise OSError("client went away")
+
+    with pytest.raises(OSError, match="client went away"):
+        await store.put_stream("k", chunks())
+    assert await store.read("k") == b"old version"
+
+
+async def test_ranged_reads_return_exactly_the_span(store: Harness) -> None:
+    """First byte, last byte, a middle span and the whole object, in small chunks."""
+    data = os.urandom(10_000)
+    await store.put_bytes("r", data)
+    n = len(data)
+    for first, last in [(0, 0), (n - 1, n - 1), (1234, 5678), (0, n - 1), (17, 17 + 999)]:
+        got = await store.read("r", ByteSpan(first, last), chunk_size=333)
+        assert got == data[first : last + 1], (first, last)
+    assert await store.read("r", None, chunk_size=4096) == data
+    ranges = [p.get("Range") for op, p in store.calls if op == "GetObject"]
+    assert all(r is None or re.fullmatch(r"bytes=\d+-\d+", r) for r in ranges), ranges
+
+
+async def test_closing_a_read_early_releases_it(store: Harness) -> None:
+    """A reader that stops after one chunk releases the connection or file handle."""
+    await store.put_bytes("big-read", os.urandom(2 * MiB))
+    for _ in range(3):
+        chunk = await store.first_chunk_then_close("big-read", 4096)
+        assert len(chunk) <= 4096
+    assert store.open_resources() == 0
+    if store.is_s3:
+        assert len(store.bodies) == 3
+
+
+async def test_missing_key_is_object_not_found(store: Harness) -> None:
+    """head and get_range of an absent key raise ObjectNotFound."""
+    with pytest.raises(ObjectNotFound):
+        await store.head("images/none/original")
+    with pytest.raises(ObjectNotFound):
+        await store.read("images/none/original")
+    with pytest.raises(ObjectNotFound):
+        await store.read("images/none/original", ByteSpan(0, 10))
+
+
+async def test_delete_is_idempotent(store: Harness) -> None:
+    """Deleting a key twice, or a key that never existed, is not an error."""
+    await store.put_bytes("d", b"1")
+    await store.delete("d")
+    await store.delete("d")
+    await store.delete("never/existed")
+    with pytest.raises(ObjectNotFound):
+        await store.head("d")
+
+
+async def test_delete_many_batches_and_treats_missing_as_deleted(store: Harness) -> None:
+    """1,201 keys (mostly absent, some repeated) go in batches of at most 1000; all present
+    ones disappear and the others are left alone."""
+    present = ["m/0000", "m/0600", "m/1200"]
+    for key in [*present, "keep/me"]:
+        await store.put_bytes(key, b"x")
+    keys = [f"m/{i:04d}" for i in range(1201)] + ["m/0000"]
+    await store.delete_many(keys)
+    assert await store.list_keys() == ["keep/me"]
+    if store.is_s3:
+        batches = [p["Delete"]["Objects"] for op, p in store.calls if op == "DeleteObjects"]
+        assert [len(b) for b in batches] == [1000, 201]
+    await store.delete_many([])
+
+
+async def test_list_keys_by_prefix_in_order(store: Harness) -> None:
+    """Keys under a prefix come back in lexicographic order, nothing outside it."""
+    keys = ["p/b/d", "p/a", "p-x", "p/b/c", "pa", "q", "p/b0"]
+    for key in keys:
+        await store.put_bytes(key, b"")
+    assert await store.list_keys() == sorted(keys)
+    assert await store.list_keys("p/") == ["p/a", "p/b/c", "p/b/d", "p/b0"]
+    assert await store.list_keys("p/b") == ["p/b/c", "p/b/d", "p/b0"]
+    assert await store.list_keys("p") == sorted(k for k in keys if k.startswith("p"))
+    assert await store.list_keys("zzz/") == []
+
+
+async def test_stale_upload_is_listed_and_aborted(store: Harness) -> None:
+    """An upload left by a crashed writer is listed under its prefix and can be aborted,
+    twice without error."""
+    upload_id = store.simulate_crashed_upload("images/a3/original")
+    found = await store.uploads("images/")
+    assert [(u.key, u.upload_id) for u in found] == [("images/a3/original", upload_id)]
+    assert found[0].initiated.tzinfo is not None
+    assert await store.uploads("music/") == []
+    await store.abort("images/a3/original", upload_id)
+    await store.abort("images/a3/original", upload_id)
+    assert await store.uploads() == []
+
+
+async def test_missing_bucket_is_a_storage_error_not_a_missing_object(store: Harness) -> None:
+    """Writing to a bucket that does not exist says so (StorageError, not ObjectNotFound)."""
+    if store.kind == "memory":
+        pytest.skip("the memory store has no buckets")
+    if store.is_s3:
+        url = store.raw.meta.endpoint_url
+        settings_ = s3_settings(url, "mk-no-such-bucket")
+        other: object
+        if store.is_async:
+            other = AsyncS3ObjectStore.from_settings(settings_)
+            try:
+                with pytest.raises(StorageError) as caught:
+                    await other.put_bytes("k", b"x", content_type="text/plain")  # type: ignore[attr-defined]
+            finally:
+                await other.aclose()  # type: ignore[attr-defined]
+        else:
+            other = S3ObjectStore.from_settings(settings_)
+            with pytest.raises(StorageError) as caught:
+                other.put_bytes("k", b"x", content_type="text/plain")  # type: ignore[attr-defined]
+    else:
+        assert store.tmp is not None
+        fs = FilesystemObjectStore(store.tmp, "mk-no-such-bucket")
+        with pytest.raises(StorageError) as caught:
+            fs.put_bytes("k", b"x", content_type="text/plain")
+    assert not isinstance(caught.value, ObjectNotFound | StorageUnavailable)
+    assert "mk-no-such-bucket" in caught.value.message
+
+
+async def test_unreachable_endpoint_is_storage_unavailable(store: Harness) -> None:
+    """Nothing listening at the endpoint is StorageUnavailable (503, Retry-After)."""
+    if not store.is_s3:
+        pytest.skip("local stores have no endpoint")
+    settings_ = s3_settings(dead_endpoint(), store.bucket)
+    if store.is_async:
+        import aioboto3
+        from aiobotocore.config import AioConfig
+
+        from mediakit.storage._common import client_config_kwargs, client_kwargs
+
+        kwargs = {**client_config_kwargs(settings_), "retries": {"max_attempts": 1}}
+        async with aioboto3.Session().client(
+            "s3", config=AioConfig(**kwargs), **client_kwargs(settings_)
+        ) as client:
+            astore = AsyncS3ObjectStore(bucket=store.bucket, client=client)
+            with pytest.raises(StorageUnavailable) as caught:
+                await astore.head("k")
+    else:
+        sstore = S3ObjectStore(one_shot_client(settings_), store.bucket)
+        with pytest.raises(StorageUnavailable) as caught:
+            sstore.head("k")
+    assert caught.value.http_status == 503
+    assert "Retry-After" in caught.value.headers
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+async def test_any_span_equals_the_slice(store: Harness, data: st.DataObject) -> None:
+    """For a random object and random spans inside it, the bytes read equal the slice."""
+    blob = data.draw(st.binary(min_size=1, max_size=4000), label="object")
+    await store.put_bytes("prop", blob)
+    for _ in range(4):
+        first = data.draw(st.integers(0, len(blob) - 1), label="first")
+        last = data.draw(st.integers(first, len(blob) - 1), label="last")
+        size = data.draw(st.integers(1, 1024), label="chunk")
+        assert (
+            await store.read("prop", ByteSpan(first, last), chunk_size=size)
+            == blob[first : last + 1]
+        )
