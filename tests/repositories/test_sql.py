@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mediakit.errors import ConfigurationError
+from mediakit.errors import ConfigurationError, Conflict
+from mediakit.repositories import sql
 from mediakit.repositories.sql import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -199,5 +200,23 @@ def test_writers_in_separate_processes_give_unique_contiguous_positions(
             _, err = p.communicate(timeout=60)
             assert p.returncode == 0, err.decode()
         assert [t.position for t in repos.tracks.list_for_set(s.id)] == list(range(45))
+    finally:
+        repos.close()
+
+
+def test_object_keys_and_id_checks_work_across_batches(
+    fresh_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Key listing reads id-ordered batches; duplicate checks query ids in chunks."""
+    monkeypatch.setattr(sql, "_BATCH", 3)
+    repos = SqlRepositories.from_url(fresh_db_url)
+    try:
+        imgs = [b.image() for _ in range(10)]
+        repos.images.add_many(imgs)
+        keys = list(repos.images.iter_object_keys())
+        assert sorted(keys) == sorted(i.original_key for i in imgs)
+        with pytest.raises(Conflict, match=imgs[8].id):
+            repos.images.add_many([b.image() for _ in range(5)] + [imgs[8]])
+        assert len(repos.images.list(visible_only=False, limit=100).items) == 10
     finally:
         repos.close()
