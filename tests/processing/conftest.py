@@ -22,7 +22,8 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def make_settings(**kw: object) -> Settings:
     """Settings for processing tests (memory backend, the default sizes)."""
-    return Settings(storage_backend="memory", **kw)  # type: ignore[arg-type]
+    kw.setdefault("storage_backend", "memory")
+    return Settings(**kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture

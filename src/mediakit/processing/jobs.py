@@ -144,11 +144,59 @@ class ThreadPoolRunner:
 
 
 @attrs.define
+class _LazyContext:
+    """Builds a worker's context on its first job, once."""
+
+    factory: Callable[[], ProcessingContext]
+    _ctx: ProcessingContext | None = None
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def get(self) -> ProcessingContext:
+        with self._lock:
+            if self._ctx is None:
+                self._ctx = self.factory()
+            return self._ctx
+
+
+# (broker id, actor name) -> the worker context its jobs run with. Dramatiq allows one
+# actor per name and broker, so producer and worker runners in one process share it.
+_WORKER_CONTEXTS: dict[tuple[int, str], _LazyContext] = {}
+
+
+def _declare_actor(
+    broker: dramatiq.Broker,
+    actor_name: str,
+    queue_name: str,
+    max_retries: int,
+    tasks: Mapping[str, Task],
+) -> Any:
+    import dramatiq
+
+    if actor_name in broker.actors:
+        return broker.get_actor(actor_name)
+    key = (id(broker), actor_name)
+
+    def run(task_name: str, kwargs: dict[str, str]) -> None:
+        lazy = _WORKER_CONTEXTS.get(key)
+        if lazy is None:
+            raise ConfigurationError(
+                "MEDIAKIT_JOB_RUNNER",
+                "this Dramatiq worker has no context_factory; build its DramatiqRunner "
+                "with one so it can reach the store and the database",
+            )
+        run_task(lazy.get(), task_name, kwargs, tasks)
+
+    return dramatiq.actor(
+        broker=broker, actor_name=actor_name, queue_name=queue_name, max_retries=max_retries
+    )(run)
+
+
+@attrs.define
 class DramatiqRunner:
     """Sends jobs to a Dramatiq queue; a Dramatiq worker runs them (``pip install 'mediakit[queue]'``).
 
     Build one in the web process with just the broker, and one in the worker module with
-    ``context_factory`` too (both declare the same actor on their broker)::
+    ``context_factory`` too (both declare the same actor, ``mediakit_process``)::
 
         # myapp/worker.py, run with:  dramatiq myapp.worker
         broker = RedisBroker(url=settings.redis_url)
@@ -157,6 +205,7 @@ class DramatiqRunner:
 
     The context is built once per worker process, on the first job. Jobs that raise are
     retried by Dramatiq (``max_retries``, exponential backoff); tasks are idempotent.
+    The first runner declared on a broker fixes the actor's queue, retries and tasks.
     """
 
     broker: dramatiq.Broker
@@ -166,38 +215,20 @@ class DramatiqRunner:
     max_retries: int = 3
     tasks: Mapping[str, Task] = TASKS
     _actor: Any = attrs.field(init=False, default=None)
-    _ctx: ProcessingContext | None = attrs.field(init=False, default=None)
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     def __attrs_post_init__(self) -> None:
-        import dramatiq
-
-        self._actor = dramatiq.actor(
-            broker=self.broker,
-            actor_name=self.actor_name,
-            queue_name=self.queue_name,
-            max_retries=self.max_retries,
-        )(self._run)
+        self._actor = _declare_actor(
+            self.broker, self.actor_name, self.queue_name, self.max_retries, self.tasks
+        )
+        if self.context_factory is not None:
+            _WORKER_CONTEXTS[(id(self.broker), self.actor_name)] = _LazyContext(
+                self.context_factory
+            )
 
     @property
     def actor(self) -> dramatiq.Actor[Any, None]:
-        """The Dramatiq actor (``mediakit_process``) that runs every task."""
+        """The Dramatiq actor that runs every task."""
         return self._actor  # type: ignore[no-any-return]
-
-    def _context(self) -> ProcessingContext:
-        with self._lock:
-            if self._ctx is None:
-                if self.context_factory is None:
-                    raise ConfigurationError(
-                        "MEDIAKIT_JOB_RUNNER",
-                        "this Dramatiq worker has no context_factory; build its DramatiqRunner "
-                        "with one so it can reach the store and the database",
-                    )
-                self._ctx = self.context_factory()
-            return self._ctx
-
-    def _run(self, task_name: str, kwargs: dict[str, str]) -> None:
-        run_task(self._context(), task_name, kwargs, self.tasks)
 
     def submit(self, task_name: str, **kwargs: str) -> None:
         """Enqueue the task (the message holds the task name and its string arguments)."""
