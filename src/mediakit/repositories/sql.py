@@ -299,8 +299,7 @@ def migrate(engine: Engine, migrations: Sequence[Migration] = MIGRATIONS) -> int
     if versions != list(range(1, len(versions) + 1)):
         raise ValueError(f"migration versions must be 1, 2, 3... in order, got {versions}")
     latest = versions[-1] if versions else 0
-    with engine.connect() as raw, _locked(raw).begin():
-        conn = raw
+    with engine.connect() as conn, _locked(conn).begin():
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_MIGRATION_LOCK)))
         schema_version_table.create(conn, checkfirst=True)
