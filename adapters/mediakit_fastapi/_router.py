@@ -371,13 +371,6 @@ def create_router(
 
     # --- bytes ----------------------------------------------------------------------
 
-    @router.api_route(
-        f"{PROXY_PATH}/{{media_id}}/stream",
-        methods=["GET", "HEAD"],
-        tags=["media"],
-        response_class=StreamingResponse,
-        responses={**_RANGE_RESPONSES, **_errors(*_AUTH, 404, 409, 412, 416)},
-    )
     async def proxy(
         request: Request, who: Who, media_id: Id, quality: ProxyQuality = None, size: Size = None
     ) -> StreamingResponse:
@@ -395,17 +388,6 @@ def create_router(
         )
         return _served(served)
 
-    @router.api_route(
-        f"{LOCAL_PATH}/{{key:path}}",
-        methods=["GET", "HEAD"],
-        tags=["media"],
-        response_class=StreamingResponse,
-        responses={
-            **_RANGE_RESPONSES,
-            403: {"model": ErrorBody, "description": "Tampered or expired URL."},
-            **_errors(404, 412, 416),
-        },
-    )
     async def local_file(
         request: Request, key: Annotated[str, Path(description="Object key.")]
     ) -> StreamingResponse:
@@ -415,4 +397,29 @@ def create_router(
         )
         return _served(served)
 
+    proxy_responses = {**_RANGE_RESPONSES, **_errors(*_AUTH, 404, 409, 412, 416)}
+    local_responses = {
+        **_RANGE_RESPONSES,
+        403: {"model": ErrorBody, "description": "Tampered or expired URL."},
+        **_errors(404, 412, 416, 422),
+    }
+    for method in ("GET", "HEAD"):
+        router.add_api_route(
+            f"{PROXY_PATH}/{{media_id}}/stream",
+            proxy,
+            methods=[method],
+            operation_id=f"proxy_stream_{method.lower()}",
+            tags=["media"],
+            response_class=StreamingResponse,
+            responses=proxy_responses,
+        )
+        router.add_api_route(
+            f"{LOCAL_PATH}/{{key:path}}",
+            local_file,
+            methods=[method],
+            operation_id=f"local_file_{method.lower()}",
+            tags=["media"],
+            response_class=StreamingResponse,
+            responses=local_responses,
+        )
     return router

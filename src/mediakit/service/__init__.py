@@ -10,7 +10,7 @@
 from mediakit.service._async import AsyncMediaService
 from mediakit.service._serving import ServedObject
 from mediakit.service._sync import MediaService
-from mediakit.service._wiring import LOCAL_PATH, PROXY_PATH, MediaKit, TaskRunner, build_service
+from mediakit.service._wiring import LOCAL_PATH, PROXY_PATH, MediaKit, build_service
 
 __all__ = [
     # services
@@ -21,6 +21,5 @@ __all__ = [
     "LOCAL_PATH",
     "PROXY_PATH",
     "MediaKit",
-    "TaskRunner",
     "build_service",
 ]

@@ -13,6 +13,8 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from mediakit.processing.jobs import JobRunner
+
 __all__ = [
     "AsyncUrlSigner",
     "JobRunner",
@@ -67,14 +69,6 @@ class UploadLimiter(Protocol):
 
     def ahold(self, admin_id: str) -> AbstractAsyncContextManager[Any]:
         """The async twin of :meth:`hold`."""
-        ...
-
-
-class JobRunner(Protocol):
-    """Runs processing tasks (inline, in a thread pool, or on a task queue)."""
-
-    def submit(self, task_name: str, /, **kwargs: Any) -> object:
-        """Schedule ``task_name`` with ``kwargs``."""
         ...
 
 

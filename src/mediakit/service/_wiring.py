@@ -15,10 +15,8 @@ Everything is overridable by keyword, so tests and apps swap one part and keep t
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,8 @@ import attrs
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import ConfigurationError
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
-from mediakit.processing.tasks import ProcessingContext, process_image, process_track
+from mediakit.processing.jobs import runner_from_settings
+from mediakit.processing.tasks import ProcessingContext
 from mediakit.repositories import Repositories
 from mediakit.service._async import AsyncMediaService
 from mediakit.service._ports import JobRunner, LocalVerifier, UploadLimiter
@@ -42,7 +41,7 @@ from mediakit.storage import (
 )
 from mediakit.uploads import limiter_from_settings
 
-__all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "TaskRunner", "build_service"]
+__all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "build_service"]
 
 log = logging.getLogger("mediakit.service")
 
@@ -50,52 +49,6 @@ LOCAL_PATH = "/api/v1/media/local"
 """Where the adapters serve filesystem-store URLs (below the router's prefix)."""
 PROXY_PATH = "/api/v1/user/media"
 """Where the adapters mount the Range proxy (below the router's prefix)."""
-
-TASKS: dict[str, Callable[..., None]] = {
-    "process_image": process_image,
-    "process_track": process_track,
-}
-"""Processing tasks by the name the services submit."""
-
-
-@attrs.define
-class TaskRunner:
-    """Runs the processing tasks inline or in a thread pool of this process.
-
-    ``workers=0`` runs each task inside ``submit`` (tests, scripts); otherwise tasks go
-    to a pool of that many threads and ``shutdown`` waits for the running ones.
-    """
-
-    context: ProcessingContext
-    workers: int = 0
-    _pool: concurrent.futures.ThreadPoolExecutor | None = attrs.field(init=False, default=None)
-
-    def __attrs_post_init__(self) -> None:
-        if self.workers > 0:
-            self._pool = concurrent.futures.ThreadPoolExecutor(
-                self.workers, thread_name_prefix="mediakit-job"
-            )
-
-    def submit(self, task_name: str, /, **kwargs: Any) -> object:
-        """Run (or schedule) the task ``task_name`` with ``kwargs``."""
-        task = TASKS.get(task_name)
-        if task is None:
-            raise ValueError(f"unknown processing task {task_name!r}; known: {', '.join(TASKS)}")
-        if self._pool is None:
-            task(self.context, **kwargs)
-            return None
-        return self._pool.submit(self._run, task, kwargs)
-
-    def _run(self, task: Callable[..., None], kwargs: dict[str, Any]) -> None:
-        try:
-            task(self.context, **kwargs)
-        except Exception:
-            log.exception("processing task %s(%s) failed", task.__name__, kwargs)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Stop taking tasks; with ``wait``, finish the running ones."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=wait, cancel_futures=True)
 
 
 @attrs.define
@@ -119,9 +72,7 @@ class MediaKit:
 
     def close(self) -> None:
         """Shut the job runner down (finishing running jobs) and release connections."""
-        shutdown = getattr(self.runner, "shutdown", None)
-        if shutdown is not None:
-            shutdown()
+        self.runner.shutdown()
         for part in (self.limiter, self.repos):
             close = getattr(part, "close", None)
             if close is not None:
@@ -163,17 +114,6 @@ def _signer(settings: Settings, clock: Clock, prefix: str) -> CachedSigner:
     return CachedSigner(moved, maxsize=settings.presign_cache_size, clock=clock)
 
 
-def _runner(settings: Settings, context: ProcessingContext) -> JobRunner:
-    if settings.job_runner == "inline":
-        return TaskRunner(context)
-    if settings.job_runner == "dramatiq":
-        raise ConfigurationError(
-            "MEDIAKIT_JOB_RUNNER",
-            "dramatiq needs workers started from the app's own module; pass runner= to build_service",
-        )
-    return TaskRunner(context, workers=settings.job_workers)
-
-
 def build_service(
     settings: Settings | None = None,
     *,
@@ -205,7 +145,7 @@ def build_service(
     local: LocalVerifier | None = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
     limiter = limiter if limiter is not None else limiter_from_settings(settings)
     if runner is None:
-        runner = _runner(settings, ProcessingContext(store, repos, settings, clock))
+        runner = runner_from_settings(ProcessingContext(store, repos, settings, clock))
     common: dict[str, Any] = {
         "settings": settings,
         "repos": repos,
