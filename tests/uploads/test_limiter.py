@@ -14,7 +14,7 @@ import uuid
 import anyio
 import pytest
 
-from mediakit.errors import TooManyRequests
+from mediakit.errors import StorageUnavailable, TooManyRequests
 from mediakit.settings import Settings
 from mediakit.uploads.limiter import (
     ConcurrencyLimiter,
@@ -181,8 +181,27 @@ def test_redis_limiter_async_twin_shares_the_cap_with_sync(redis_server: ServerH
                 raise KeyError("boom")
         assert other.held("a") == 0
 
+        await lim.aclose()
+
     try:
         anyio.run(main)
     finally:
         lim.close()
         other.close()
+
+
+def test_unreachable_redis_fails_closed_with_503() -> None:
+    from tests.servers import free_port
+
+    lim = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0", 1)
+    with pytest.raises(StorageUnavailable) as info, lim.hold("a"):
+        pass
+    assert info.value.http_status == 503
+    assert info.value.code == "limiter_unavailable"
+
+    async def main() -> None:
+        async with lim.ahold("a"):
+            pass
+
+    with pytest.raises(StorageUnavailable):
+        anyio.run(main)

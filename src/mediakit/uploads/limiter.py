@@ -20,7 +20,9 @@ lease expiry. Taking a slot is one Lua script (drop expired leases, count, add),
 processes can never both take the last slot. A held slot's lease is renewed in the
 background every third of its length, so long uploads keep it, while a crashed process
 stops renewing and its slot frees itself after at most ``lease_seconds``. Time comes
-from the Redis server (``TIME``), so the processes' clocks need not agree.
+from the Redis server (``TIME``), so the processes' clocks need not agree. When Redis
+cannot be reached the limiter fails closed (503 ``limiter_unavailable``): without the
+shared count the cap cannot be kept.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from mediakit.errors import TooManyRequests
+from mediakit.errors import StorageUnavailable, TooManyRequests
 
 if TYPE_CHECKING:
     from mediakit.settings import Settings
@@ -44,6 +46,17 @@ if TYPE_CHECKING:
 __all__ = ["ConcurrencyLimiter", "InProcessLimiter", "RedisLimiter", "limiter_from_settings"]
 
 log = logging.getLogger(__name__)
+
+
+def _unreachable(url: str, exc: Exception) -> StorageUnavailable:
+    # Fail closed: without the shared count the cap cannot be kept, and the cap is what
+    # protects the servers' memory and connections.
+    err = StorageUnavailable(
+        f"The upload limiter's Redis ({url.split('@')[-1]}) could not be reached ({exc}); "
+        "uploads are refused until it is back."
+    )
+    err.code = "limiter_unavailable"
+    return err
 
 
 def _too_many(admin_id: str, max_per_admin: int, retry_after: int) -> TooManyRequests:
@@ -206,9 +219,15 @@ class RedisLimiter:
     @contextlib.contextmanager
     def hold(self, admin_id: str) -> Iterator[None]:
         """See :meth:`ConcurrencyLimiter.hold`."""
+        import redis
+
         r = self._sync()
         key, token = self._key(admin_id), secrets.token_hex(16)
-        if not r.eval(_ACQUIRE, 1, key, token, self.max_per_admin, self._lease_ms):
+        try:
+            taken = r.eval(_ACQUIRE, 1, key, token, self.max_per_admin, self._lease_ms)
+        except redis.RedisError as exc:
+            raise _unreachable(self.redis_url, exc) from exc
+        if not taken:
             raise _too_many(admin_id, self.max_per_admin, self.retry_after)
         stop = threading.Event()
 
@@ -236,9 +255,15 @@ class RedisLimiter:
     @contextlib.asynccontextmanager
     async def ahold(self, admin_id: str) -> AsyncIterator[None]:
         """See :meth:`ConcurrencyLimiter.ahold`."""
+        import redis
+
         r = self._async()
         key, token = self._key(admin_id), secrets.token_hex(16)
-        if not await r.eval(_ACQUIRE, 1, key, token, self.max_per_admin, self._lease_ms):
+        try:
+            taken = await r.eval(_ACQUIRE, 1, key, token, self.max_per_admin, self._lease_ms)
+        except redis.RedisError as exc:
+            raise _unreachable(self.redis_url, exc) from exc
+        if not taken:
             raise _too_many(admin_id, self.max_per_admin, self.retry_after)
 
         async def renew() -> None:
@@ -264,10 +289,16 @@ class RedisLimiter:
                 log.exception("could not release the upload slot of %r", admin_id)
 
     def close(self) -> None:
-        """Close the sync client's connections (async clients close with their loop)."""
+        """Close the sync client's connections."""
         if self._client is not None:
             self._client.close()
             self._client = None
+
+    async def aclose(self) -> None:
+        """Close the async client of the running event loop, if one was opened."""
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
 
 
 def limiter_from_settings(settings: Settings, *, lease_seconds: float = 60.0) -> ConcurrencyLimiter:
