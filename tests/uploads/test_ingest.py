@@ -589,3 +589,43 @@ def test_async_ingest_cancelled_mid_file_leaves_nothing(
 
     anyio.run(main)
     assert_nothing_left(store, repos)
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_a_large_file_streams_through_in_bounded_memory(
+    moto_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """40 MiB go from the request body to S3 while Python holds only about one part."""
+    import tracemalloc
+
+    client: Any = s3_client(moto_server.url)
+    client.create_bucket(Bucket=fresh_bucket_name)
+    store = S3ObjectStore(client=client, bucket=fresh_bucket_name, part_size=PART)
+    size = 40 * MiB
+    head = encode([("files", "big.jpg", b"")])
+    head, tail = head[: head.index(b"\r\n--", 10)], head[head.index(b"\r\n--", 10) :]
+    jpeg = image_bytes("JPEG")
+    block = b"\x5a" * (64 * 1024)
+
+    def body() -> Iterator[bytes]:
+        yield head + jpeg
+        for _ in range((size - len(jpeg)) // len(block)):
+            yield block
+        yield block[: (size - len(jpeg)) % len(block)]
+        yield tail
+
+    tracemalloc.start()
+    try:
+        images = ingest_images(
+            MultipartReader(body(), content_type=CONTENT_TYPE, limits=UploadLimits()),
+            store=store,
+            repos=MemoryRepositories.create(),
+            principal=ADMIN,
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert images[0].size == size
+    assert store.head(images[0].original_key).size == size
+    assert peak < 3 * PART, f"peak Python allocations {peak / MiB:.1f} MiB"
