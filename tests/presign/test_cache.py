@@ -257,3 +257,44 @@ async def test_asign_with_a_sync_inner_signer_uses_the_same_cache() -> None:
     a = await cached.asign("k")
     assert cached.sign("k") is a
     assert inner.calls == 1
+
+
+def test_an_entry_renewing_early_is_not_kept_past_its_renewal() -> None:
+    """Entries with different renewal times (clamped credentials) each expire on time."""
+    clock = ManualClock(T0)
+    renew = {"long": T0 + 300, "short": T0 + 100}
+    calls: list[str] = []
+
+    class Mixed:
+        def sign(
+            self, key: str, *, content_type: str | None = None, disposition: str | None = None
+        ) -> SignedUrl:
+            calls.append(key)
+            return SignedUrl(
+                f"{key}{len(calls)}",
+                datetime.fromtimestamp(T0 + 900, UTC),
+                datetime.fromtimestamp(renew[key], UTC),
+            )
+
+    cached = CachedSigner(Mixed(), clock=clock)
+    for _ in range(2):
+        cached.sign("long")
+        cached.sign("short")
+    assert calls == ["long", "short"]
+    clock.set(T0 + 100)
+    assert cached.sign("long").url == "long1"
+    assert cached.sign("short").url == "short3"
+    clock.set(T0 + 300)
+    assert cached.sign("long").url == "long4"
+
+
+def test_clear_forgets_everything() -> None:
+    """After clear() every URL is signed again."""
+    clock = ManualClock(T0 + 5)
+    inner = Counting(presigner(clock))
+    cached = CachedSigner(inner, clock=clock)
+    cached.sign("k")
+    cached.clear()
+    cached.sign("k")
+    assert inner.calls == 2
+    assert len(cached) == 1

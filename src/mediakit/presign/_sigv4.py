@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -74,6 +75,20 @@ def _quote_value(value: str) -> str:
     return quote(value, safe="-_.~")
 
 
+def _hmac_pads(key: bytes) -> dict[str, Any]:
+    """HMAC-SHA256 (RFC 2104) with the key's pads absorbed once.
+
+    Hand-written because ``hmac.digest`` re-derives the key state on every call (about
+    2 µs); copying two primed sha256 states costs under 1 µs and gives the same MAC
+    (the botocore equivalence test checks every signature).
+    """
+    block = key.ljust(64, b"\0")  # a SigV4 signing key is 32 bytes, under the block size
+    return {
+        "hmac_inner": hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+        "hmac_outer": hashlib.sha256(bytes(b ^ 0x5C for b in block)),
+    }
+
+
 def aws_endpoint(region: str) -> str:
     """The AWS S3 endpoint botocore chooses for ``region`` (legacy global for us-east-1)."""
     suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
@@ -111,7 +126,9 @@ class _Window:
     query_auth: str
     """The auth parameters in botocore's URL order, without the signature."""
     sts_prefix: str
-    signing_key: bytes = attrs.field(repr=False)
+    hmac_inner: Any = attrs.field(repr=False)
+    """sha256 state after absorbing ``signing_key XOR ipad`` (see :func:`_hmac_pads`)."""
+    hmac_outer: Any = attrs.field(repr=False)
     expires_at: datetime
     renew_at: datetime
 
@@ -288,7 +305,7 @@ class SigV4Presigner:
             canonical_auth=canonical,
             query_auth=query,
             sts_prefix=f"{_ALGORITHM}\n{amz_date}\n{scope}\n",
-            signing_key=self._signing_key(creds.secret_key, date),
+            **_hmac_pads(self._signing_key(creds.secret_key, date)),
             expires_at=datetime.fromtimestamp(start + expires, UTC),
             renew_at=datetime.fromtimestamp(valid_until, UTC),
         )
@@ -341,7 +358,11 @@ class SigV4Presigner:
                 )
         canonical_request = f"GET\n{path}\n{canonical_query}{self._canonical_tail}"
         string_to_sign = st.sts_prefix + hashlib.sha256(canonical_request.encode()).hexdigest()
-        signature = hmac.digest(st.signing_key, string_to_sign.encode(), "sha256").hex()
+        inner = st.hmac_inner.copy()
+        inner.update(string_to_sign.encode())
+        outer = st.hmac_outer.copy()
+        outer.update(inner.digest())
+        signature = outer.hexdigest()
         return SignedUrl(
             f"{self._base}{path}?{query}&X-Amz-Signature={signature}", st.expires_at, st.renew_at
         )
