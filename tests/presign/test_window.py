@@ -163,3 +163,29 @@ def test_naive_credential_expiry_is_refused() -> None:
     creds = Credentials("A", "B", "T", datetime(2030, 1, 1))
     with pytest.raises(ConfigurationError, match="aware"):
         make(ManualClock(T0), credentials=lambda: creds).sign("k")
+
+
+def test_a_failing_provider_is_a_storage_unavailable() -> None:
+    """A provider's own error (STS down...) becomes StorageUnavailable, cause kept."""
+
+    def provider() -> Credentials:
+        raise OSError("connection refused")
+
+    with pytest.raises(StorageUnavailable, match="connection refused") as info:
+        make(ManualClock(T0), credentials=provider).sign("k")
+    assert isinstance(info.value.__cause__, OSError)
+
+
+def test_an_expiring_provider_is_asked_at_most_once_a_second() -> None:
+    """Near expiry with nothing fresher, repeated signing doesn't hammer the provider."""
+    clock = ManualClock(T0)
+    provider = Provider([30], clock)
+    signer = make(clock, credentials=provider)
+    for _ in range(20):
+        with pytest.raises(StorageUnavailable):
+            signer.sign("k")
+    assert provider.calls == 1
+    clock.advance(1)
+    with pytest.raises(StorageUnavailable):
+        signer.sign("k")
+    assert provider.calls == 2

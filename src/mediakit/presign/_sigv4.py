@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 import attrs
 
 from mediakit.clock import Clock, system_clock
-from mediakit.errors import BadRequest, ConfigurationError, StorageUnavailable
+from mediakit.errors import BadRequest, ConfigurationError, MediaKitError, StorageUnavailable
 from mediakit.presign._core import (
     MAX_SIGV4_TTL,
     SignedUrl,
@@ -158,15 +158,15 @@ class SigV4Presigner:
 
     bucket: str
     _credentials_source: Credentials | CredentialsProvider = attrs.field(
-        alias="credentials", repr=False
+        alias="credentials", kw_only=True, repr=False
     )
-    endpoint_url: str | None = None
-    region: str = "us-east-1"
-    path_style: bool = True
-    ttl: int = 900
-    window: int | None = None
-    clock: Clock = attrs.field(default=system_clock, repr=False)
-    min_credential_life: int = 60
+    endpoint_url: str | None = attrs.field(default=None, kw_only=True)
+    region: str = attrs.field(default="us-east-1", kw_only=True)
+    path_style: bool = attrs.field(default=True, kw_only=True)
+    ttl: int = attrs.field(default=900, kw_only=True)
+    window: int | None = attrs.field(default=None, kw_only=True)
+    clock: Clock = attrs.field(default=system_clock, kw_only=True, repr=False)
+    min_credential_life: int = attrs.field(default=60, kw_only=True)
 
     _win: int = attrs.field(init=False, repr=False)
     _base: str = attrs.field(init=False, repr=False)
@@ -225,11 +225,20 @@ class SigV4Presigner:
         source = self._credentials_source
         if isinstance(source, Credentials):
             return source
-        got = source()
-        if isinstance(got, Credentials):
-            return got
-        key, secret, token, expires_at = got
-        return Credentials(key, secret, token, expires_at)
+        try:
+            got = source()
+        except MediaKitError:
+            raise
+        except Exception as exc:  # the provider's own I/O (STS, instance metadata...)
+            raise StorageUnavailable(
+                f"Could not get S3 credentials from the credentials provider: {exc}"
+            ) from exc
+        creds = got if isinstance(got, Credentials) else Credentials(*got)
+        if creds.expires_at is not None and creds.expires_at.tzinfo is None:
+            raise ConfigurationError(
+                "MEDIA_S3_SESSION_TOKEN", "credentials' expires_at must be an aware datetime (UTC)"
+            )
+        return creds
 
     def _credentials_for(self, now: float) -> Credentials:
         """Current credentials, asking the provider again when they near expiry."""
@@ -239,16 +248,14 @@ class SigV4Presigner:
             return creds
         with self._lock:
             creds, exp = self._creds, self._creds_expiry
-            must = creds is None or (exp is not None and exp - now < self.min_credential_life)
-            may = now - self._last_refresh >= _REFRESH_THROTTLE
-            if must or (may and exp is not None and exp - now < self.ttl):
+            since = now - self._last_refresh
+            must = creds is None or (
+                exp is not None and exp - now < self.min_credential_life and since >= 1
+            )
+            may = exp is not None and exp - now < self.ttl and since >= _REFRESH_THROTTLE
+            if must or may:
                 self._last_refresh = now
                 creds = self._fetch_credentials()
-                if creds.expires_at is not None and creds.expires_at.tzinfo is None:
-                    raise ConfigurationError(
-                        "MEDIA_S3_SESSION_TOKEN",
-                        "credentials' expires_at must be an aware datetime (UTC)",
-                    )
                 exp = None if creds.expires_at is None else creds.expires_at.timestamp()
                 self._creds, self._creds_expiry = creds, exp
             assert creds is not None
