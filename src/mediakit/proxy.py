@@ -15,22 +15,30 @@ The I/O shell around :func:`mediakit.http.plan_response`. Three guarantees:
   ``close()``, ASGI servers drop or ``aclose()`` the iterator) closes the store's stream.
 
 Memory is bounded by one chunk per response.
+
+**Skipping the HEAD.** Pass ``info=`` when the application already knows the object (its
+database row), or an :class:`ObjectInfoCache`: object keys are written once and never
+overwritten (see the key layout), so a cached HEAD stays true until the key is deleted, and
+a deleted key still fails before headers (the first chunk is fetched first) with a 404.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from types import TracebackType
 
 import attrs
+from cachetools import TTLCache
 
-from mediakit.errors import MediaKitError, StorageError
+from mediakit.errors import MediaKitError, ObjectNotFound, StorageError
 from mediakit.http.plan import DEFAULT_CACHE_CONTROL, ResponsePlan, plan_response
 from mediakit.storage._protocols import AsyncObjectStore, ObjectInfo, ObjectStore
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "AsyncProxyResponse",
+    "ObjectInfoCache",
     "ProxyResponse",
     "open_async",
     "open_sync",
@@ -39,6 +47,39 @@ __all__ = [
 ]
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
+
+
+@attrs.define
+class ObjectInfoCache:
+    """A small, thread-safe TTL cache of HEAD results, shared by the sync and async proxies.
+
+    Safe because keys are write-once; call :meth:`discard` when a key is deleted. Until
+    then (or the TTL), a GET of a deleted key still ends in a 404 before headers (and
+    drops the entry), while HEAD and 304 answers, which read no bytes, come from the cache.
+    """
+
+    maxsize: int = 4096
+    ttl: float = 300.0
+    _cache: TTLCache[str, ObjectInfo] = attrs.field(init=False)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._cache = TTLCache(maxsize=self.maxsize, ttl=self.ttl)
+
+    def get(self, key: str) -> ObjectInfo | None:
+        """The cached info of ``key``, or None."""
+        with self._lock:
+            return self._cache.get(key)
+
+    def put(self, info: ObjectInfo) -> None:
+        """Remember ``info`` under its key."""
+        with self._lock:
+            self._cache[info.key] = info
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (after deleting it)."""
+        with self._lock:
+            self._cache.pop(key, None)
 
 
 def _storage_error(key: str, exc: Exception) -> MediaKitError:
@@ -238,6 +279,7 @@ def open_sync(
     request_headers: Mapping[str, str],
     *,
     info: ObjectInfo | None = None,
+    info_cache: ObjectInfoCache | None = None,
     content_type: str | None = None,
     disposition: str | None = None,
     cache_control: str = DEFAULT_CACHE_CONTROL,
@@ -246,14 +288,18 @@ def open_sync(
     """Plan the response for ``key`` and fetch its first chunk, before any header is sent.
 
     ``info`` skips the HEAD when the caller already knows the object (from its database
-    row, say). Raises :class:`~mediakit.errors.ObjectNotFound` / ``StorageError`` /
+    row, say); ``info_cache`` remembers HEAD results across requests. Raises :class:`~mediakit.errors.ObjectNotFound` / ``StorageError`` /
     ``StorageUnavailable`` for faults so far; later faults raise from the iterator.
     """
+    if info is None and info_cache is not None:
+        info = info_cache.get(key)
     if info is None:
         try:
             info = store.head(key)
         except Exception as exc:
             raise _storage_error(key, exc) from exc
+        if info_cache is not None:
+            info_cache.put(info)
     plan = plan_response(
         method,
         request_headers,
@@ -265,8 +311,10 @@ def open_sync(
     body = stream_sync(store, key, plan, chunk_size=chunk_size)
     try:
         first = next(body, None)
-    except BaseException:
+    except BaseException as exc:
         body.close()
+        if info_cache is not None and isinstance(exc, ObjectNotFound):
+            info_cache.discard(key)
         raise
     return ProxyResponse(plan, first, body)
 
@@ -278,17 +326,22 @@ async def open_async(
     request_headers: Mapping[str, str],
     *,
     info: ObjectInfo | None = None,
+    info_cache: ObjectInfoCache | None = None,
     content_type: str | None = None,
     disposition: str | None = None,
     cache_control: str = DEFAULT_CACHE_CONTROL,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
 ) -> AsyncProxyResponse:
     """The asynchronous twin of :func:`open_sync`."""
+    if info is None and info_cache is not None:
+        info = info_cache.get(key)
     if info is None:
         try:
             info = await store.head(key)
         except Exception as exc:
             raise _storage_error(key, exc) from exc
+        if info_cache is not None:
+            info_cache.put(info)
     plan = plan_response(
         method,
         request_headers,
@@ -300,7 +353,9 @@ async def open_async(
     body = stream_async(store, key, plan, chunk_size=chunk_size)
     try:
         first = await anext(body, None)
-    except BaseException:
+    except BaseException as exc:
         await body.aclose()
+        if info_cache is not None and isinstance(exc, ObjectNotFound):
+            info_cache.discard(key)
         raise
     return AsyncProxyResponse(plan, first, body)

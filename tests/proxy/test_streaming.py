@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mediakit.errors import ObjectNotFound, StorageError
-from mediakit.proxy import open_async, open_sync, stream_async, stream_sync
+from mediakit.proxy import ObjectInfoCache, open_async, open_sync, stream_async, stream_sync
 from mediakit.storage import ByteSpan, MemoryObjectStore, ThreadedAsyncStore
 from tests.proxy.apps import Probe, ProbedAsyncStore, ProbedStore
 
@@ -187,3 +187,37 @@ async def test_async_foreign_errors_become_storage_errors(memory: MemoryObjectSt
 
     with pytest.raises(StorageError, match="peer went away"):
         await open_async(Broken(), KEY, "GET", {})  # type: ignore[arg-type]
+
+
+def test_info_cache_skips_repeated_heads(memory: MemoryObjectStore) -> None:
+    """With an ObjectInfoCache the second request makes no HEAD; a deleted key is a 404 and is dropped."""
+    cache = ObjectInfoCache(maxsize=10, ttl=60)
+    probe = Probe()
+    store = ProbedStore(memory, probe)
+    with open_sync(store, KEY, "GET", {"Range": "bytes=0-9"}, info_cache=cache) as r:
+        assert b"".join(r) == DATA[:10]
+    assert cache.get(KEY) == memory.head(KEY)
+    probe.faults[KEY] = "head"  # a HEAD now would fail
+    with open_sync(store, KEY, "GET", {"Range": "bytes=10-19"}, info_cache=cache) as r:
+        assert b"".join(r) == DATA[10:20]
+    memory.delete(KEY)
+    with pytest.raises(ObjectNotFound):
+        open_sync(memory, KEY, "GET", {}, info_cache=cache)
+    assert cache.get(KEY) is None
+
+
+@pytest.mark.anyio
+async def test_info_cache_async(memory: MemoryObjectStore) -> None:
+    """The async proxy uses the same cache."""
+    cache = ObjectInfoCache()
+    store = ThreadedAsyncStore(memory)
+    async with await open_async(store, KEY, "HEAD", {}, info_cache=cache) as r:
+        assert r.status == 200
+    assert cache.get(KEY) is not None
+    memory.delete(KEY)
+    with pytest.raises(ObjectNotFound):
+        await open_async(store, KEY, "GET", {}, info_cache=cache)
+    assert cache.get(KEY) is None
+    cache.put(memory.put_bytes(KEY, b"x", content_type="image/png"))
+    cache.discard(KEY)
+    assert cache.get(KEY) is None
