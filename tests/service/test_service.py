@@ -3,6 +3,7 @@ uploads. Every test runs against the sync service and the async twin."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -19,7 +20,8 @@ from mediakit.errors import (
 )
 from mediakit.models import Principal
 from mediakit.service import MediaKit
-from tests.fixtures_media import jpeg_bytes, png_bytes
+from tests import servers
+from tests.fixtures_media import ffmpeg_exe, jpeg_bytes, png_bytes, sine_audio
 from tests.media_samples import svg_bytes
 from tests.service.kit import ADMIN, USER, Twin, make_kit, multipart, seed_image, seed_set
 
@@ -372,3 +374,26 @@ def test_upload_tracks_into_missing_set_is_not_found(svc: Twin) -> None:
     body, ct = multipart([("a.wav", b"RIFF")])
     with pytest.raises(NotFound):
         svc.upload_tracks(ADMIN, "nosuchset", body=body, content_type=ct)
+
+
+@pytest.mark.ffmpeg
+def test_upload_tracks_encodes_tiers_and_streams_them(
+    svc: Twin, kit: MediaKit, tmp_path: Path
+) -> None:
+    """A real audio upload is encoded (inline runner) into every tier; the stream URL serves one."""
+    exe = ffmpeg_exe()
+    servers.need(
+        exe is not None, "ffmpeg is needed (apt-get install ffmpeg or pip install imageio-ffmpeg)"
+    )
+    audio = sine_audio(tmp_path, "wav", seconds=1.0).read_bytes()
+    created = svc.create_music_set(ADMIN, title="Tones", visible=True)
+    body, ct = multipart([("tone.wav", audio)], {"title": "Tone"})
+    [item] = svc.upload_tracks(ADMIN, created["id"], body=body, content_type=ct)["items"]
+    assert (item["title"], item["status"], item["qualities"]) == (
+        "Tone",
+        "ready",
+        ["low", "medium", "high"],
+    )
+    stream = svc.stream_url(USER, created["id"], item["id"])
+    status, headers, data = fetch(svc, stream["url"], Range="bytes=0-3")
+    assert (status, headers["Content-Type"], len(data)) == (206, "audio/mpeg", 4)

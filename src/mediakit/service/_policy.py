@@ -11,13 +11,14 @@ even learn that it exists.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import attrs
 
 from mediakit.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
-from mediakit.http import content_disposition
+from mediakit.http import content_disposition as _content_disposition
 from mediakit.models import AUDIO_TIERS, AudioTier, Image, MusicSet, Principal, Track
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "ServeTarget",
     "can_see",
     "check_limit",
+    "content_disposition",
     "image_changes",
     "image_proxy_target",
     "image_targets",
@@ -62,6 +64,13 @@ class ServeTarget:
     disposition: str | None
     label: str
     """What was chosen: ``"original"``, a tier (``"medium"``) or a size (``"w640"``)."""
+
+
+@functools.lru_cache(maxsize=8192)
+def content_disposition(filename: str, *, attachment: bool) -> str:
+    """:func:`mediakit.http.content_disposition`, memoised: listings ask for the same
+    header of the same file names on every page (about 60 µs each uncached)."""
+    return _content_disposition(filename, attachment=attachment)
 
 
 # --- access -------------------------------------------------------------------------
