@@ -527,7 +527,7 @@ def test_async_ingest_stores_images_and_tracks(
 def test_async_ingest_failures_leave_nothing(
     store: ObjectStore, repos: Repositories, async_store: Callable[[], Any], fault: str
 ) -> None:
-    parts: list[Part] = [*FIVE[:2], ("files", "big.png", big_png(2 * PART)), *FIVE[3:]]
+    parts: list[Part] = [*FIVE[:2], ("files", "big.png", big_png(PART + MiB)), *FIVE[3:]]
     use_repos = repos
     limits = UploadLimits()
     cut = None
