@@ -91,3 +91,22 @@ def test_missing_signing_secret_uses_a_random_one_and_warns(
         b = build_signer(Settings(storage_backend="memory"), clock=ManualClock(T0))
     assert "MEDIAKIT_SIGNING_SECRET" in caplog.text
     assert a.sign("k").url != b.sign("k").url
+
+
+def test_local_base_path_follows_the_app_prefix() -> None:
+    """An app mounted under a prefix gets local URLs under that prefix."""
+    settings = Settings(signing_secret="s" * 32)
+    signer = build_signer(
+        settings, clock=ManualClock(T0), local_base_path="/media-app/api/v1/media/local"
+    )
+    assert signer.sign("k").url.startswith("/media-app/api/v1/media/local/k?exp=")
+
+
+def test_local_signer_can_be_evolved_to_another_base_path() -> None:
+    """attrs.evolve keeps the secret and settings and moves the base path."""
+    import attrs
+
+    base = LocalUrlSigner("/a", b"s" * 32, ttl=900, window=300, clock=ManualClock(T0))
+    moved = attrs.evolve(base, base_path="/b/")
+    a, b = base.sign("k").url, moved.sign("k").url
+    assert b == "/b" + a[2:]

@@ -57,11 +57,17 @@ def credentials_from_settings(settings: Settings) -> Credentials | CredentialsPr
     return provider
 
 
-def build_signer(settings: Settings, clock: Clock = system_clock) -> CachedSigner:
+def build_signer(
+    settings: Settings,
+    clock: Clock = system_clock,
+    *,
+    local_base_path: str = DEFAULT_LOCAL_BASE_PATH,
+) -> CachedSigner:
     """The signer the settings ask for, behind a per-process cache.
 
     ``storage_backend == "s3"``: native SigV4 presigning against the configured endpoint;
-    otherwise HMAC-signed URLs served by the app at ``/api/v1/media/local/{key}``.
+    otherwise HMAC-signed URLs served by the app at ``{local_base_path}/{key}``
+    (``/api/v1/media/local`` unless the app is mounted under a prefix).
     """
     ttl, window = settings.presign_ttl, settings.effective_presign_window
     inner: SigV4Presigner | LocalUrlSigner
@@ -85,5 +91,5 @@ def build_signer(settings: Settings, clock: Clock = system_clock) -> CachedSigne
                 "differ between processes and stop working on restart. Set it for stable URLs."
             )
             secret = secrets.token_bytes(32)
-        inner = LocalUrlSigner(DEFAULT_LOCAL_BASE_PATH, secret, ttl=ttl, window=window, clock=clock)
+        inner = LocalUrlSigner(local_base_path, secret, ttl=ttl, window=window, clock=clock)
     return CachedSigner(inner, maxsize=settings.presign_cache_size, clock=clock)
