@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mediakit.errors import ConfigurationError, ProcessingError
-from mediakit.models import AudioTier
+from mediakit.models import AUDIO_TIERS, AudioTier
 from mediakit.processing.audio import (
     encode_tiers,
     find_ffmpeg,
@@ -125,6 +125,30 @@ def test_a_system_ffmpeg_works_too(audio_dir: Path, tmp_path: Path) -> None:
     src = sine_audio(audio_dir, "wav", seconds=1.0)
     tiers = encode_tiers(src, tmp_path, input_format="wav", ffmpeg=exe, timeout_s=60)
     assert [t.tier for t in tiers] == [AudioTier.HIGH, AudioTier.MEDIUM, AudioTier.LOW]
+
+
+@pytest.mark.parametrize("verify", ["fast", "full"])
+def test_verification_catches_a_short_or_damaged_tier(
+    verify: str, audio_dir: Path, tmp_path: Path, need_ffmpeg: str
+) -> None:
+    """A tier cut short, or with a damaged start, fails verification (both modes)."""
+    from mediakit.processing.audio import _verify
+
+    src = sine_audio(audio_dir, "wav", seconds=4.0)
+    tiers = encode_tiers(src, tmp_path, input_format="wav", ffmpeg=need_ffmpeg, verify=verify)  # type: ignore[arg-type]
+    outputs = [(spec, t.path) for spec, t in zip(AUDIO_TIERS, tiers, strict=True)]
+    deadline = time.monotonic() + 60
+    assert len(_verify(outputs, need_ffmpeg, 4.0, deadline, verify)) == 3  # type: ignore[arg-type]
+    high = tiers[0].path
+    data = high.read_bytes()
+    high.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ProcessingError, match="high tier lasts"):
+        _verify(outputs, need_ffmpeg, 4.0, deadline, verify)  # type: ignore[arg-type]
+    low = tiers[2].path
+    high.write_bytes(data)
+    low.write_bytes(low.read_bytes()[:200])
+    with pytest.raises(ProcessingError, match="low tier"):
+        _verify(outputs, need_ffmpeg, 4.0, deadline, verify)  # type: ignore[arg-type]
 
 
 def test_probe_reports_duration_bitrate_codec(audio_dir: Path, need_ffmpeg: str) -> None:
