@@ -199,3 +199,12 @@ def test_detection_is_safe_from_many_threads() -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_every_accepted_type_is_one_processing_can_decode() -> None:
+    """The allowlists and the processing stage agree: nothing accepted is undecodable."""
+    from mediakit.processing.audio import MIME_TO_FFMPEG_FORMAT
+    from mediakit.processing.images import ALLOWED_FORMATS, MIME_TO_FORMAT
+
+    assert set(AUDIO_TYPES) - set(MIME_TO_FFMPEG_FORMAT) == set()
+    assert {MIME_TO_FORMAT[t] for t in image_types()} <= ALLOWED_FORMATS
