@@ -629,3 +629,37 @@ def test_a_large_file_streams_through_in_bounded_memory(
     assert images[0].size == size
     assert store.head(images[0].original_key).size == size
     assert peak < 3 * PART, f"peak Python allocations {peak / MiB:.1f} MiB"
+
+
+@attrs.define
+class UndeletableStore:
+    """A memory store whose deletes fail (the store went down right after the error)."""
+
+    inner: MemoryObjectStore
+
+    def delete_many(self, keys: Sequence[str]) -> None:
+        raise StorageError("injected: delete failed")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def test_failed_cleanup_keeps_the_original_error_and_gc_finds_the_leftovers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from datetime import timedelta
+
+    from mediakit.uploads.gc import collect, find_orphans
+
+    inner, repos = MemoryObjectStore(), MemoryRepositories.create()
+    parts: list[Part] = [*FIVE[:2], ("files", "evil.png", b"<html></html>")]
+    with caplog.at_level(logging.ERROR), pytest.raises(UnsupportedMediaType):
+        ingest_images(reader(parts), store=UndeletableStore(inner), repos=repos, principal=ADMIN)  # type: ignore[arg-type]
+    assert "could not delete the objects of a failed upload" in caplog.text
+    assert len(list(inner.list_keys(""))) == 2
+
+    later = ManualClock(datetime.now(UTC).timestamp() + 7200)
+    report = find_orphans(inner, repos, min_age=timedelta(hours=1), clock=later)
+    assert len(report.objects) == 2
+    collect(inner, report)
+    assert list(inner.list_keys("")) == []
