@@ -147,10 +147,13 @@ def _server() -> tuple[str, Any, Any]:
     return name, handle, cm
 
 
-def run(quick: bool = False) -> str:
-    """Run the benchmark and return a Markdown section with figures and ratios."""
-    size = (128 if quick else 1024) * MiB
-    rounds = 1 if quick else 2
+def run(quick: bool = False, *, size_mib: int | None = None) -> str:
+    """Run the benchmark and return a Markdown section with figures and ratios.
+
+    ``size_mib`` overrides the payload size (the tests use a few MiB as a smoke run).
+    """
+    size = (size_mib or (128 if quick else 1024)) * MiB
+    rounds = 1 if quick or size_mib else 2
     name, handle, cm = _server()
     tmp = Path(tempfile.mkdtemp(prefix="mediakit-bench-upload-"))
     try:
