@@ -383,6 +383,18 @@ def _report(rows: dict[str, dict[str, float]], size: int, samples: int, quick: b
             f"| {ms(row['ttfb'])} | {overhead(row['ttfb'])} | {ms(row['ttfb_known'])} "
             f"| {overhead(row['ttfb_known'])} | {row['rss']:.1f} MiB | {row['cpu']:.2f} s |"
         )
+    verdict = []
+    for kind in ("async", "sync"):
+        row = rows[kind]
+        checks = {
+            "throughput >= 0.70x": row["tput"] / direct["tput"] >= 0.7,
+            "RSS growth < 64 MiB": row["rss"] < 64,
+            "TTFB overhead < 5 ms (HEAD + GET)": row["ttfb"] - direct["ttfb"] < 0.005,
+            "TTFB overhead < 5 ms (info cached)": row["ttfb_known"] - direct["ttfb"] < 0.005,
+        }
+        marks = ", ".join(f"{name} {'met' if ok else 'MISSED'}" for name, ok in checks.items())
+        verdict.append(f"- {kind}: {marks}")
+    lines += ["", *verdict]
     lines += [
         "",
         "Goals: throughput at least 0.70x direct; server RSS growth under 64 MiB while "

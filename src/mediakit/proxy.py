@@ -111,7 +111,10 @@ def stream_sync(
         return
     expected = plan.span.length
     sent = 0
-    chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
+    try:
+        chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
+    except Exception as exc:
+        raise _storage_error(key, exc) from exc
     try:
         while True:
             try:
@@ -147,7 +150,10 @@ async def stream_async(
         return
     expected = plan.span.length
     sent = 0
-    chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
+    try:
+        chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
+    except Exception as exc:
+        raise _storage_error(key, exc) from exc
     try:
         while True:
             try:
