@@ -20,9 +20,9 @@ lease expiry. Taking a slot is one Lua script (drop expired leases, count, add),
 processes can never both take the last slot. A held slot's lease is renewed in the
 background every third of its length, so long uploads keep it, while a crashed process
 stops renewing and its slot frees itself after at most ``lease_seconds``. Time comes
-from the Redis server (``TIME``), so the processes' clocks need not agree. When Redis
-cannot be reached the limiter fails closed (503 ``limiter_unavailable``): without the
-shared count the cap cannot be kept.
+from the Redis server (``TIME``, which scripts may call since Redis 5), so the
+processes' clocks need not agree. When Redis cannot be reached the limiter fails
+closed (503 ``limiter_unavailable``): without the shared count the cap cannot be kept.
 """
 
 from __future__ import annotations
