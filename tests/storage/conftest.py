@@ -8,6 +8,7 @@ the filesystem store behind the thread bridge. Tests are async (anyio) and talk 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -40,14 +41,14 @@ from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle
 MiB = 1024 * 1024
 PART = 5 * MiB
 
-BACKENDS = [
+S3_BACKENDS = [
     pytest.param("boto3-moto", marks=pytest.mark.s3),
     pytest.param("aioboto3-moto", marks=pytest.mark.s3),
     pytest.param("boto3-nanio", marks=pytest.mark.s3),
-    "filesystem",
-    "memory",
-    "threaded-filesystem",
 ]
+DURABLE_BACKENDS = [*S3_BACKENDS, "filesystem", "threaded-filesystem"]
+"""Stores with buckets, bounded-memory writes and unfinished uploads (all but memory)."""
+BACKENDS = [*DURABLE_BACKENDS, "memory"]
 
 
 @pytest.fixture
@@ -176,7 +177,7 @@ class Harness:
             (tmp / f"{upload_id}.json").write_text(f'{{"key": "{key}"}}')
             (tmp / f"{upload_id}.part").write_bytes(b"half")
             return upload_id
-        pytest.skip("the memory store has no multipart uploads")
+        raise AssertionError("the memory store has no multipart uploads")
 
 
 def _closed(body: Any) -> bool:
@@ -193,12 +194,19 @@ def _readlink(path: str) -> str:
         return ""
 
 
-def _record(h: Harness, events: Any) -> None:
-    def on_get(parsed: dict[str, Any], **kw: Any) -> None:
-        if "Body" in parsed:
-            h.bodies.append(parsed["Body"])
+@attrs.define
+class Recorder:
+    """Records, for the harness in use, the bodies and requests of one S3 client."""
 
-    def on_call(params: dict[str, Any], model: Any, **kw: Any) -> None:
+    harness: Harness | None = None
+
+    def on_get(self, parsed: dict[str, Any], **kw: Any) -> None:
+        if self.harness is not None and "Body" in parsed:
+            self.harness.bodies.append(parsed["Body"])
+
+    def on_call(self, params: dict[str, Any], model: Any, **kw: Any) -> None:
+        if self.harness is None:
+            return
         # keep the body's size, never the body (the memory test would count it)
         kept = {k: v for k, v in params.items() if k != "Body"}
         if "Body" in params:
@@ -209,50 +217,91 @@ def _record(h: Harness, events: Any) -> None:
                 body.seek(pos)
             else:
                 kept["Body"] = len(body)
-        h.calls.append((model.name, kept))
+        self.harness.calls.append((model.name, kept))
 
-    events.register("after-call.s3.GetObject", on_get)
-    events.register("before-parameter-build.s3", on_call)
+    def attach(self, events: Any) -> Recorder:
+        events.register("after-call.s3.GetObject", self.on_get)
+        events.register("before-parameter-build.s3", self.on_call)
+        return self
 
 
-def _boto3_harness(kind: str, server: ServerHandle, bucket: str) -> Harness:
-    raw = s3_client(server.url)
-    raw.create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
-    store = S3ObjectStore.from_settings(s3_settings(server.url, bucket))
-    h = Harness(kind, store, raw=raw)
-    _record(h, store.client.meta.events)
-    return h
+_CLIENTS: dict[str, tuple[Any, Any, Recorder]] = {}
+"""Per server URL: a raw client, the store's client and its recorder (clients are slow to
+create and thread-safe, so the session shares them; each test has its own bucket)."""
+
+
+def _clients(url: str) -> tuple[Any, Any, Recorder]:
+    if url not in _CLIENTS:
+        client = S3ObjectStore.from_settings(s3_settings(url, "unused")).client
+        _CLIENTS[url] = (s3_client(url), client, Recorder().attach(client.meta.events))
+    return _CLIENTS[url]
+
+
+@contextlib.contextmanager
+def _boto3_harness(kind: str, server: ServerHandle, bucket: str) -> Iterator[Harness]:
+    raw, client, recorder = _clients(server.url)
+    raw.create_bucket(Bucket=bucket)
+    h = Harness(kind, S3ObjectStore(client, bucket, PART), raw=raw)
+    recorder.harness = h
+    try:
+        yield h
+    finally:
+        recorder.harness = None
+
+
+@contextlib.asynccontextmanager
+async def open_harness(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, bucket: str
+) -> AsyncIterator[Harness]:
+    """A harness on a fresh, empty bucket of backend ``kind``."""
+    if kind in {"boto3-moto", "boto3-nanio"}:
+        server_fixture = "moto_server" if "moto" in kind else "nanio_server"
+        with _boto3_harness(kind, request.getfixturevalue(server_fixture), bucket) as h:
+            yield h
+    elif kind == "aioboto3-moto":
+        server: ServerHandle = request.getfixturevalue("moto_server")
+        raw = _clients(server.url)[0]
+        raw.create_bucket(Bucket=bucket)
+        async with AsyncS3ObjectStore.from_settings(s3_settings(server.url, bucket)) as astore:
+            h = Harness(kind, astore, raw=raw)
+            Recorder(h).attach((await astore.client()).meta.events)
+            yield h
+    elif kind == "memory":
+        yield Harness(kind, MemoryObjectStore(bucket))
+    else:
+        fs = FilesystemObjectStore(tmp_path, bucket)
+        fs.ensure_bucket()
+        wrapped: ObjectStore | AsyncObjectStore = (
+            ThreadedAsyncStore(fs) if kind.startswith("threaded") else fs
+        )
+        yield Harness(kind, wrapped, tmp=tmp_path)
 
 
 @pytest.fixture(params=BACKENDS)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
 ) -> AsyncIterator[Harness]:
-    """Each object-store implementation, on a fresh, empty bucket."""
-    kind: str = request.param
-    if kind == "boto3-moto":
-        yield _boto3_harness(kind, request.getfixturevalue("moto_server"), fresh_bucket_name)
-    elif kind == "boto3-nanio":
-        yield _boto3_harness(kind, request.getfixturevalue("nanio_server"), fresh_bucket_name)
-    elif kind == "aioboto3-moto":
-        server: ServerHandle = request.getfixturevalue("moto_server")
-        raw = s3_client(server.url)
-        raw.create_bucket(Bucket=fresh_bucket_name)  # type: ignore[attr-defined]
-        async with AsyncS3ObjectStore.from_settings(
-            s3_settings(server.url, fresh_bucket_name)
-        ) as astore:
-            h = Harness(kind, astore, raw=raw)
-            _record(h, (await astore.client()).meta.events)
-            yield h
-    elif kind == "memory":
-        yield Harness(kind, MemoryObjectStore(fresh_bucket_name))
-    else:
-        fs = FilesystemObjectStore(tmp_path, fresh_bucket_name)
-        fs.ensure_bucket()
-        wrapped: ObjectStore | AsyncObjectStore = (
-            ThreadedAsyncStore(fs) if kind.startswith("threaded") else fs
-        )
-        yield Harness(kind, wrapped, tmp=tmp_path)
+    """Every object-store implementation, on a fresh, empty bucket."""
+    async with open_harness(request.param, request, tmp_path, fresh_bucket_name) as h:
+        yield h
+
+
+@pytest.fixture(params=DURABLE_BACKENDS)
+async def durable_store(
+    request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
+) -> AsyncIterator[Harness]:
+    """The stores with buckets, bounded-memory writes and unfinished uploads (not memory)."""
+    async with open_harness(request.param, request, tmp_path, fresh_bucket_name) as h:
+        yield h
+
+
+@pytest.fixture(params=S3_BACKENDS)
+async def s3_store(
+    request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
+) -> AsyncIterator[Harness]:
+    """The S3 stores (boto3 and aioboto3 on moto, boto3 on nanio)."""
+    async with open_harness(request.param, request, tmp_path, fresh_bucket_name) as h:
+        yield h
 
 
 def dead_endpoint() -> str:

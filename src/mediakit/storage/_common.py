@@ -106,9 +106,9 @@ class PartAssembler:
     because it is the core of the bounded-memory guarantee and is ten lines.
     """
 
-    def __init__(self, part_size: int) -> None:
-        if part_size < MIN_PART_SIZE:
-            raise ValueError(f"part size must be at least {MIN_PART_SIZE} bytes, got {part_size}")
+    def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
+        if part_size < max(1, minimum):
+            raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
         self._buf = io.BytesIO()
         self.parts_out = 0

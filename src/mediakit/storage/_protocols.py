@@ -76,7 +76,12 @@ class ObjectStore(Protocol):
     ) -> Iterator[bytes]:
         """Stream the bytes of ``span`` (the whole object when ``None``) in chunks.
 
-        The generator releases its connection when closed early.
+        ``span`` must lie inside the object: resolve client ranges against
+        :meth:`head`'s size first (``mediakit.http`` does). S3-compatible servers disagree
+        on suffix ranges (``bytes=-N``) and on spans past the end, so stores send only
+        absolute ``bytes=first-last``. The request is made on the first ``next()``, where
+        errors such as ``ObjectNotFound`` surface. The generator releases its connection
+        or file when closed early.
         """
         ...
 

@@ -1,0 +1,128 @@
+"""The pure helpers the S3 stores share: spans, parts, batches, etags, client config."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mediakit.errors import StorageError
+from mediakit.settings import Settings
+from mediakit.storage import ByteSpan, make_client_config
+from mediakit.storage._common import (
+    MAX_PARTS,
+    MIN_PART_SIZE,
+    PartAssembler,
+    batches,
+    client_kwargs,
+    failed_delete_keys,
+    quote_etag,
+    range_header,
+)
+
+
+@given(st.integers(0, 2**40), st.integers(0, 2**40))
+def test_range_header_is_absolute_first_last(a: int, b: int) -> None:
+    """Every valid span becomes ``bytes=first-last``; never a suffix or open range."""
+    first, last = min(a, b), max(a, b)
+    assert range_header(ByteSpan(first, last)) == f"bytes={first}-{last}"
+
+
+@pytest.mark.parametrize(("first", "last"), [(-1, 5), (5, 4), (-3, -1)])
+def test_range_header_refuses_invalid_spans(first: int, last: int) -> None:
+    """Negative or reversed spans are a programming error, refused before any request."""
+    with pytest.raises(ValueError, match="invalid byte span"):
+        range_header(ByteSpan(first, last))
+
+
+@given(st.lists(st.integers(0, 40), max_size=30), st.integers(1, 13))
+def test_part_assembler_cuts_exact_parts_and_keeps_every_byte(sizes: list[int], part: int) -> None:
+    """Whatever the chunk sizes, every part but the last has exactly ``part_size`` bytes,
+    and the parts put together are the stream."""
+    chunks = [bytes([i % 251]) * n for i, n in enumerate(sizes)]
+    asm = PartAssembler(part, minimum=1)
+    parts: list[bytes] = []
+    for chunk in chunks:
+        parts.extend(asm.feed(chunk))
+    assert all(len(p) == part for p in parts)
+    rest = asm.rest()
+    assert len(rest) < part
+    assert b"".join([*parts, rest]) == b"".join(chunks)
+    assert asm.total == sum(sizes)
+
+
+def test_part_assembler_refuses_parts_below_the_s3_minimum() -> None:
+    """Parts under 5 MiB are refused up front (S3 would refuse the upload at the end)."""
+    with pytest.raises(ValueError, match="at least"):
+        PartAssembler(MIN_PART_SIZE - 1)
+
+
+def test_part_assembler_refuses_more_than_ten_thousand_parts() -> None:
+    """A stream needing more parts than S3 allows fails with an actionable message."""
+    asm = PartAssembler(MIN_PART_SIZE)
+    asm.parts_out = MAX_PARTS
+    with pytest.raises(StorageError, match="MEDIA_UPLOAD_PART_SIZE"):
+        asm.feed(b"x" * MIN_PART_SIZE)
+
+
+@given(st.lists(st.text(max_size=3), max_size=2500), st.integers(1, 1000))
+def test_batches_are_bounded_unique_and_complete(keys: list[str], size: int) -> None:
+    """Batches hold at most ``size`` keys, each key once, in first-seen order."""
+    out = list(batches(keys, size))
+    assert all(0 < len(b) <= size for b in out)
+    assert [k for b in out for k in b] == list(dict.fromkeys(keys))
+
+
+def test_missing_keys_are_not_delete_failures() -> None:
+    """A NoSuchKey per-key error counts as deleted; other codes are failures."""
+    resp = {
+        "Errors": [
+            {"Key": "a", "Code": "NoSuchKey"},
+            {"Key": "b", "Code": "InternalError"},
+            {"Key": "c", "Code": "SlowDown"},
+        ]
+    }
+    assert failed_delete_keys(resp) == {"b": "InternalError", "c": "SlowDown"}
+    assert failed_delete_keys({}) == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "quoted"), [("abc", '"abc"'), ('"abc"', '"abc"'), ('W/"x"', 'W/"x"')]
+)
+def test_etags_come_back_quoted(raw: str, quoted: str) -> None:
+    """Entity tags are quoted as HTTP wants, whatever the server sent."""
+    assert quote_etag(raw) == quoted
+
+
+def test_client_config_follows_settings() -> None:
+    """Path-style, SigV4, checksum mode, standard retries and pool size come from settings."""
+    s = Settings(s3_checksum_mode="when_supported", s3_max_pool_connections=7)
+    cfg = make_client_config(s)
+    assert cfg.s3 == {"addressing_style": "path"}
+    assert cfg.signature_version == "s3v4"
+    assert cfg.request_checksum_calculation == "when_supported"
+    assert cfg.response_checksum_validation == "when_supported"
+    assert cfg.retries is not None
+    assert cfg.retries["mode"] == "standard"
+    assert cfg.max_pool_connections == 7
+    assert make_client_config(Settings(s3_path_style=False)).s3 == {"addressing_style": "auto"}
+    assert make_client_config(Settings()).request_checksum_calculation == "when_required"
+
+
+def test_client_kwargs_pass_endpoint_region_and_credentials() -> None:
+    """Endpoint, region and (session) credentials reach the client; unset ones do not."""
+    s = Settings(
+        s3_endpoint="https://s3.example.test",
+        s3_region="eu-central-3",
+        s3_access_key_id="AK",
+        s3_secret_access_key="SK",
+        s3_session_token="TOK",
+    )
+    assert client_kwargs(s) == {
+        "region_name": "eu-central-3",
+        "endpoint_url": "https://s3.example.test",
+        "aws_access_key_id": "AK",
+        "aws_secret_access_key": "SK",
+        "aws_session_token": "TOK",
+    }
+    assert client_kwargs(Settings()) == {"region_name": "us-east-1"}
