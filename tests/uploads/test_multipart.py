@@ -294,3 +294,35 @@ def test_async_reader_enforces_caps_and_detects_truncation() -> None:
 
     with pytest.raises(UploadTooLarge, match=r"'x\.mp3'"):
         anyio.run(big)
+
+
+_names = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"\\'),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    parts=st.lists(
+        st.tuples(
+            _names,
+            st.one_of(st.none(), _names),
+            st.binary(max_size=3000).map(lambda b: b.replace(b"\r\n--", b"\n--")),
+        ),
+        max_size=6,
+    ),
+    chunk=st.integers(1, 5000),
+)
+def test_encoded_forms_round_trip_through_the_reader(
+    parts: list[tuple[str, str | None, bytes]], chunk: int
+) -> None:
+    """Whatever the names, file names (UTF-8) and contents, and however the body is chunked,
+    the reader gives back exactly the parts that were encoded."""
+    expected = [
+        (n, f, d if f is not None else d.decode("utf-8", "replace").encode()) for n, f, d in parts
+    ]
+    body = encode(parts)
+    got = read_all(MultipartReader(chunked(body, chunk), content_type=CONTENT_TYPE, limits=LIMITS))
+    assert got == expected
