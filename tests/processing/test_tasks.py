@@ -290,7 +290,7 @@ def test_reprocess_all_yields_progress(
     good = add_image(ctx, jpeg_bytes(300, 200))
     bad = add_image(ctx, b"\xff\xd8\xff garbage")
     steps = list(reprocess_all(ctx, "images"))
-    assert [s.done for s in steps] == [1, 2]
+    assert [(s.done, s.total) for s in steps] == [(1, 2), (2, 2)]
     by_id = {s.item_id: s for s in steps}
     assert by_id[good.id].status is ProcessingStatus.READY
     assert by_id[bad.id].status is ProcessingStatus.FAILED

@@ -330,6 +330,9 @@ class ReprocessProgress:
     kind: Literal["images", "tracks"]
     item_id: str
     done: int
+    """Items handled so far, this one included."""
+    total: int
+    """Items to handle in this run (listed when the run started)."""
     status: ProcessingStatus | None
     """The item's status afterwards (``None`` if it was deleted meanwhile)."""
     failure_reason: str | None = None
@@ -342,7 +345,8 @@ def reprocess_all(
 
     Unexpected errors are logged and reported as ``failed``; the loop goes on.
     """
-    for done, item_id in enumerate(_all_ids(ctx, kind), start=1):
+    ids = list(_all_ids(ctx, kind))  # ids only; a stable total for a progress bar
+    for done, item_id in enumerate(ids, start=1):
         try:
             if kind == "images":
                 process_image(ctx, item_id)
@@ -357,6 +361,7 @@ def reprocess_all(
             kind=kind,
             item_id=item_id,
             done=done,
+            total=len(ids),
             status=row.status if row else None,
             failure_reason=row.failure_reason if row else None,
         )
