@@ -78,7 +78,7 @@ def botocore_url(
     return url
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     endpoint=st.sampled_from(ENDPOINTS),
     region=st.sampled_from(REGIONS),
