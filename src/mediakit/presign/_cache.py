@@ -1,7 +1,8 @@
 """A per-process URL cache with singleflight, for threads and for asyncio tasks.
 
-Entries live until the end of their signing window (:attr:`SignedUrl.renew_at`), when
-the signer would hand out a new URL anyway; so a cached URL is always the one every
+The store is a ``cachetools.TLRUCache`` (``TTLCache`` with a lifetime per entry): entries
+live until the end of their signing window (:attr:`SignedUrl.renew_at`), when the signer
+would hand out a new URL anyway; so a cached URL is always the one every
 other process returns, and still has at least ``ttl - window`` to live.
 
 Singleflight: when many threads (or tasks of one event loop) miss on the same key at
