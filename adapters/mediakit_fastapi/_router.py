@@ -108,7 +108,16 @@ Id = Annotated[str, Path(description="Item id.")]
 
 
 def _served(served: ServedObject[AsyncIterator[bytes]]) -> StreamingResponse:
-    return StreamingResponse(served.body, status_code=served.status, headers=dict(served.headers))
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in served.body:
+                yield chunk
+        finally:  # a client that went away releases the store's stream at once
+            aclose = getattr(served.body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    return StreamingResponse(body(), status_code=served.status, headers=dict(served.headers))
 
 
 def create_router(

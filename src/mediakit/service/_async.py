@@ -27,6 +27,7 @@ from mediakit import keys
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import MediaKitError, NotFound
 from mediakit.models import Image, Principal
+from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
@@ -78,11 +79,13 @@ class AsyncMediaService:
     """Verifier of filesystem-store URLs; ``None`` when the store is not local."""
     proxy_base: str = "/api/v1/user/media"
     """Path of the Range proxy, used in URLs when ``settings.delivery == "proxy"``."""
+    info_cache: ObjectInfoCache | None = None
+    """HEAD results of write-once keys, shared by the twins (forgotten on delete)."""
     _serving: AsyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size)
+        self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
 
     async def _db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -123,6 +126,10 @@ class AsyncMediaService:
             await self.store.delete_many(sorted({*owned, *found}))
         except MediaKitError:
             log.warning("could not delete objects under %r; gc will", prefix, exc_info=True)
+        finally:
+            for key in owned:
+                if self.info_cache is not None:
+                    self.info_cache.discard(key)
 
     def _submit(self, task: str, arg: str, ids: Sequence[str]) -> None:
         for item_id in ids:

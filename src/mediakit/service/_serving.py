@@ -1,9 +1,10 @@
-"""Serving stored bytes with HTTP semantics: head, plan, open (sync and async).
+"""Serving stored bytes with HTTP semantics (sync and async), for the Range proxy and
+the filesystem store's signed URLs.
 
-Used by the Range proxy and by the local-file route of the filesystem store. The
-decisions (status, headers, which bytes) are :func:`mediakit.http.plan_response`'s;
-this module only heads the object and opens the planned span, fetching the first chunk
-before the caller sends headers so a storage failure is still a clean 502/503.
+A thin layer over :func:`mediakit.proxy.open_sync` / :func:`~mediakit.proxy.open_async`:
+they HEAD the object (or take it from an :class:`~mediakit.proxy.ObjectInfoCache`), plan
+the response with :func:`mediakit.http.plan_response` and fetch the first chunk before
+any header is sent, so a storage failure is still a clean 404/502/503.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from mediakit.errors import NotFound, ObjectNotFound
-from mediakit.http import ResponsePlan, plan_response
+from mediakit.proxy import AsyncProxyResponse, ObjectInfoCache, ProxyResponse, open_async, open_sync
 from mediakit.storage import AsyncObjectStore, ObjectStore
 
 __all__ = ["AsyncServing", "ServedObject", "SyncServing"]
@@ -24,64 +25,19 @@ B = TypeVar("B")
 
 @attrs.frozen
 class ServedObject(Generic[B]):
-    """A response ready to send: status, headers and a body iterator (empty for HEAD/304)."""
+    """A response ready to send: status, headers and the body (empty for HEAD/304).
+
+    The sync body is an iterator with ``close()`` (a valid WSGI iterable); the async body
+    an async iterator with ``aclose()``. Close it if it is not consumed to the end.
+    """
 
     status: int
     headers: Mapping[str, str]
     body: B
 
 
-def _missing(key: str) -> NotFound:
+def _missing() -> NotFound:
     return NotFound("The media's stored file is missing; it may have been deleted.")
-
-
-def _open_sync(
-    store: ObjectStore, key: str, plan: ResponsePlan, chunk_size: int
-) -> Iterator[bytes]:
-    if plan.span is None:
-        return iter([plan.body] if plan.body else [])
-    chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
-    first = next(chunks, b"")  # storage errors surface here, before any header is sent
-
-    def body() -> Iterator[bytes]:
-        try:
-            if first:
-                yield first
-            yield from chunks
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    return body()
-
-
-async def _open_async(
-    store: AsyncObjectStore, key: str, plan: ResponsePlan, chunk_size: int
-) -> AsyncIterator[bytes]:
-    if plan.span is None:
-        data = plan.body
-
-        async def small() -> AsyncIterator[bytes]:
-            if data:
-                yield data
-
-        return small()
-    chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
-    first = await anext(chunks, b"")  # storage errors surface here, before the headers
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            if first:
-                yield first
-            async for chunk in chunks:
-                yield chunk
-        finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    return body()
 
 
 @attrs.frozen
@@ -90,6 +46,7 @@ class SyncServing:
 
     store: ObjectStore
     chunk_size: int
+    info_cache: ObjectInfoCache | None = None
 
     def serve(
         self,
@@ -99,16 +56,21 @@ class SyncServing:
         content_type: str | None,
         disposition: str | None,
     ) -> ServedObject[Iterator[bytes]]:
-        """Head ``key``, plan the response for ``method``/``headers`` and open its body."""
+        """Plan the response to ``method``/``headers`` for ``key`` and open its body."""
         try:
-            info = self.store.head(key)
+            response: ProxyResponse = open_sync(
+                self.store,
+                key,
+                method,
+                headers,
+                info_cache=self.info_cache,
+                content_type=content_type,
+                disposition=disposition,
+                chunk_size=self.chunk_size,
+            )
         except ObjectNotFound:
-            raise _missing(key) from None
-        plan = plan_response(
-            method, headers, info, content_type=content_type, disposition=disposition
-        )
-        body = _open_sync(self.store, key, plan, self.chunk_size)
-        return ServedObject(plan.status, dict(plan.headers), body)
+            raise _missing() from None
+        return ServedObject(response.status, dict(response.headers), response)
 
 
 @attrs.frozen
@@ -117,6 +79,7 @@ class AsyncServing:
 
     store: AsyncObjectStore
     chunk_size: int
+    info_cache: ObjectInfoCache | None = None
 
     async def serve(
         self,
@@ -128,11 +91,16 @@ class AsyncServing:
     ) -> ServedObject[AsyncIterator[bytes]]:
         """See :meth:`SyncServing.serve`."""
         try:
-            info = await self.store.head(key)
+            response: AsyncProxyResponse = await open_async(
+                self.store,
+                key,
+                method,
+                headers,
+                info_cache=self.info_cache,
+                content_type=content_type,
+                disposition=disposition,
+                chunk_size=self.chunk_size,
+            )
         except ObjectNotFound:
-            raise _missing(key) from None
-        plan = plan_response(
-            method, headers, info, content_type=content_type, disposition=disposition
-        )
-        body = await _open_async(self.store, key, plan, self.chunk_size)
-        return ServedObject(plan.status, dict(plan.headers), body)
+            raise _missing() from None
+        return ServedObject(response.status, dict(response.headers), response)

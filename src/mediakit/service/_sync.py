@@ -20,6 +20,7 @@ from mediakit import keys
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import MediaKitError, NotFound
 from mediakit.models import Image, Principal, Track
+from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
@@ -73,11 +74,13 @@ class MediaService:
     """Verifier of filesystem-store URLs; ``None`` when the store is not local."""
     proxy_base: str = "/api/v1/user/media"
     """Path of the Range proxy, used in URLs when ``settings.delivery == "proxy"``."""
+    info_cache: ObjectInfoCache | None = None
+    """HEAD results of write-once keys, shared by the twins (forgotten on delete)."""
     _serving: SyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._serving = SyncServing(self.store, self.settings.proxy_chunk_size)
+        self._serving = SyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
 
     # --- URLs and JSON ------------------------------------------------------------
@@ -105,9 +108,14 @@ class MediaService:
         # Rows are already gone: nobody gets a new URL for these objects. A storage
         # failure here leaves orphans for `mediakit gc`, never a row without its bytes.
         try:
-            self.store.delete_many(sorted({*owned, *self.store.list_keys(prefix)}))
+            doomed = sorted({*owned, *self.store.list_keys(prefix)})
+            self.store.delete_many(doomed)
         except MediaKitError:
             log.warning("could not delete objects under %r; gc will", prefix, exc_info=True)
+        finally:
+            for key in owned:
+                if self.info_cache is not None:
+                    self.info_cache.discard(key)
 
     # --- images -------------------------------------------------------------------
 

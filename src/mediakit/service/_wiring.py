@@ -27,6 +27,7 @@ from mediakit.errors import ConfigurationError
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
 from mediakit.processing.jobs import runner_from_settings
 from mediakit.processing.tasks import ProcessingContext
+from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
 from mediakit.service._async import AsyncMediaService
 from mediakit.service._ports import JobRunner, LocalVerifier, UploadLimiter
@@ -155,6 +156,7 @@ def build_service(
         "clock": clock,
         "local": local,
         "proxy_base": prefix + PROXY_PATH,
+        "info_cache": ObjectInfoCache(),
     }
     return MediaKit(
         settings=settings,
