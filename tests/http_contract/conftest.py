@@ -21,7 +21,7 @@ kind starts.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import httpx
 import pytest
@@ -40,6 +40,8 @@ from tests.http_contract.harness import (
 )
 
 __all__ = ["SERVER_KINDS", "postgres_env", "s3_env"]
+
+_PER_SERVER = ("MEDIAKIT_HOST", "MEDIAKIT_PORT", "MEDIAKIT_DATABASE_URL", "MEDIAKIT_STORAGE_ROOT")
 
 SERVER_KINDS: dict[str, ServerKind] = {
     "fastapi": ServerKind(command=[sys.executable, "-m", "examples.fastapi_server"]),
@@ -77,3 +79,41 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         for c in clients:
             c.close()
         servers.stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def start_variant(
+    api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[Mapping[str, str]], Api]]:
+    """Start another server of ``api``'s kind with some settings overridden (own SQLite/dir).
+
+    It shares ``api``'s object storage settings (an S3 kind stays on S3); all variants stop at
+    the end of the module.
+    """
+    procs = []
+    opened: list[httpx.Client] = []
+
+    def start(overrides: Mapping[str, str]) -> Api:
+        kind = SERVER_KINDS[api.kind]
+        tmp = tmp_path_factory.mktemp(f"variant-{api.kind}")
+        inherited = {k: v for k, v in api.env.items() if k not in _PER_SERVER}
+        proc, base_url, env, log_path = start_server(
+            kind, api.kind, tmp, {**inherited, **overrides}
+        )
+        procs.append(proc)
+        clients = [
+            client(base_url, ADMIN_TOKEN),
+            client(base_url, USER_TOKEN),
+            client(base_url, None),
+            httpx.Client(timeout=30.0),
+        ]
+        opened.extend(clients)
+        return Api(api.kind, base_url, env, log_path, *clients)
+
+    try:
+        yield start
+    finally:
+        for c in opened:
+            c.close()
+        for proc in procs:
+            servers.stop_process(proc)

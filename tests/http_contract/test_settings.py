@@ -1,0 +1,84 @@
+"""Settings the servers must honour: presigned-URL lifetime and MEDIA_DELIVERY=proxy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from PIL import Image
+
+from tests.http_contract.harness import Api, assert_error
+from tests.media_samples import jpeg_bytes
+
+Start = Callable[[Mapping[str, str]], Api]
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An ISO 8601 UTC timestamp from the API."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    assert parsed.tzinfo is not None, value
+    return parsed
+
+
+def ready_image(api: Api) -> dict[str, Any]:
+    """Upload one visible image and wait until it is processed."""
+    image = api.create_image(f"settings-{uuid.uuid4().hex[:8]}", content=jpeg_bytes(500, 400))
+    image = api.wait_image(image["id"])
+    assert image["status"] == "ready", image
+    return image
+
+
+def test_expires_at_is_in_the_future_within_the_ttl(api: Api) -> None:
+    """Handed-out URLs expire after now and no later than MEDIA_PRESIGN_TTL_SECONDS (900)."""
+    image = api.user.get(f"/api/v1/user/images/{ready_image(api)['id']}").json()
+    now = dt.datetime.now(dt.UTC)
+    expires = parse_time(image["expires_at"])
+    assert now < expires <= now + dt.timedelta(seconds=900 + 5)
+    parse_time(image["created_at"])
+    parse_time(image["updated_at"])
+
+
+def test_short_ttl_urls_expire(start_variant: Start) -> None:
+    """With MEDIA_PRESIGN_TTL_SECONDS=2 a URL stops working after its expires_at.
+
+    Local signed URLs answer 403 ``url_expired``; on S3 the URL carries X-Amz-Expires=2
+    (moto does not enforce expiry; nanio-backed store tests do).
+    """
+    api = start_variant({"MEDIA_PRESIGN_TTL_SECONDS": "2", "MEDIA_PRESIGN_WINDOW_SECONDS": "0"})
+    image = ready_image(api)
+    body = api.user.get(f"/api/v1/user/images/{image['id']}").json()
+    expires = parse_time(body["expires_at"])
+    assert expires <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    if api.uses_s3:
+        assert "X-Amz-Expires=2" in body["url"]
+        return
+    assert api.fetch(body["url"]).status_code == 200
+    time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()) + 1.1)
+    assert_error(api.fetch(body["url"]), 403, "url_expired")
+    # asking again hands out a fresh, working URL
+    again = api.user.get(f"/api/v1/user/images/{image['id']}").json()
+    assert api.fetch(again["url"]).status_code == 200
+
+
+def test_proxy_delivery_and_thumbnail_sizes(start_variant: Start) -> None:
+    """MEDIA_DELIVERY=proxy hands out URLs of the app's Range proxy, which checks the token;
+    MEDIA_THUMBNAIL_SIZES decides which thumbnails exist."""
+    api = start_variant({"MEDIA_DELIVERY": "proxy", "MEDIA_THUMBNAIL_SIZES": "200"})
+    image = ready_image(api)
+    body = api.user.get(f"/api/v1/user/images/{image['id']}").json()
+    proxy_prefix = api.absolute(f"/api/v1/user/media/{image['id']}/stream")
+    assert api.absolute(body["url"]).startswith(proxy_prefix), body["url"]
+    for url in (body["url"], *body["thumbnails"].values()):
+        assert api.absolute(url).startswith(proxy_prefix), url
+        r = api.user.get(api.absolute(url))
+        assert r.status_code == 200, r.text[:200]
+        assert r.content
+        assert_error(api.anon.get(api.absolute(url)), 401)
+    assert set(body["thumbnails"]) == {"w200"}
+    r = api.user.get(api.absolute(body["thumbnails"]["w200"]))
+    with Image.open(io.BytesIO(r.content)) as im:
+        assert max(im.size) == 200
