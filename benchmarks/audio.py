@@ -16,7 +16,6 @@ Run: ``python -m benchmarks.audio`` (``--quick`` for a 30 s track and fewer repe
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,13 +96,10 @@ def hand_written(ffmpeg: str, src: Path, out: Path) -> None:
     )
 
 
-def _median_s(fn: Callable[[], object], repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return statistics.median(samples)
+def _time_s(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def run(quick: bool = False) -> str:
@@ -122,19 +118,17 @@ def run(quick: bool = False) -> str:
         ours_samples: list[float] = []
         full_samples: list[float] = []
         for _ in range(repeats):
-            anchor_samples.append(_median_s(lambda: hand_written(ffmpeg, src, a), 1))
+            anchor_samples.append(_time_s(lambda: hand_written(ffmpeg, src, a)))
             ours_samples.append(
-                _median_s(lambda: encode_tiers(src, b, input_format="flac", ffmpeg=ffmpeg), 1)
+                _time_s(lambda: encode_tiers(src, b, input_format="flac", ffmpeg=ffmpeg))
             )
             full_samples.append(
-                _median_s(
-                    lambda: encode_tiers(src, b, input_format="flac", ffmpeg=ffmpeg, verify="full"),
-                    1,
+                _time_s(
+                    lambda: encode_tiers(src, b, input_format="flac", ffmpeg=ffmpeg, verify="full")
                 )
             )
-        anchor = statistics.median(anchor_samples)
-        ours = statistics.median(ours_samples)
-        full = statistics.median(full_samples)
+        # Best of N (as timeit reports): the figure least disturbed by other processes.
+        anchor, ours, full = min(anchor_samples), min(ours_samples), min(full_samples)
         src_mb = src.stat().st_size / 1e6
     version = subprocess.run(
         [ffmpeg, "-hide_banner", "-version"], capture_output=True, text=True, check=False
@@ -143,7 +137,7 @@ def run(quick: bool = False) -> str:
         "## Audio tiers",
         "",
         f"MP3 320k + MP3 192k + AAC 128k (M4A) of a {seconds} s stereo FLAC ({src_mb:.1f} MB); "
-        f"median of {repeats} interleaved runs; `{version[:60]}`.",
+        f"best of {repeats} interleaved runs; `{version[:60]}`.",
         "",
         "| pipeline | s | time vs anchor |",
         "|---|---:|---:|",
