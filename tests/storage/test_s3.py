@@ -3,6 +3,8 @@ the async store's client lifecycle, bucket creation and the store builders."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +170,35 @@ def test_ensure_bucket_on_local_stores(tmp_path: Path) -> None:
     ensure_bucket(fs)
     assert (tmp_path / "media").is_dir()
     ensure_bucket(MemoryObjectStore())
+
+
+def _md5_b64(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+@pytest.mark.s3
+@pytest.mark.anyio
+async def test_delete_objects_carries_content_md5(
+    moto_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """DeleteObjects sends Content-MD5 (sync and async clients): botocore >= 1.36 sends only
+    CRC32, which many S3-compatible services refuse with MissingContentMD5."""
+    settings = s3_settings(moto_server.url, fresh_bucket_name)
+    s3_client(moto_server.url).create_bucket(Bucket=fresh_bucket_name)  # type: ignore[attr-defined]
+    sent: list[tuple[str | None, str]] = []
+
+    def on_send(request: Any, **kw: Any) -> None:
+        header = request.headers.get("Content-MD5")
+        if isinstance(header, bytes):
+            header = header.decode()
+        sent.append((header, _md5_b64(bytes(request.body))))
+
+    sync = S3ObjectStore.from_settings(settings)
+    sync.client.meta.events.register("before-send.s3.DeleteObjects", on_send)
+    sync.put_bytes("a", b"1", content_type="x")
+    sync.delete_many(["a", "b"])
+    async with AsyncS3ObjectStore.from_settings(settings) as astore:
+        (await astore.client()).meta.events.register("before-send.s3.DeleteObjects", on_send)
+        await astore.delete_many(["c"])
+    assert len(sent) == 2
+    assert all(header == expected for header, expected in sent), sent

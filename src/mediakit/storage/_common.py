@@ -8,6 +8,8 @@ live here so the two shells cannot drift apart.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -17,6 +19,8 @@ from mediakit.settings import Settings
 from mediakit.storage._protocols import ByteSpan
 
 __all__ = [
+    "CONTENT_MD5_EVENT",
+    "add_content_md5",
     "DELETE_ATTEMPTS",
     "MAX_DELETE_BATCH",
     "MAX_PARTS",
@@ -143,6 +147,24 @@ class PartAssembler:
         # costs its own size once, not twice.
         rest, self._buf = self._buf.getvalue(), io.BytesIO()
         return rest
+
+
+CONTENT_MD5_EVENT = "before-call.s3.DeleteObjects"
+"""The botocore event :func:`add_content_md5` is registered on."""
+
+
+def add_content_md5(params: dict[str, Any], **kwargs: Any) -> None:
+    """botocore handler: give ``DeleteObjects`` the ``Content-MD5`` header it used to carry.
+
+    Since botocore 1.36 a required checksum is sent as CRC32 only; AWS accepts that, but
+    many S3-compatible services (Ceph-based ones, MinIO gateways, OVH, CubeFS...) still
+    demand ``Content-MD5`` and answer ``MissingContentMD5``. Sending both satisfies all.
+    """
+    body = params.get("body")
+    headers = params.get("headers")
+    if isinstance(body, bytes | bytearray) and headers is not None and "Content-MD5" not in headers:
+        digest = hashlib.md5(body, usedforsecurity=False).digest()
+        headers["Content-MD5"] = base64.b64encode(digest).decode("ascii")
 
 
 def client_kwargs(settings: Settings) -> dict[str, Any]:

@@ -15,8 +15,10 @@ from botocore.config import Config
 from mediakit.errors import ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
+    CONTENT_MD5_EVENT,
     DELETE_ATTEMPTS,
     PartAssembler,
+    add_content_md5,
     batches,
     client_config_kwargs,
     client_kwargs,
@@ -58,6 +60,11 @@ class S3ObjectStore:
     bucket: str
     part_size: int = 10 * 1024 * 1024
     """Multipart part size; streams that end within one part go up in a single PUT."""
+
+    def __attrs_post_init__(self) -> None:
+        self.client.meta.events.register(
+            CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, *, bucket: str | None = None) -> S3ObjectStore:

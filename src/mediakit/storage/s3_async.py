@@ -19,8 +19,10 @@ import attrs
 from mediakit.errors import ConfigurationError, ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
+    CONTENT_MD5_EVENT,
     DELETE_ATTEMPTS,
     PartAssembler,
+    add_content_md5,
     batches,
     client_config_kwargs,
     client_kwargs,
@@ -57,6 +59,12 @@ def client_factory(settings: Settings) -> ClientFactory:
     return open_client
 
 
+def _register(client: Any) -> None:
+    client.meta.events.register(
+        CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
+    )
+
+
 @attrs.define
 class AsyncS3ObjectStore:
     """:class:`~mediakit.storage.AsyncObjectStore` over one long-lived aioboto3 client.
@@ -91,9 +99,14 @@ class AsyncS3ObjectStore:
                     raise RuntimeError("AsyncS3ObjectStore needs a client or open_client")
                 stack = AsyncExitStack()
                 with translate_errors(bucket=self.bucket):
-                    self._client = await stack.enter_async_context(self._open_client())
-                self._stack = stack
+                    client = await stack.enter_async_context(self._open_client())
+                _register(client)
+                self._client, self._stack = client, stack
         return self._client
+
+    def __attrs_post_init__(self) -> None:
+        if self._client is not None:
+            _register(self._client)
 
     async def aclose(self) -> None:
         """Close the client the store opened (a passed-in client is left to its owner)."""
