@@ -1,0 +1,49 @@
+"""System checks: warn about settings that make the repositories misbehave."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+from mediakit_django import conf
+
+__all__ = ["check_database", "register"]
+
+
+def check_database(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """SQLite without ``transaction_mode: IMMEDIATE`` lets concurrent writers fail."""
+    options = conf.adapter_options()
+    if options["REPOSITORIES"] != "orm":
+        return []
+    alias = options["DATABASE_ALIAS"]
+    db = settings.DATABASES.get(alias)
+    if db is None:
+        return [
+            checks.Error(
+                f'MEDIAKIT["DATABASE_ALIAS"] = {alias!r} is not in settings.DATABASES.',
+                id="mediakit_django.E001",
+            )
+        ]
+    if "sqlite" in str(db.get("ENGINE", "")):
+        mode = str(db.get("OPTIONS", {}).get("transaction_mode", "")).upper()
+        if mode != "IMMEDIATE":
+            return [
+                checks.Warning(
+                    f"SQLite database {alias!r} runs DEFERRED transactions: concurrent uploads "
+                    "can fail with 'database is locked'.",
+                    hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30}.',
+                    id="mediakit_django.W001",
+                )
+            ]
+    return []
+
+
+def register() -> None:
+    """Register the checks (called from the app's ``ready``)."""
+    checks.register(check_database)

@@ -1,0 +1,433 @@
+"""The repository protocols over the Django ORM: :class:`DjangoRepositories`.
+
+Behaviour is the one the contract suite checks for every implementation
+(:mod:`mediakit.repositories._protocols`), sharing the cursor and field rules with the
+SQL repositories (:mod:`mediakit.repositories._cursor`, ``_fields``):
+
+- writes run in ``transaction.atomic``; an update is one ``UPDATE`` of the given
+  columns only, so a processing job and an admin edit never overwrite each other;
+- ``add_many`` of tracks and ``reorder`` first lock the set's row
+  (``select_for_update``: ``FOR UPDATE`` on PostgreSQL; on SQLite use
+  ``OPTIONS={"transaction_mode": "IMMEDIATE"}`` so writers queue for the lock);
+- listings are keyset-paged newest first; ids compare byte-wise on every backend.
+
+Works under ``USE_TZ = True`` (recommended) and ``False`` (values are then stored as
+naive UTC); either way the repositories return aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import attrs
+from django.conf import settings as django_settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, F, Max, Q, Value, When
+
+from mediakit.errors import Conflict, NotFound
+from mediakit.models import Image, MusicSet, Page, ProcessingStatus, Rendition, Track
+from mediakit.repositories._cursor import check_limit, decode_cursor, encode_cursor, to_utc
+from mediakit.repositories._fields import (
+    IMAGE_UPDATABLE,
+    MUSIC_SET_UPDATABLE,
+    TRACK_UPDATABLE,
+    check_track_order,
+    normalize_changes,
+)
+from mediakit.repositories._protocols import Repositories
+from mediakit_django.models import MediaImage, MediaMusicSet, MediaTrack
+
+__all__ = [
+    "DjangoImageRepository",
+    "DjangoMusicSetRepository",
+    "DjangoRepositories",
+    "DjangoTrackRepository",
+]
+
+_BATCH = 500
+_M = TypeVar("_M", bound=models.Model)
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def _to_db_time(value: object, field: str) -> datetime:
+    utc = to_utc(value, field)
+    return utc if django_settings.USE_TZ else utc.replace(tzinfo=None)
+
+
+def _from_db_time(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _renditions_to_db(value: Sequence[Rendition]) -> list[dict[str, Any]]:
+    return [attrs.asdict(r) for r in value]
+
+
+def _renditions_from_db(value: Any) -> tuple[Rendition, ...]:
+    return tuple(Rendition(**item) for item in value or ())
+
+
+def _db_values(changes: Mapping[str, object]) -> dict[str, object]:
+    """Normalised domain values (see ``normalize_changes``) as column values."""
+    out: dict[str, object] = {}
+    for name, value in changes.items():
+        if name in ("created_at", "updated_at"):
+            value = _to_db_time(value, name)
+        elif name in ("thumbnails", "renditions"):
+            value = _renditions_to_db(value)  # type: ignore[arg-type]
+        elif name == "status":
+            value = ProcessingStatus(str(value)).value
+        out[name] = value
+    return out
+
+
+def _image(row: MediaImage) -> Image:
+    return Image(
+        id=row.id,
+        original_key=row.original_key,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        created_at=_from_db_time(row.created_at),
+        updated_at=_from_db_time(row.updated_at),
+        title=row.title,
+        description=row.description,
+        visible=row.visible,
+        owner_id=row.owner_id,
+        width=row.width,
+        height=row.height,
+        status=ProcessingStatus(row.status),
+        failure_reason=row.failure_reason,
+        thumbnails=_renditions_from_db(row.thumbnails),
+    )
+
+
+def _music_set(row: MediaMusicSet) -> MusicSet:
+    return MusicSet(
+        id=row.id,
+        title=row.title,
+        created_at=_from_db_time(row.created_at),
+        updated_at=_from_db_time(row.updated_at),
+        description=row.description,
+        visible=row.visible,
+        owner_id=row.owner_id,
+    )
+
+
+def _track(row: MediaTrack) -> Track:
+    return Track(
+        id=row.id,
+        set_id=row.music_set_id,
+        original_key=row.original_key,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        created_at=_from_db_time(row.created_at),
+        updated_at=_from_db_time(row.updated_at),
+        position=row.position,
+        title=row.title,
+        duration_s=row.duration_s,
+        bitrate_kbps=row.bitrate_kbps,
+        status=ProcessingStatus(row.status),
+        failure_reason=row.failure_reason,
+        renditions=_renditions_from_db(row.renditions),
+    )
+
+
+def _row_fields(model: Image | MusicSet | Track) -> dict[str, object]:
+    values = attrs.asdict(model, recurse=False)
+    return _db_values(values)
+
+
+# --------------------------------------------------------------------------- shared steps
+
+
+def _clashes(qs: models.QuerySet[Any], ids: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    dupes: set[str] = set()
+    for item in ids:
+        if item in seen:
+            dupes.add(item)
+        seen.add(item)
+    unique = sorted(seen)
+    found: set[str] = set()
+    for i in range(0, len(unique), _BATCH):
+        found.update(qs.filter(pk__in=unique[i : i + _BATCH]).values_list("pk", flat=True))
+    return sorted(dupes | found)
+
+
+def _insert(alias: str, model: type[_M], rows: list[_M], what: str) -> None:
+    """Insert ``rows`` inside the caller's transaction; ``Conflict`` on a taken id."""
+    clash = _clashes(model._default_manager.using(alias), [str(r.pk) for r in rows])
+    if clash:
+        raise Conflict(f"A {what} with id {', '.join(clash)} already exists.")
+    try:
+        with transaction.atomic(using=alias):  # a savepoint: the error stays recoverable
+            model._default_manager.using(alias).bulk_create(rows, batch_size=_BATCH)
+    except IntegrityError:  # a concurrent insert won the race
+        raise Conflict(
+            f"A {what} with one of these ids was just created by another writer."
+        ) from None
+
+
+def _update(alias: str, model: type[_M], row_id: str, values: dict[str, object], what: str) -> _M:
+    qs = model._default_manager.using(alias).filter(pk=row_id)
+    with transaction.atomic(using=alias):
+        if values and qs.update(**values) == 0:
+            raise NotFound(f"No {what} with id {row_id}.")
+        row = qs.first()
+    if row is None:
+        raise NotFound(f"No {what} with id {row_id}.")
+    return row
+
+
+def _list_page(
+    alias: str,
+    model: type[_M],
+    convert: Any,
+    visible_only: bool,
+    limit: int,
+    cursor: str | None,
+) -> Page[Any]:
+    limit = check_limit(limit)
+    qs = model._default_manager.using(alias).order_by("-created_at", "-id")
+    if visible_only:
+        qs = qs.filter(visible=True)
+    if cursor is not None:
+        key = decode_cursor(cursor)
+        at = _to_db_time(key.created_at, "cursor")
+        qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=key.id))
+    rows = list(qs[: limit + 1])
+    items = [convert(r) for r in rows[:limit]]
+    if len(rows) > limit:
+        last = items[-1]
+        return Page(items=items, next_cursor=encode_cursor(last.created_at, last.id))
+    return Page(items=items, next_cursor=None)
+
+
+def _iter_keys(alias: str, model: type[models.Model], renditions: str) -> Iterator[str]:
+    # id-ordered batches, each its own query: no cursor held open while the caller works
+    last: str | None = None
+    while True:
+        qs = model._default_manager.using(alias).order_by("id")
+        if last is not None:
+            qs = qs.filter(id__gt=last)
+        rows = list(qs.values_list("id", "original_key", renditions)[:_BATCH])
+        for _id, original, rends in rows:
+            yield original
+            for r in rends or ():
+                yield r["key"]
+        if len(rows) < _BATCH:
+            return
+        last = rows[-1][0]
+
+
+def _lock_sets(alias: str, set_ids: Sequence[str]) -> set[str]:
+    """The existing ones of ``set_ids``, row-locked (``FOR UPDATE``) where supported."""
+    qs = (
+        MediaMusicSet.objects.using(alias)
+        .select_for_update()
+        .filter(pk__in=sorted(set_ids))
+        .order_by("id")
+    )
+    return set(qs.values_list("id", flat=True))
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+@attrs.define
+class DjangoImageRepository:
+    """:class:`~mediakit.repositories.ImageRepository` over :class:`MediaImage`."""
+
+    alias: str = "default"
+
+    def add_many(self, images: Sequence[Image]) -> None:
+        """Insert all images in one transaction (all or none); ``Conflict`` on a duplicate id."""
+        rows = [MediaImage(**_row_fields(i)) for i in images]
+        if rows:
+            with transaction.atomic(using=self.alias):
+                _insert(self.alias, MediaImage, rows, "image")
+
+    def get(self, image_id: str) -> Image | None:
+        """The image, or ``None``."""
+        row = MediaImage.objects.using(self.alias).filter(pk=image_id).first()
+        return None if row is None else _image(row)
+
+    def update(self, image_id: str, changes: Mapping[str, object]) -> Image:
+        """One ``UPDATE`` of the given columns; ``NotFound`` if absent."""
+        values = _db_values(normalize_changes("image", IMAGE_UPDATABLE, changes))
+        return _image(_update(self.alias, MediaImage, image_id, values, "image"))
+
+    def delete(self, image_id: str) -> bool:
+        """Delete the row; ``False`` if there was none."""
+        deleted, _ = MediaImage.objects.using(self.alias).filter(pk=image_id).delete()
+        return deleted > 0
+
+    def list(
+        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+    ) -> Page[Image]:
+        """Newest first, ties broken by id; ``cursor`` from the previous page."""
+        return _list_page(self.alias, MediaImage, _image, visible_only, limit, cursor)
+
+    def iter_object_keys(self) -> Iterator[str]:
+        """Every original and thumbnail key, read in batches."""
+        return _iter_keys(self.alias, MediaImage, "thumbnails")
+
+
+@attrs.define
+class DjangoMusicSetRepository:
+    """:class:`~mediakit.repositories.MusicSetRepository` over :class:`MediaMusicSet`."""
+
+    alias: str = "default"
+
+    def add(self, music_set: MusicSet) -> None:
+        """Insert; ``Conflict`` on a duplicate id."""
+        with transaction.atomic(using=self.alias):
+            _insert(
+                self.alias, MediaMusicSet, [MediaMusicSet(**_row_fields(music_set))], "music set"
+            )
+
+    def get(self, set_id: str) -> MusicSet | None:
+        """The set, or ``None``."""
+        row = MediaMusicSet.objects.using(self.alias).filter(pk=set_id).first()
+        return None if row is None else _music_set(row)
+
+    def update(self, set_id: str, changes: Mapping[str, object]) -> MusicSet:
+        """One ``UPDATE`` of the given columns; ``NotFound`` if absent."""
+        values = _db_values(normalize_changes("music set", MUSIC_SET_UPDATABLE, changes))
+        return _music_set(_update(self.alias, MediaMusicSet, set_id, values, "music set"))
+
+    def delete(self, set_id: str) -> bool:
+        """Delete the set and its tracks, after locking the set against concurrent appends."""
+        with transaction.atomic(using=self.alias):
+            if not _lock_sets(self.alias, [set_id]):
+                return False
+            MediaMusicSet.objects.using(self.alias).filter(pk=set_id).delete()
+        return True
+
+    def list(
+        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+    ) -> Page[MusicSet]:
+        """Newest first, ties broken by id."""
+        return _list_page(self.alias, MediaMusicSet, _music_set, visible_only, limit, cursor)
+
+
+@attrs.define
+class DjangoTrackRepository:
+    """:class:`~mediakit.repositories.TrackRepository` over :class:`MediaTrack`."""
+
+    alias: str = "default"
+
+    def add_many(self, tracks: Sequence[Track]) -> list[Track]:
+        """Append the tracks after the last position of their sets, in one transaction.
+
+        The sets are locked first, so concurrent calls queue and positions stay unique
+        and contiguous.
+        """
+        if not tracks:
+            return []
+        set_ids = sorted({t.set_id for t in tracks})
+        with transaction.atomic(using=self.alias):
+            missing = sorted(set(set_ids) - _lock_sets(self.alias, set_ids))
+            if missing:
+                raise NotFound(f"No music set with id {', '.join(missing)}.")
+            tops = (
+                MediaTrack.objects.using(self.alias)
+                .filter(music_set_id__in=set_ids)
+                .order_by()
+                .values("music_set_id")
+                .annotate(top=Max("position"))
+            )
+            next_pos = {t["music_set_id"]: int(t["top"]) + 1 for t in tops}
+            stored: list[Track] = []
+            rows: list[MediaTrack] = []
+            for track in tracks:
+                pos = next_pos.get(track.set_id, 0)
+                next_pos[track.set_id] = pos + 1
+                placed = attrs.evolve(track, position=pos)
+                fields = _row_fields(placed)
+                fields["music_set_id"] = fields.pop("set_id")
+                rows.append(MediaTrack(**fields))
+                stored.append(placed)
+            _insert(self.alias, MediaTrack, rows, "track")
+        return [
+            attrs.evolve(
+                t,
+                created_at=to_utc(t.created_at),
+                updated_at=to_utc(t.updated_at),
+                renditions=tuple(t.renditions),
+            )
+            for t in stored
+        ]
+
+    def get(self, track_id: str) -> Track | None:
+        """The track, or ``None``."""
+        row = MediaTrack.objects.using(self.alias).filter(pk=track_id).first()
+        return None if row is None else _track(row)
+
+    def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
+        """One ``UPDATE`` of the given columns; ``NotFound`` if absent."""
+        values = _db_values(normalize_changes("track", TRACK_UPDATABLE, changes))
+        return _track(_update(self.alias, MediaTrack, track_id, values, "track"))
+
+    def delete(self, track_id: str) -> bool:
+        """Delete the track; the others keep their positions (and so their order)."""
+        deleted, _ = MediaTrack.objects.using(self.alias).filter(pk=track_id).delete()
+        return deleted > 0
+
+    def list_for_set(self, set_id: str) -> list[Track]:
+        """The set's tracks by position."""
+        qs = MediaTrack.objects.using(self.alias).filter(music_set_id=set_id).order_by("position")
+        return [_track(r) for r in qs]
+
+    def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:
+        """Give the set's tracks positions ``0..n-1`` in the order of ``track_ids``.
+
+        Two statements in one transaction, so ``(set, position)`` stays unique after
+        each: every position becomes negative (``-1 - position``), then a ``CASE``
+        gives each track its new place.
+        """
+        with transaction.atomic(using=self.alias):
+            if not _lock_sets(self.alias, [set_id]):
+                raise NotFound(f"No music set with id {set_id}.")
+            qs = MediaTrack.objects.using(self.alias).filter(music_set_id=set_id)
+            current = list(qs.values_list("id", flat=True))
+            check_track_order(set_id, current, track_ids)
+            if current:
+                qs.update(position=Value(-1) - F("position"))
+                qs.update(
+                    position=Case(
+                        *(When(id=tid, then=Value(pos)) for pos, tid in enumerate(track_ids)),
+                        default=F("position"),
+                        output_field=models.IntegerField(),
+                    )
+                )
+            return self.list_for_set(set_id)
+
+    def iter_object_keys(self) -> Iterator[str]:
+        """Every original and rendition key, read in batches."""
+        return _iter_keys(self.alias, MediaTrack, "renditions")
+
+
+@attrs.frozen(init=False)
+class DjangoRepositories(Repositories):
+    """The three ORM repositories on one Django database; a :class:`Repositories`.
+
+    ``DjangoRepositories()`` uses the ``default`` database, ``DjangoRepositories("x")``
+    another alias of ``settings.DATABASES``. The schema comes from the app's migrations
+    (``manage.py migrate``).
+    """
+
+    alias: str
+
+    def __init__(self, alias: str = "default") -> None:
+        self.__attrs_init__(
+            images=DjangoImageRepository(alias),
+            music_sets=DjangoMusicSetRepository(alias),
+            tracks=DjangoTrackRepository(alias),
+            alias=alias,
+        )

@@ -1,0 +1,596 @@
+"""The HTTP API as Django views: request in, one service call, response out.
+
+Every endpoint is described once (an :class:`Endpoint` turning the request into a
+service call) and served by two dispatchers: a sync one over
+:class:`~mediakit.service.MediaService` (WSGI; the Range proxy streams a sync iterator
+through ``StreamingHttpResponse``) and an async one over
+:class:`~mediakit.service.AsyncMediaService` (ASGI; async iterators). No rule lives
+here: access, validation of values, JSON shapes and errors are the service's; this
+module only checks the *form* of the input (JSON types, query parameters) the way the
+FastAPI adapter's models do, so both adapters answer byte-for-byte alike.
+
+Uploads hand the raw request stream to the core's multipart parser: Django never
+parses ``request.FILES`` (so ``DATA_UPLOAD_MAX_MEMORY_SIZE`` and upload handlers do
+not apply; mediakit's ``MEDIA_MAX_*`` limits do). Under ASGI, Django itself spools the
+body to a temporary file before the view runs; the parser then reads that file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any
+
+import anyio.to_thread
+import attrs
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import URLPattern, path, re_path
+from django.utils.datastructures import MultiValueDict
+from django.views.decorators.csrf import csrf_exempt
+
+from mediakit.errors import MediaKitError, Unauthorized, UnprocessableEntity
+from mediakit.models import Principal
+from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
+from mediakit_django import auth
+from mediakit_django.kit import get_kit
+
+__all__ = [
+    "Endpoint",
+    "build_urlpatterns",
+    "error_response",
+    "json_not_found",
+    "json_server_error",
+]
+
+log = logging.getLogger("mediakit_django")
+
+_CHUNK = 1024 * 1024
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_MAX_TITLE = 200
+_STREAM_QUALITIES = ("low", "medium", "high")
+_PROXY_QUALITIES = ("low", "medium", "high", "original")
+_INT = re.compile(r"^[+-]?[0-9]+$")
+
+
+# --------------------------------------------------------------------------- responses
+
+_DUMPS = {"ensure_ascii": False, "allow_nan": False, "separators": (",", ":")}
+"""Compact UTF-8 JSON, as the FastAPI adapter sends it."""
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> JsonResponse:
+    """A JSON error response in the contract's shape ``{"error": {"code", "message"}}``."""
+    response = JsonResponse(
+        {"error": {"code": code, "message": message}}, status=status, json_dumps_params=_DUMPS
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _mediakit_error(request: HttpRequest, exc: MediaKitError) -> JsonResponse:
+    if exc.http_status >= 500:
+        log.warning("%s %s -> %s: %s", request.method, request.path, exc.http_status, exc)
+    response = JsonResponse(exc.to_dict(), status=exc.http_status, json_dumps_params=_DUMPS)
+    for name, value in (exc.headers or {}).items():
+        response[name] = value
+    return response
+
+
+def _unexpected(request: HttpRequest, exc: BaseException) -> JsonResponse:
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "internal_error", "An unexpected error occurred; it was logged.")
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """A JSON 404 (use as the project's ``handler404``; the API's unknown routes use it)."""
+    return error_response(404, "not_found", f"There is no route {request.method} {request.path}.")
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    """A JSON 500 (use as the project's ``handler500``)."""
+    return error_response(500, "internal_error", "An unexpected error occurred; it was logged.")
+
+
+def _json(result: Any, status: int) -> HttpResponse:
+    if result is None:
+        return HttpResponse(status=204)
+    return JsonResponse(result, status=status, safe=False, json_dumps_params=_DUMPS)
+
+
+def _streaming(served: ServedObject[Any]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(served.body, status=served.status)
+    if not any(name.lower() == "content-type" for name in served.headers):
+        del response["Content-Type"]  # no Django default on 304s and empty bodies
+    for name, value in served.headers.items():
+        response[name] = value
+    return response
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _invalid(*problems: str) -> UnprocessableEntity:
+    return UnprocessableEntity(
+        "Invalid input: " + "; ".join(problems[:5]) + ".", code="invalid_input"
+    )
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    raw = request.body
+    if not raw:
+        raise _invalid("request body: Field required")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _invalid("request body: JSON decode error") from None
+    if not isinstance(data, dict):
+        raise _invalid("request body: Input should be a valid dictionary or object")
+    return data
+
+
+def _str(
+    data: Mapping[str, Any],
+    name: str,
+    *,
+    required: bool = False,
+    min_length: int = 0,
+    max_length: int | None = None,
+) -> str | None:
+    if name not in data or (data[name] is None and not required):
+        if required:
+            raise _invalid(f"body field {name!r}: Field required")
+        return None
+    value = data[name]
+    if not isinstance(value, str):
+        raise _invalid(f"body field {name!r}: Input should be a valid string")
+    if len(value) < min_length:
+        raise _invalid(f"body field {name!r}: String should have at least {min_length} character")
+    if max_length is not None and len(value) > max_length:
+        raise _invalid(f"body field {name!r}: String should have at most {max_length} characters")
+    return value
+
+
+def _bool(data: Mapping[str, Any], name: str, *, required: bool = False) -> bool | None:
+    if name not in data or (data[name] is None and not required):
+        if required:
+            raise _invalid(f"body field {name!r}: Field required")
+        return None
+    value = data[name]
+    if not isinstance(value, bool):
+        raise _invalid(f"body field {name!r}: Input should be a valid boolean")
+    return value
+
+
+def _str_list(data: Mapping[str, Any], name: str) -> list[str]:
+    if name not in data:
+        raise _invalid(f"body field {name!r}: Field required")
+    value = data[name]
+    if not isinstance(value, list):
+        raise _invalid(f"body field {name!r}: Input should be a valid list")
+    if not all(isinstance(v, str) for v in value):
+        raise _invalid(f"body field {name!r}: every item should be a valid string")
+    return value
+
+
+def _limit(request: HttpRequest) -> int:
+    raw = request.GET.get("limit")
+    if raw is None:
+        return 50
+    if not _INT.match(raw.strip()):
+        raise _invalid("query field 'limit': Input should be a valid integer")
+    value = int(raw)
+    if not 1 <= value <= 100:
+        raise _invalid("query field 'limit': Input should be between 1 and 100")
+    return value
+
+
+def _choice(request: HttpRequest, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.GET.get(name)
+    if value is not None and value not in allowed:
+        raise _invalid(f"query field {name!r}: Input should be {', '.join(map(repr, allowed))}")
+    return value
+
+
+def _page(request: HttpRequest) -> dict[str, Any]:
+    return {"limit": _limit(request), "cursor": request.GET.get("cursor")}
+
+
+# --------------------------------------------------------------------------- endpoints
+
+BODY = object()
+"""Placeholder for the request body stream in a :class:`Call`'s arguments."""
+
+
+@attrs.frozen
+class Call:
+    """One service call: ``getattr(service, method)(*args, **kwargs)``, and how to answer."""
+
+    method: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    status: int = 200
+    stream: bool = False
+    """The result is a :class:`ServedObject` to stream (Range proxy, local files)."""
+
+
+Handler = Callable[..., Call]
+"""``handler(request, principal, **path_kwargs) -> Call``."""
+
+
+@attrs.frozen
+class Endpoint:
+    """A URL pattern: its handlers by HTTP method, and whether it needs a principal."""
+
+    route: str
+    name: str
+    methods: Mapping[str, Handler]
+    authenticated: bool = True
+
+
+def _upload(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "content_type": request.META.get("CONTENT_TYPE") or None,
+        "content_length": request.META.get("CONTENT_LENGTH") or None,
+    }
+
+
+def _admin_image_post(request: HttpRequest, who: Principal, image_id: str) -> Call:
+    if image_id != "upload":
+        raise _MethodNotAllowed(("GET", "PUT", "DELETE"))
+    return Call("upload_images", (who, BODY), _upload(request), status=201)
+
+
+def _update_image(request: HttpRequest, who: Principal, image_id: str) -> Call:
+    data = _body(request)
+    return Call(
+        "update_image",
+        (who, image_id),
+        {
+            "title": _str(data, "title", max_length=_MAX_TITLE),
+            "description": _str(data, "description"),
+            "visible": _bool(data, "visible"),
+        },
+    )
+
+
+def _create_set(request: HttpRequest, who: Principal) -> Call:
+    data = _body(request)
+    return Call(
+        "create_music_set",
+        (who,),
+        {
+            "title": _str(data, "title", required=True, min_length=1, max_length=_MAX_TITLE),
+            "description": _str(data, "description"),
+            "visible": _bool(data, "visible"),
+        },
+        status=201,
+    )
+
+
+def _update_set(request: HttpRequest, who: Principal, set_id: str) -> Call:
+    data = _body(request)
+    return Call(
+        "update_music_set",
+        (who, set_id),
+        {
+            "title": _str(data, "title", min_length=1, max_length=_MAX_TITLE),
+            "description": _str(data, "description"),
+            "visible": _bool(data, "visible"),
+        },
+    )
+
+
+def _set_visibility(request: HttpRequest, who: Principal, set_id: str) -> Call:
+    visible = _bool(_body(request), "visible", required=True)
+    return Call("set_music_set_visibility", (who, set_id, visible))
+
+
+def _put_track(request: HttpRequest, who: Principal, set_id: str, track_id: str) -> Call:
+    data = _body(request)
+    if track_id == "order":  # PUT .../tracks/order is the reorder route
+        return Call("reorder_tracks", (who, set_id, _str_list(data, "track_ids")))
+    title = _str(data, "title", max_length=_MAX_TITLE)
+    return Call("update_track", (who, set_id, track_id), {"title": title})
+
+
+def _proxy(request: HttpRequest, who: Principal, media_id: str) -> Call:
+    return Call(
+        "proxy",
+        (who, media_id),
+        {
+            "method": request.method,
+            "headers": request.headers,
+            "quality": _choice(request, "quality", _PROXY_QUALITIES),
+            "size": request.GET.get("size"),
+        },
+        stream=True,
+    )
+
+
+def _local_file(request: HttpRequest, who: Principal | None, key: str) -> Call:
+    return Call(
+        "serve_local",
+        (key, dict(request.GET.items())),
+        {"method": request.method, "headers": request.headers},
+        stream=True,
+    )
+
+
+_A = "api/v1/admin"
+_U = "api/v1/user"
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint(
+        f"{_A}/images",
+        "admin-images",
+        {"GET": lambda r, w: Call("list_images", (w,), {"admin": True, **_page(r)})},
+    ),
+    Endpoint(
+        f"{_A}/images/<str:image_id>",
+        "admin-image",
+        {
+            "GET": lambda r, w, image_id: Call("get_image", (w, image_id), {"admin": True}),
+            "PUT": _update_image,
+            "DELETE": lambda r, w, image_id: Call("delete_image", (w, image_id), status=204),
+            "POST": _admin_image_post,
+        },
+    ),
+    Endpoint(
+        f"{_A}/music-sets",
+        "admin-music-sets",
+        {
+            "GET": lambda r, w: Call("list_music_sets", (w,), {"admin": True, **_page(r)}),
+            "POST": _create_set,
+        },
+    ),
+    Endpoint(
+        f"{_A}/music-sets/<str:set_id>",
+        "admin-music-set",
+        {
+            "GET": lambda r, w, set_id: Call("get_music_set", (w, set_id), {"admin": True}),
+            "PUT": _update_set,
+            "DELETE": lambda r, w, set_id: Call("delete_music_set", (w, set_id), status=204),
+        },
+    ),
+    Endpoint(
+        f"{_A}/music-sets/<str:set_id>/visibility",
+        "admin-music-set-visibility",
+        {"PUT": _set_visibility},
+    ),
+    Endpoint(
+        f"{_A}/music-sets/<str:set_id>/tracks",
+        "admin-tracks",
+        {
+            "POST": lambda r, w, set_id: Call(
+                "upload_tracks", (w, set_id, BODY), _upload(r), status=201
+            )
+        },
+    ),
+    Endpoint(
+        f"{_A}/music-sets/<str:set_id>/tracks/<str:track_id>",
+        "admin-track",
+        {
+            "PUT": _put_track,
+            "DELETE": lambda r, w, set_id, track_id: Call(
+                "delete_track", (w, set_id, track_id), status=204
+            ),
+        },
+    ),
+    Endpoint(
+        f"{_U}/images",
+        "user-images",
+        {"GET": lambda r, w: Call("list_images", (w,), _page(r))},
+    ),
+    Endpoint(
+        f"{_U}/images/<str:image_id>",
+        "user-image",
+        {"GET": lambda r, w, image_id: Call("get_image", (w, image_id))},
+    ),
+    Endpoint(
+        f"{_U}/music-sets",
+        "user-music-sets",
+        {"GET": lambda r, w: Call("list_music_sets", (w,), _page(r))},
+    ),
+    Endpoint(
+        f"{_U}/music-sets/<str:set_id>",
+        "user-music-set",
+        {"GET": lambda r, w, set_id: Call("get_music_set", (w, set_id))},
+    ),
+    Endpoint(
+        f"{_U}/music-sets/<str:set_id>/stream/<str:track_id>",
+        "user-stream-url",
+        {
+            "GET": lambda r, w, set_id, track_id: Call(
+                "stream_url",
+                (w, set_id, track_id, _choice(r, "quality", _STREAM_QUALITIES)),
+            )
+        },
+    ),
+    Endpoint(
+        f"{_U}/music-sets/<str:set_id>/download/<str:track_id>",
+        "user-download-url",
+        {"GET": lambda r, w, set_id, track_id: Call("download_url", (w, set_id, track_id))},
+    ),
+    Endpoint(
+        f"{PROXY_PATH.lstrip('/')}/<str:media_id>/stream",
+        "proxy",
+        {"GET": _proxy, "HEAD": _proxy},
+    ),
+    Endpoint(
+        f"{LOCAL_PATH.lstrip('/')}/<path:key>",
+        "local-file",
+        {"GET": _local_file, "HEAD": _local_file},
+        authenticated=False,
+    ),
+)
+"""Every route of the API contract (paths relative to where the urls are included)."""
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+class _MethodNotAllowed(Exception):
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        super().__init__(allowed)
+        self.allowed = allowed
+
+
+def _not_allowed(request: HttpRequest, allowed: tuple[str, ...]) -> JsonResponse:
+    response = error_response(
+        405, "method_not_allowed", f"{request.method} is not allowed on {request.path}."
+    )
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF checks, reporting the reason instead of rendering a page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> Any:
+        return reason
+
+
+def _csrf_failure(request: HttpRequest) -> str | None:
+    """Why an unsafe request without an ``Authorization`` header fails CSRF, or ``None``.
+
+    A bearer token is not ambient authority, so requests sending one skip the check;
+    anything else (the session cookie) gets Django's full check (token, Origin,
+    Referer). The token must come in the ``X-CSRFToken`` header: reading it from a form
+    field would make Django buffer and parse the whole upload.
+    """
+    if request.method in _SAFE_METHODS or "HTTP_AUTHORIZATION" in request.META:
+        return None
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        request._post = QueryDict()  # type: ignore[attr-defined]  # keep the body unread
+        request._files = MultiValueDict()  # type: ignore[attr-defined]
+    check = _CsrfCheck(lambda r: HttpResponse())
+    check.process_request(request)
+    reason = check.process_view(request, lambda r: HttpResponse(), (), {})
+    return None if reason is None else str(reason)
+
+
+def _csrf_response(reason: str) -> JsonResponse:
+    return error_response(
+        403,
+        "csrf_failed",
+        f"CSRF verification failed ({reason}). Send the csrftoken cookie's value in the "
+        "X-CSRFToken header, or authenticate with 'Authorization: Bearer <token>'.",
+    )
+
+
+def _sync_body(request: HttpRequest) -> Iterator[bytes]:
+    while chunk := request.read(_CHUNK):
+        yield chunk
+
+
+async def _async_body(request: HttpRequest) -> AsyncIterator[bytes]:
+    # Django's ASGI handler has spooled the body to a temporary file already.
+    while chunk := await anyio.to_thread.run_sync(request.read, _CHUNK):
+        yield chunk
+
+
+def _handler(endpoint: Endpoint, request: HttpRequest) -> Handler | JsonResponse:
+    method = request.method or "GET"
+    handler = endpoint.methods.get(method)
+    if handler is None:
+        return _not_allowed(request, tuple(endpoint.methods))
+    return handler
+
+
+def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
+    def view(request: HttpRequest, **kwargs: str) -> HttpResponseBase:
+        handler = _handler(endpoint, request)
+        if isinstance(handler, HttpResponse):
+            return handler
+        try:
+            who: Principal | None = None
+            if endpoint.authenticated:
+                who = auth.get_resolver()(request)
+                if who is None:
+                    raise Unauthorized("Send 'Authorization: Bearer <token>'.")
+                reason = _csrf_failure(request)
+                if reason is not None:
+                    return _csrf_response(reason)
+            call = handler(request, who, **kwargs)
+            args = tuple(_sync_body(request) if a is BODY else a for a in call.args)
+            result = getattr(get_kit().service, call.method)(*args, **call.kwargs)
+        except _MethodNotAllowed as exc:
+            return _not_allowed(request, exc.allowed)
+        except MediaKitError as exc:
+            return _mediakit_error(request, exc)
+        except Exception as exc:
+            return _unexpected(request, exc)
+        return _streaming(result) if call.stream else _json(result, call.status)
+
+    view.__name__ = view.__qualname__ = f"mediakit_{endpoint.name.replace('-', '_')}"
+    view.__doc__ = f"mediakit endpoint {endpoint.route} (sync)."
+    return csrf_exempt(view)
+
+
+async def _aresolve(request: HttpRequest) -> Principal | None:
+    resolver = auth.get_resolver()
+    if resolver is auth.bearer_token_principal or (
+        resolver is auth.bearer_or_session_principal and "HTTP_AUTHORIZATION" in request.META
+    ):
+        return auth.bearer_token_principal(request)  # no I/O: stay on the event loop
+    return await sync_to_async(resolver)(request)
+
+
+def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
+    async def view(request: HttpRequest, **kwargs: str) -> HttpResponseBase:
+        handler = _handler(endpoint, request)
+        if isinstance(handler, HttpResponse):
+            return handler
+        try:
+            who: Principal | None = None
+            if endpoint.authenticated:
+                who = await _aresolve(request)
+                if who is None:
+                    raise Unauthorized("Send 'Authorization: Bearer <token>'.")
+                if request.method not in _SAFE_METHODS:
+                    reason = await sync_to_async(_csrf_failure)(request)
+                    if reason is not None:
+                        return _csrf_response(reason)
+            call = handler(request, who, **kwargs)
+            args = tuple(_async_body(request) if a is BODY else a for a in call.args)
+            result = await getattr(get_kit().aservice, call.method)(*args, **call.kwargs)
+        except _MethodNotAllowed as exc:
+            return _not_allowed(request, exc.allowed)
+        except MediaKitError as exc:
+            return _mediakit_error(request, exc)
+        except Exception as exc:
+            return _unexpected(request, exc)
+        return _streaming(result) if call.stream else _json(result, call.status)
+
+    view.__name__ = view.__qualname__ = f"mediakit_{endpoint.name.replace('-', '_')}"
+    view.__doc__ = f"mediakit endpoint {endpoint.route} (async)."
+    return csrf_exempt(view)
+
+
+def _api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    return json_not_found(request)
+
+
+async def _aapi_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
+    return json_not_found(request)
+
+
+def build_urlpatterns(*, asynchronous: bool) -> list[URLPattern]:
+    """URL patterns for every endpoint: async views (ASGI) or sync views (WSGI).
+
+    The last pattern answers unknown ``api/v1/...`` routes with a JSON 404, whatever
+    the project's ``handler404`` is.
+    """
+    make = _async_view if asynchronous else _sync_view
+    patterns = [path(e.route, make(e), name=e.name) for e in ENDPOINTS]
+    fallback = _aapi_not_found if asynchronous else _api_not_found
+    patterns.append(re_path(r"^api/v1/(?P<rest>.*)$", csrf_exempt(fallback), name="not-found"))
+    return patterns

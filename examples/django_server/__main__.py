@@ -1,0 +1,104 @@
+"""Start the Django reference server: ``python -m examples.django_server``.
+
+Applies migrations, creates the bucket (or storage directory) if missing, then serves
+on MEDIAKIT_HOST (127.0.0.1) : MEDIAKIT_PORT (8000) with uvicorn (ASGI, async views)
+or, with ``MEDIAKIT_DJANGO_SERVER=wsgi``, gunicorn (WSGI, sync views, one process
+with threads so the in-process upload limiter sees every request).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from typing import Any
+
+from mediakit.errors import ConfigurationError
+
+
+def _serve_wsgi(host: str, port: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": 16,
+                "accesslog": "-",
+                "timeout": 120,
+                "graceful_timeout": 5,
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from examples.django_server.wsgi import application
+
+            return application
+
+    _Gunicorn().run()
+
+
+def _serve_asgi(host: str, port: int) -> None:
+    import uvicorn
+
+    from examples.django_server.asgi import application
+
+    uvicorn.run(application, host=host, port=port, lifespan="off", log_level="info")
+
+
+def main() -> int:
+    """Configure from the environment, migrate, and serve until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        from django.core.exceptions import ImproperlyConfigured
+        from django.core.management import call_command
+        from django.db import connections
+
+        import django
+        from examples.django_server.config import demo_tokens, server_kind
+        from mediakit.settings import Settings
+        from mediakit.storage import build_object_store, ensure_bucket
+
+        settings = Settings.from_env()
+        host = os.environ.get("MEDIAKIT_HOST", "127.0.0.1")
+        port_raw = os.environ.get("MEDIAKIT_PORT", "8000")
+        if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+            raise ConfigurationError(
+                "MEDIAKIT_PORT", f"must be a TCP port number; got {port_raw!r}"
+            )
+        kind = server_kind()
+        tokens = demo_tokens()
+        # fixed for every process of this server (gunicorn workers re-read settings)
+        os.environ["MEDIAKIT_DEMO_ADMIN_TOKEN"] = tokens.admin
+        os.environ["MEDIAKIT_DEMO_USER_TOKEN"] = tokens.user
+        os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_server.settings")
+        django.setup()
+        call_command("migrate", interactive=False, verbosity=1)
+        connections.close_all()  # never share a connection with forked workers
+        store = build_object_store(settings)
+        if hasattr(store, "ensure_bucket"):
+            ensure_bucket(store)
+    except (ConfigurationError, ImproperlyConfigured) as exc:
+        print(f"mediakit: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if tokens.generated:
+        print(
+            "mediakit demo tokens (set MEDIAKIT_DEMO_ADMIN_TOKEN / MEDIAKIT_DEMO_USER_TOKEN to fix them):\n"
+            f"  admin: {tokens.admin}\n  user:  {tokens.user}",
+            flush=True,
+        )
+    print(f"mediakit Django reference server ({kind}) on http://{host}:{port_raw}/", flush=True)
+    if kind == "wsgi":
+        _serve_wsgi(host, int(port_raw))
+    else:
+        _serve_asgi(host, int(port_raw))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
