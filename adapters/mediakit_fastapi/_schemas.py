@@ -1,5 +1,9 @@
-"""Pydantic models of the JSON contract: request bodies (validated) and responses
-(documented in OpenAPI; the service's dicts are sent as they are, without re-validation)."""
+"""Pydantic models of the JSON contract: request bodies and responses.
+
+Request models check only JSON types (strictly: ``"true"`` is not a boolean); the field
+rules (lengths, trimming) are the service's, so both adapters answer alike. Response
+models document OpenAPI; the service's dicts are sent as they are, without re-validation.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +41,7 @@ class ImageUpdate(BaseModel):
     """Fields of an image to change; absent or null fields stay as they are."""
 
     model_config = _STRICT
-    title: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, description="At most 200 characters.")
     description: str | None = None
     visible: bool | None = None
 
@@ -46,7 +50,7 @@ class MusicSetCreate(BaseModel):
     """A new music set."""
 
     model_config = _STRICT
-    title: str = Field(..., min_length=1, max_length=200)
+    title: str = Field(..., description="1 to 200 characters.")
     description: str | None = None
     visible: bool | None = Field(None, description="Default false (hidden).")
 
@@ -55,7 +59,7 @@ class MusicSetUpdate(BaseModel):
     """Fields of a music set to change."""
 
     model_config = _STRICT
-    title: str | None = Field(None, min_length=1, max_length=200)
+    title: str | None = Field(None, description="1 to 200 characters.")
     description: str | None = None
     visible: bool | None = None
 
@@ -71,7 +75,7 @@ class TrackUpdate(BaseModel):
     """Fields of a track to change."""
 
     model_config = _STRICT
-    title: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, description="At most 200 characters.")
 
 
 class TrackOrder(BaseModel):
