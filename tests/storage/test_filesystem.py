@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mediakit.errors import ObjectNotFound, StorageError
 from mediakit.storage import ByteSpan, FilesystemObjectStore
@@ -158,3 +161,19 @@ def test_read_opens_only_the_span(fs: FilesystemObjectStore) -> None:
     """get_range seeks to the span and reads only its bytes, clamped to the end."""
     fs.put_bytes("r", bytes(range(256)), content_type="x")
     assert b"".join(fs.get_range("r", ByteSpan(250, 400), chunk_size=2)) == bytes(range(250, 256))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab./\\\x00~ é"), max_size=12) | st.text(max_size=20))
+def test_any_key_maps_inside_the_bucket_or_is_refused(key: str) -> None:
+    """For any string, the store either refuses it (ValueError) or maps it to a path strictly
+    inside the bucket directory, outside the store's own ``.mediakit`` files."""
+    store = FilesystemObjectStore("/srv/objects", "media")
+    try:
+        path = store._data(key)
+    except ValueError:
+        return
+    resolved = Path(os.path.normpath(path))
+    assert store.base in resolved.parents
+    assert resolved.relative_to(store.base).parts[0] != ".mediakit"
+    assert resolved.relative_to(store.base).as_posix() == key
