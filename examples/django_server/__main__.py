@@ -54,11 +54,11 @@ def main() -> int:
     """Configure from the environment, migrate, and serve until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        import django
         from django.core.exceptions import ImproperlyConfigured
         from django.core.management import call_command
         from django.db import connections
 
-        import django
         from examples.django_server.config import demo_tokens, server_kind
         from mediakit.settings import Settings
         from mediakit.storage import build_object_store, ensure_bucket

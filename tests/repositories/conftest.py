@@ -43,10 +43,19 @@ def _postgres(request: pytest.FixtureRequest) -> Repositories:
     return SqlRepositories.from_engine(engine, migrate_schema=False)
 
 
+def _django(request: pytest.FixtureRequest) -> Repositories:
+    # the Django ORM on a SQLite file (Django configured once per session, rows cleared)
+    from tests.django.support import django_repositories
+
+    repos: Repositories = django_repositories()
+    return repos
+
+
 REPOSITORY_FACTORIES: dict[str, RepositoryFactory] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "postgres": _postgres,
+    "django": _django,
 }
 """name -> factory(request) returning fresh, empty repositories."""
 
