@@ -102,6 +102,38 @@ def test_alpha_is_kept() -> None:
     assert decode(t).mode == "RGBA"
 
 
+@pytest.mark.parametrize(
+    ("mode", "color", "expected"),
+    [
+        ("I;16", 30000, (117, 117, 117)),
+        ("L", 128, (128, 128, 128)),
+        ("1", 1, (255, 255, 255)),
+        ("P", 0, (0, 0, 0)),
+    ],
+)
+def test_png_modes_become_rgb_with_the_right_levels(
+    mode: str, color: int, expected: tuple[int, int, int]
+) -> None:
+    """16-bit grey is scaled to 8 bits (not clipped to white); other modes convert to RGB."""
+    buf = io.BytesIO()
+    Image.new(mode, (60, 40), color).save(buf, "PNG")
+    (t,) = thumbs(buf.getvalue(), (30,))
+    px = decode(t).convert("RGB").getpixel((5, 5))
+    assert isinstance(px, tuple)
+    assert all(abs(a - b) <= 2 for a, b in zip(px, expected, strict=True)), px
+
+
+def test_cmyk_jpeg_is_converted_to_rgb() -> None:
+    """A CMYK JPEG (as print workflows make) gives correct RGB thumbnails."""
+    buf = io.BytesIO()
+    Image.new("CMYK", (60, 40), (0, 255, 0, 0)).save(buf, "JPEG")
+    (t,) = thumbs(buf.getvalue(), (30,))
+    r, g, b = decode(t).convert("RGB").getpixel((5, 5))  # type: ignore[misc]
+    assert r > 230
+    assert g < 30
+    assert b > 230
+
+
 def test_gif_uses_the_first_frame() -> None:
     """An animated GIF gives a still thumbnail of its first (red) frame."""
     (t,) = thumbs(gif_bytes(), (60,))

@@ -239,6 +239,9 @@ def _has_alpha(im: Image.Image) -> bool:
 
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
     """RGB or RGBA pixels in sRGB, with no profile or other metadata attached."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        # 16-bit greyscale (PNG): scale to 8 bits; a plain convert would clip to white.
+        im = im.convert("I").point(lambda v: v * (1 / 256)).convert("L")
     mode = "RGBA" if _has_alpha(im) else "RGB"
     if im.mode == "CMYK" and icc is None:
         # Adobe CMYK JPEGs without a profile are stored inverted; Pillow handles that.
