@@ -109,9 +109,13 @@ def seed_set(
 
 
 def multipart(
-    files: list[tuple[str, bytes]], fields: dict[str, str] | None = None, field: str = "files"
+    files: list[tuple[str, bytes]],
+    fields: dict[str, str] | None = None,
+    field: str = "files",
+    *,
+    after: dict[str, str] | None = None,
 ) -> tuple[bytes, str]:
-    """A multipart/form-data body and its Content-Type."""
+    """A multipart/form-data body (``fields``, the files, then ``after``) and its Content-Type."""
     boundary = uuid.uuid4().hex
     out = bytearray()
     for name, value in (fields or {}).items():
@@ -122,6 +126,8 @@ def multipart(
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         out += data + b"\r\n"
+    for name, value in (after or {}).items():
+        out += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 

@@ -350,9 +350,15 @@ def test_upload_refuses_whole_batch_with_a_bad_file(svc: Twin, kit: MediaKit) ->
     empty, ct = multipart([], {"title": "x"})
     with pytest.raises(BadRequest):
         svc.upload_images(ADMIN, body=empty, content_type=ct)
-    body, ct = multipart([("a.jpg", jpeg_bytes())], {"visible": "maybe"})
-    with pytest.raises(UnprocessableEntity):
+    for fields in ({"visible": "maybe"}, {"title": "x" * 201}):
+        body, ct = multipart([("a.jpg", jpeg_bytes())], fields)
+        with pytest.raises(UnprocessableEntity):
+            svc.upload_images(ADMIN, body=body, content_type=ct)
+    body, ct = multipart([("a.jpg", jpeg_bytes())], after={"visible": "maybe"})
+    with pytest.raises(UnprocessableEntity):  # a bad field after the files fails too
         svc.upload_images(ADMIN, body=body, content_type=ct)
+    assert keys_under(kit, "images/") == []
+    assert svc.list_images(ADMIN, admin=True)["items"] == []
 
 
 def test_upload_over_concurrency_cap_is_too_many_requests(svc: Twin, kit: MediaKit) -> None:
@@ -397,3 +403,10 @@ def test_upload_tracks_encodes_tiers_and_streams_them(
     stream = svc.stream_url(USER, created["id"], item["id"])
     status, headers, data = fetch(svc, stream["url"], Range="bytes=0-3")
     assert (status, headers["Content-Type"], len(data)) == (206, "audio/mpeg", 4)
+
+
+def test_upload_fields_after_the_files_still_apply(svc: Twin) -> None:
+    """`title`/`visible` sent after the files (any multipart order) apply to every file."""
+    body, ct = multipart([("a.jpg", jpeg_bytes())], after={"title": "Late", "visible": "true"})
+    [item] = svc.upload_images(ADMIN, body=body, content_type=ct)["items"]
+    assert (item["title"], item["visible"]) == ("Late", True)

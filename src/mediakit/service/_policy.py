@@ -29,6 +29,8 @@ __all__ = [
     "ServeTarget",
     "can_see",
     "check_limit",
+    "check_track_order",
+    "check_upload_field",
     "content_disposition",
     "image_changes",
     "image_proxy_target",
@@ -322,18 +324,27 @@ UPLOAD_FIELDS = ("title", "visible")
 """Optional text fields of an upload request, applied to every uploaded item."""
 
 
+def check_upload_field(name: str, value: str) -> object:
+    """The value of one optional upload field (``title`` or ``visible``), validated.
+
+    Called as the field arrives, so a bad value fails the upload while its files are
+    still being streamed and the ingest pipeline removes them: nothing is kept.
+    """
+    if name == "title":
+        return _text("title", value, min_len=0, max_len=MAX_TITLE)
+    raw = value.strip().lower()
+    if raw not in ("true", "false"):
+        raise UnprocessableEntity(f"visible must be 'true' or 'false'; got {value!r}.")
+    return raw == "true"
+
+
 def upload_changes(fields: Mapping[str, str], now: datetime) -> dict[str, object]:
     """The changes the optional ``title`` / ``visible`` form fields of an upload ask for."""
-    changes: dict[str, object] = {}
-    if "title" in fields:
-        changes["title"] = _text("title", fields["title"], min_len=0, max_len=MAX_TITLE)
-    if "visible" in fields:
-        raw = fields["visible"].strip().lower()
-        if raw not in ("true", "false"):
-            raise UnprocessableEntity(
-                f"visible must be 'true' or 'false'; got {fields['visible']!r}."
-            )
-        changes["visible"] = raw == "true"
+    changes: dict[str, object] = {
+        name: check_upload_field(name, value)
+        for name, value in fields.items()
+        if name in UPLOAD_FIELDS
+    }
     if changes:
         changes["updated_at"] = now
     return changes

@@ -51,6 +51,7 @@ def _capture_fields(
     """Pass the form through, remembering the optional text fields of an upload."""
     for item in form:
         if isinstance(item, FormField) and item.name in policy.UPLOAD_FIELDS:
+            policy.check_upload_field(item.name, item.value)  # fail before any row exists
             fields[item.name] = item.value
         yield item
 
