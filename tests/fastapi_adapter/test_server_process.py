@@ -71,3 +71,19 @@ def test_server_starts_on_embedded_defaults_and_stops_cleanly_on_sigint(tmp_path
     finally:
         if proc.poll() is None:
             servers.stop_process(proc)
+
+
+def test_bad_configuration_exits_with_a_message_naming_the_variable(tmp_path: Path) -> None:
+    """A bad setting stops the server at start-up with status 2 and the variable's name."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAKIT_", "MEDIA_"))}
+    env.update(PYTHONPATH=str(REPO_ROOT), MEDIA_MAX_FILE_SIZE="lots")
+    done = subprocess.run(
+        [sys.executable, "-m", "examples.fastapi_server"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "MEDIA_MAX_FILE_SIZE" in done.stderr
