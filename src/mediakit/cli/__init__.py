@@ -1,0 +1,143 @@
+"""The ``mediakit`` command: operations on a deployment configured by environment variables.
+
+.. code-block:: console
+
+    $ mediakit doctor [--json] [--strict]      # does the S3 endpoint do what mediakit needs?
+    $ mediakit reprocess [images|tracks|all] [--id ID ...]   # regenerate renditions
+    $ mediakit gc [--delete] [--min-age SECONDS] [--json]    # orphans and stale uploads
+    $ mediakit migrate                         # bring the SQL schema up to date
+    $ mediakit --version
+
+Every command reads :meth:`mediakit.Settings.from_env` (``MEDIA_*``, ``MEDIAKIT_*``).
+Exit status: 0 on success, 1 when a check or an item failed, 2 on a configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from mediakit._version import __version__
+from mediakit.errors import ConfigurationError, MediaKitError
+from mediakit.settings import Settings
+
+__all__ = ["build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mediakit`` (its ``--help`` is the command reference)."""
+    parser = argparse.ArgumentParser(
+        prog="mediakit",
+        description="Operate a mediakit deployment. Settings come from the environment "
+        "(MEDIA_*, MEDIAKIT_*; see the configuration reference).",
+    )
+    parser.add_argument("--version", action="version", version=f"mediakit {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check the configured S3 endpoint",
+        description="Check the configured S3 bucket: reachable, a put with the configured "
+        "checksum mode, a presigned GET, a Range request on a presigned URL, a multipart "
+        "upload, a lifecycle rule aborting incomplete multipart uploads; every test object "
+        "is deleted. Exits 1 if a check fails.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.add_argument("--strict", action="store_true", help="warnings fail too")
+
+    rep = sub.add_parser(
+        "reprocess",
+        help="regenerate thumbnails and audio tiers",
+        description="Regenerate renditions under new revision keys, swap the rows, delete "
+        "the previous renditions. Exits 1 if any item failed.",
+    )
+    rep.add_argument("what", nargs="?", choices=["images", "tracks", "all"], default="all")
+    rep.add_argument(
+        "--id", dest="ids", action="append", default=[], metavar="ID", help="only this id"
+    )
+
+    gc = sub.add_parser(
+        "gc",
+        help="find (and delete) orphaned objects and stale multipart uploads",
+        description="List objects under images/ and music/ that no row references and "
+        "multipart uploads never completed, older than --min-age. Dry run unless --delete.",
+    )
+    gc.add_argument("--delete", action="store_true", help="delete / abort what is found")
+    gc.add_argument(
+        "--min-age",
+        type=_seconds,
+        default=86400,
+        metavar="SECONDS",
+        help="leave younger items alone (default 86400: uploads may be in flight)",
+    )
+    gc.add_argument("--json", action="store_true", help="print the findings as JSON")
+
+    sub.add_parser(
+        "migrate",
+        help="apply database migrations",
+        description="Bring the schema on MEDIAKIT_DATABASE_URL up to date (idempotent).",
+    )
+    return parser
+
+
+def _seconds(value: str) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of seconds, got {value!r}")
+    return int(value)
+
+
+def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from mediakit.cli._doctor import run_doctor
+
+    if settings.storage_backend != "s3":
+        raise ConfigurationError(
+            "MEDIAKIT_STORAGE",
+            f"doctor checks an S3 endpoint, but the store is {settings.storage_backend!r}; "
+            "set MEDIAKIT_STORAGE=s3 and MEDIA_S3_ENDPOINT, MEDIA_ASSETS_BUCKET and the keys",
+        )
+    report = run_doctor(settings, strict=args.strict)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(report.to_text())
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``mediakit`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = Settings.from_env()
+        if args.command == "doctor":
+            return _doctor(settings, args)
+        from mediakit.cli import _ops
+
+        if args.command == "reprocess":
+            return _ops.reprocess(settings, args.what, args.ids)
+        if args.command == "gc":
+            return _ops.gc(
+                settings,
+                delete=args.delete,
+                min_age=timedelta(seconds=args.min_age),
+                as_json=args.json,
+            )
+        return _ops.migrate(settings)
+    except ConfigurationError as exc:
+        print(f"mediakit: configuration error: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    except MediaKitError as exc:
+        print(f"mediakit {args.command}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED

@@ -1,0 +1,245 @@
+"""``mediakit reprocess``, ``mediakit gc`` and ``mediakit migrate``: thin shells over
+:mod:`mediakit.processing.tasks`, :mod:`mediakit.uploads.gc` and the SQL migrations."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
+from typing import Any, Literal, TextIO
+
+from mediakit.models import ProcessingStatus
+from mediakit.processing.tasks import (
+    ProcessingContext,
+    ReprocessProgress,
+    process_image,
+    process_track,
+    reprocess_all,
+)
+from mediakit.repositories import Repositories
+from mediakit.settings import Settings
+from mediakit.storage import ObjectStore, build_object_store
+from mediakit.uploads.gc import OrphanReport, collect, find_orphans
+
+__all__ = ["gc", "migrate", "reprocess"]
+
+log = logging.getLogger("mediakit.cli")
+
+Kind = Literal["images", "tracks"]
+
+
+def open_repositories(settings: Settings) -> Repositories:
+    """The SQL repositories on ``MEDIAKIT_DATABASE_URL`` (schema migrated)."""
+    from mediakit.repositories.sql import SqlRepositories
+
+    return SqlRepositories.from_url(settings.database_url)
+
+
+def _close(repos: Repositories) -> None:
+    close = getattr(repos, "close", None)
+    if close is not None:
+        close()
+
+
+# --- reprocess ------------------------------------------------------------------------------
+
+
+def _by_ids(ctx: ProcessingContext, what: str, ids: Sequence[str]) -> Iterator[ReprocessProgress]:
+    """Like :func:`reprocess_all`, for named ids (images or tracks, whichever they are)."""
+    for done, item_id in enumerate(ids, start=1):
+        kind: Kind
+        if what in {"images", "all"} and ctx.repos.images.get(item_id) is not None:
+            kind = "images"
+        elif what in {"tracks", "all"} and ctx.repos.tracks.get(item_id) is not None:
+            kind = "tracks"
+        else:
+            yield ReprocessProgress(
+                kind="images" if what == "images" else "tracks",
+                item_id=item_id,
+                done=done,
+                total=len(ids),
+                status=None,
+                failure_reason=f"no {what if what != 'all' else 'image or track'} has this id",
+            )
+            continue
+        try:
+            (process_image if kind == "images" else process_track)(ctx, item_id)
+        except Exception:
+            log.exception("re-processing %s %s crashed", kind, item_id)
+        row = ctx.repos.images.get(item_id) if kind == "images" else ctx.repos.tracks.get(item_id)
+        yield ReprocessProgress(
+            kind=kind,
+            item_id=item_id,
+            done=done,
+            total=len(ids),
+            status=row.status if row else None,
+            failure_reason=row.failure_reason if row else None,
+        )
+
+
+def _describe(p: ReprocessProgress) -> str:
+    status = p.status.value if p.status is not None else "missing"
+    line = f"[{p.done}/{p.total}] {p.kind[:-1]} {p.item_id}: {status}"
+    if p.failure_reason:
+        line += f" ({p.failure_reason})"
+    return line
+
+
+def _plain(steps: Iterable[ReprocessProgress], out: TextIO) -> Iterator[ReprocessProgress]:
+    for p in steps:
+        print(_describe(p), file=out, flush=True)
+        yield p
+
+
+def _with_rich(steps: Iterable[ReprocessProgress], label: str) -> Iterator[ReprocessProgress]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+        for p in steps:
+            bar.update(task, total=p.total, completed=p.done)
+            if p.status is not ProcessingStatus.READY:
+                bar.console.print(_describe(p))
+            yield p
+
+
+def _progress(
+    steps: Iterable[ReprocessProgress], label: str, out: TextIO
+) -> Iterator[ReprocessProgress]:
+    """A rich progress bar on a terminal (``pip install 'mediakit[cli]'``), lines otherwise."""
+    if out.isatty():
+        try:
+            import rich.progress  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            return _with_rich(steps, label)
+    return _plain(steps, out)
+
+
+def reprocess(
+    settings: Settings,
+    what: Literal["images", "tracks", "all"],
+    ids: Sequence[str] = (),
+    *,
+    out: TextIO = sys.stdout,
+    store: ObjectStore | None = None,
+    repos: Repositories | None = None,
+) -> int:
+    """Regenerate renditions (new revision keys, old ones deleted); exit status 1 if any failed."""
+    own_repos = repos is None
+    repos = repos if repos is not None else open_repositories(settings)
+    try:
+        ctx = ProcessingContext(store or build_object_store(settings), repos, settings)
+        ready = failed = 0
+        kinds: list[Kind] = ["images", "tracks"] if what == "all" else [what]
+        runs: list[tuple[str, Iterable[ReprocessProgress]]] = (
+            [(f"re-processing {', '.join(ids)}", _by_ids(ctx, what, ids))]
+            if ids
+            else [(f"re-processing {kind}", reprocess_all(ctx, kind)) for kind in kinds]
+        )
+        for label, steps in runs:
+            for p in _progress(steps, label, out):
+                if p.status is ProcessingStatus.READY:
+                    ready += 1
+                else:
+                    failed += 1
+        print(f"re-processed: {ready} ready, {failed} failed or missing", file=out)
+        return 1 if failed else 0
+    finally:
+        if own_repos:
+            _close(repos)
+
+
+# --- gc -------------------------------------------------------------------------------------
+
+
+def _report_json(report: OrphanReport, deleted: bool) -> dict[str, Any]:
+    return {
+        "deleted": deleted,
+        "orphan_objects": list(report.objects),
+        "stale_multipart_uploads": [
+            {"key": u.key, "upload_id": u.upload_id, "initiated": u.initiated.isoformat()}
+            for u in report.stale_multipart_uploads
+        ],
+        "young_skipped": report.young_skipped,
+    }
+
+
+def gc(
+    settings: Settings,
+    *,
+    delete: bool = False,
+    min_age: timedelta,
+    as_json: bool = False,
+    out: TextIO = sys.stdout,
+    store: ObjectStore | None = None,
+    repos: Repositories | None = None,
+) -> int:
+    """Find (and with ``delete``, remove) orphaned objects and stale multipart uploads."""
+    own_repos = repos is None
+    repos = repos if repos is not None else open_repositories(settings)
+    try:
+        store = store or build_object_store(settings)
+        report = find_orphans(store, repos, min_age=min_age)
+        if delete and not report.empty:
+            collect(store, report)
+        if as_json:
+            json.dump(_report_json(report, delete), out, indent=2)
+            out.write("\n")
+            return 0
+        print(f"orphan objects: {len(report.objects)}", file=out)
+        for key in report.objects:
+            print(f"  {key}", file=out)
+        print(f"stale multipart uploads: {len(report.stale_multipart_uploads)}", file=out)
+        for u in report.stale_multipart_uploads:
+            print(f"  {u.key} (upload {u.upload_id}, started {u.initiated.isoformat()})", file=out)
+        if report.young_skipped:
+            print(
+                f"left alone: {report.young_skipped} unreferenced item(s) younger than "
+                f"{int(min_age.total_seconds())} s (uploads may be in flight)",
+                file=out,
+            )
+        if report.empty:
+            print("nothing to collect", file=out)
+        elif delete:
+            print(
+                f"deleted {len(report.objects)} object(s), aborted "
+                f"{len(report.stale_multipart_uploads)} multipart upload(s)",
+                file=out,
+            )
+        else:
+            print("dry run: nothing deleted; run again with --delete to remove these", file=out)
+        return 0
+    finally:
+        if own_repos:
+            _close(repos)
+
+
+# --- migrate --------------------------------------------------------------------------------
+
+
+def migrate(settings: Settings, *, out: TextIO = sys.stdout) -> int:
+    """Bring the SQL schema on ``MEDIAKIT_DATABASE_URL`` up to date; print the versions."""
+    from mediakit.repositories.sql import create_engine, schema_version
+    from mediakit.repositories.sql import migrate as apply
+
+    engine = create_engine(settings.database_url)
+    try:
+        before = schema_version(engine)
+        after = apply(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        print(f"schema already at version {after}; nothing to do", file=out)
+    else:
+        print(f"schema migrated from version {before} to {after}", file=out)
+    return 0
