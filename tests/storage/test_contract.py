@@ -177,6 +177,20 @@ async def test_missing_key_is_object_not_found(store: Harness) -> None:
         await store.read("images/none/original", ByteSpan(0, 10))
 
 
+async def test_a_prefix_is_not_an_object(store: Harness) -> None:
+    """A prefix of stored keys is not itself an object: not found, and deleting it is a
+    no-op that leaves the keys under it alone."""
+    await store.put_bytes("dir/x", b"1")
+    with pytest.raises(ObjectNotFound):
+        await store.head("dir")
+    with pytest.raises(ObjectNotFound):
+        await store.read("dir")
+    if store.kind != "boto3-nanio":  # nanio answers 500 InternalError (its own bug)
+        await store.delete("dir")
+        await store.delete_many(["dir"])
+    assert await store.list_keys() == ["dir/x"]
+
+
 async def test_delete_is_idempotent(store: Harness) -> None:
     """Deleting a key twice, or a key that never existed, is not an error."""
     await store.put_bytes("d", b"1")

@@ -210,6 +210,8 @@ class FilesystemObjectStore:
     def _read(
         self, key: str, path: Path, span: ByteSpan | None, chunk_size: int
     ) -> Iterator[bytes]:
+        if path.is_dir():  # a prefix of other keys, not an object
+            raise ObjectNotFound(f"No object {key!r} in bucket {self.bucket!r}.")
         with _os_errors(key, self.bucket), open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             first, last = (0, size - 1) if span is None else (span.first, span.last)
@@ -227,6 +229,8 @@ class FilesystemObjectStore:
     def delete(self, key: str) -> None:
         """Remove the object and its sidecar; a missing key is not an error."""
         path = self._data(key)
+        if path.is_dir():  # a prefix of other keys, not an object: nothing to delete
+            return
         with _os_errors(key, self.bucket):
             path.unlink(missing_ok=True)
             self._meta(key).unlink(missing_ok=True)
