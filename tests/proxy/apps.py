@@ -11,11 +11,13 @@ import contextlib
 import json
 import socketserver
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import anyio
 import attrs
 import uvicorn
 from starlette.applications import Starlette
@@ -30,6 +32,7 @@ from mediakit.storage import AsyncObjectStore, ByteSpan, ObjectInfo, ObjectStore
 from tests.servers import free_port, wait_for_port
 
 CHUNK = 64 * 1024
+SLOW_DELAY = 0.003
 
 # ---------------------------------------------------------------- fault injection
 
@@ -40,7 +43,8 @@ class Probe:
 
     faults: dict[str, str] = attrs.field(factory=dict)
     """key -> "head" (fail HEAD), "first" (fail before the first chunk), "mid" (fail mid-body),
-    "short" (end the stream early)."""
+    "short" (end the stream early), "slow" (3 ms per chunk: a stream the client outpaces,
+    so a disconnect is noticed long before the end)."""
     open_streams: int = 0
     opened: int = 0
     bytes_read: dict[str, int] = attrs.field(factory=dict)
@@ -102,6 +106,8 @@ class ProbedStore:
                         raise StorageError("Injected: the connection to S3 broke mid-body.")
                     if index == 2 and fault == "short":
                         return
+                    if fault == "slow":
+                        time.sleep(SLOW_DELAY)
                     probe.read(key, len(chunk))
                     yield chunk
             finally:
@@ -147,6 +153,8 @@ class ProbedAsyncStore:
                         raise StorageError("Injected: the connection to S3 broke mid-body.")
                     if index == 2 and fault == "short":
                         return
+                    if fault == "slow":
+                        await anyio.sleep(SLOW_DELAY)
                     index += 1
                     probe.read(key, len(chunk))
                     yield chunk
@@ -309,8 +317,6 @@ def serve_wsgi(app: Callable[..., Any]) -> Running:
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     """Poll ``condition`` until true or ``timeout``; returns its last value."""
-    import time
-
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
