@@ -36,8 +36,8 @@ def client(kit: MediaKit) -> Client:
     return Client(create_app(kit.settings, TOKENS, kit=kit, web_dir=None))
 
 
-def _all_subclasses(cls: type) -> list[type]:
-    out = []
+def _all_subclasses(cls: type[errors.MediaKitError]) -> list[type[errors.MediaKitError]]:
+    out: list[type[errors.MediaKitError]] = []
     for sub in cls.__subclasses__():
         out += [sub, *_all_subclasses(sub)]
     return out
@@ -45,9 +45,9 @@ def _all_subclasses(cls: type) -> list[type]:
 
 def _instance(cls: type[errors.MediaKitError]) -> errors.MediaKitError:
     if cls is errors.ConfigurationError:
-        return cls("MEDIAKIT_X", "bad")  # type: ignore[call-arg]
+        return errors.ConfigurationError("MEDIAKIT_X", "bad")
     if cls is errors.RangeNotSatisfiable:
-        return cls(100)  # type: ignore[call-arg]
+        return errors.RangeNotSatisfiable(100)
     if cls is errors.Unauthorized:
         return cls()
     return cls("Something happened.")

@@ -30,7 +30,10 @@ def fetch(svc: Twin, url: str, **headers: str) -> tuple[int, dict[str, str], byt
     """GET a local signed URL through the service's local-file route."""
     parts = urlsplit(url)
     key = parts.path.removeprefix("/api/v1/media/local/")
-    return svc.serve_local(key, dict(parse_qsl(parts.query)), method="GET", headers=headers)
+    result: tuple[int, dict[str, str], bytes] = svc.serve_local(
+        key, dict(parse_qsl(parts.query)), method="GET", headers=headers
+    )
+    return result
 
 
 def keys_under(kit: MediaKit, prefix: str) -> list[str]:
