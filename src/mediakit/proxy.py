@@ -25,7 +25,8 @@ a deleted key still fails before headers (the first chunk is fetched first) with
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator, Mapping
 from types import TracebackType
 
 import attrs
@@ -60,11 +61,13 @@ class ObjectInfoCache:
 
     maxsize: int = 4096
     ttl: float = 300.0
+    timer: Callable[[], float] = time.monotonic
+    """Seconds, monotonic; injectable so tests can move time."""
     _cache: TTLCache[str, ObjectInfo] = attrs.field(init=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._cache = TTLCache(maxsize=self.maxsize, ttl=self.ttl)
+        self._cache = TTLCache(maxsize=self.maxsize, ttl=self.ttl, timer=self.timer)
 
     def get(self, key: str) -> ObjectInfo | None:
         """The cached info of ``key``, or None."""

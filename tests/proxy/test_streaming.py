@@ -221,3 +221,19 @@ async def test_info_cache_async(memory: MemoryObjectStore) -> None:
     cache.put(memory.put_bytes(KEY, b"x", content_type="image/png"))
     cache.discard(KEY)
     assert cache.get(KEY) is None
+
+
+def test_info_cache_entries_expire() -> None:
+    """Entries live for ttl seconds of the injected timer, and the cache holds at most maxsize."""
+    now = [0.0]
+    cache = ObjectInfoCache(maxsize=2, ttl=10, timer=lambda: now[0])
+    store = MemoryObjectStore("b")
+    infos = [store.put_bytes(f"k{i}", b"x", content_type="image/png") for i in range(3)]
+    cache.put(infos[0])
+    now[0] = 9.9
+    assert cache.get("k0") == infos[0]
+    now[0] = 10.1
+    assert cache.get("k0") is None
+    for info in infos:
+        cache.put(info)
+    assert [cache.get(f"k{i}") is not None for i in range(3)].count(True) == 2

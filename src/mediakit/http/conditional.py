@@ -149,8 +149,8 @@ def parse_http_date(value: str, *, now: datetime | None = None) -> datetime:
     """Parse an HTTP-date (IMF-fixdate, rfc850-date or asctime-date) as aware UTC.
 
     Raises BadRequest when ``value`` is none of the three. An rfc850 two-digit year more
-    than 50 years after ``now`` (default: the year 2000 reference, i.e. 00-49 -> 20xx)
-    means the previous century (RFC 9110 §5.6.7).
+    than 50 years after ``now`` means the previous century (RFC 9110 §5.6.7). Without ``now``
+    (the core reads no clock) the reference year is 2000: 00-50 -> 20xx, 51-99 -> 19xx.
     """
     value = value.strip(_OWS)
     if m := _IMF.fullmatch(value):
