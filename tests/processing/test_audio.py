@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -250,6 +251,56 @@ def test_truncated_input_is_refused(audio_dir: Path, tmp_path: Path, need_ffmpeg
     with pytest.raises(ProcessingError, match="truncated"):
         encode_tiers(src, out, input_format="flac", ffmpeg=need_ffmpeg, timeout_s=60)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["hls", "concat", "lavfi", "image2", "tee"])
+def test_only_audio_demuxers_may_be_forced(fmt: str, tmp_path: Path, need_ffmpeg: str) -> None:
+    """encode_tiers and probe refuse demuxers that can open other files or URLs."""
+    src = tmp_path / "x"
+    src.write_bytes(b"#EXTM3U\n")
+    with pytest.raises(ProcessingError, match="not allowed"):
+        encode_tiers(src, tmp_path, input_format=fmt, ffmpeg=need_ffmpeg)
+    with pytest.raises(ProcessingError, match="not allowed"):
+        probe(src, ffmpeg=need_ffmpeg, input_format=fmt)
+
+
+def test_protocol_whitelist_blocks_network_access(tmp_path: Path, need_ffmpeg: str) -> None:
+    """With mediakit's input options, a playlist pointing at http:// makes no connection."""
+    from mediakit.processing.audio import DEFAULT_PROBESIZE, _input_args
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    playlist = tmp_path / "list.m3u8"
+    playlist.write_text(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n"
+        f"http://127.0.0.1:{port}/seg.mp3\n#EXT-X-ENDLIST\n"
+    )
+    try:
+        res = subprocess.run(
+            [
+                need_ffmpeg,
+                "-nostdin",
+                "-v",
+                "error",
+                *_input_args(playlist, "hls", DEFAULT_PROBESIZE),
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert res.returncode != 0
+        # Our whitelist, not only the hls demuxer's own default ('file,crypto,data'), applied:
+        assert b"not on whitelist 'file,pipe'" in res.stderr
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    finally:
+        listener.close()
 
 
 def test_forced_format_refuses_other_content(

@@ -113,6 +113,18 @@ def input_format_for(content_type: str) -> str:
     return fmt
 
 
+_INPUT_FORMATS = frozenset(MIME_TO_FFMPEG_FORMAT.values())
+
+
+def _check_input_format(input_format: str) -> None:
+    # Only plain audio demuxers: never hls, concat, lavfi, image2... whatever a caller passes.
+    if input_format not in _INPUT_FORMATS:
+        raise ProcessingError(
+            f"ffmpeg input format {input_format!r} is not allowed; "
+            f"allowed: {', '.join(sorted(_INPUT_FORMATS))}."
+        )
+
+
 def find_ffmpeg(settings: Settings) -> str:
     """The ffmpeg binary to use, checked to have the ``libmp3lame`` and ``aac`` encoders.
 
@@ -267,6 +279,7 @@ def probe(
     Raises:
         ProcessingError: not decodable as ``input_format``, no audio stream, or timeout.
     """
+    _check_input_format(input_format)
     deadline = time.monotonic() + timeout_s
     res = _run(
         [ffmpeg, "-hide_banner", "-nostdin", *_input_args(path, input_format, probesize)],
@@ -344,6 +357,7 @@ def encode_tiers(
             an encoder failed, a tier failed verification, or time ran out. Every file
             this call wrote has been removed by then.
     """
+    _check_input_format(input_format)
     deadline = time.monotonic() + timeout_s
     out = Path(out_dir)
     outputs = [(spec, out / f"{spec.tier}.{spec.extension}") for spec in tiers]
