@@ -98,11 +98,12 @@ class ObjectStore(Protocol):
         ...
 
     def list_multipart_uploads(self, prefix: str = "") -> list[MultipartUploadInfo]:
-        """Unfinished multipart uploads under ``prefix``."""
+        """Unfinished multipart uploads under ``prefix`` (on the filesystem store: writes in
+        progress or left behind by a crash; on the memory store: always empty)."""
         ...
 
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
-        """Abort one unfinished multipart upload."""
+        """Abort one unfinished multipart upload; an unknown or finished one is not an error."""
         ...
 
 
