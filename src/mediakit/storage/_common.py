@@ -22,6 +22,7 @@ __all__ = [
     "CONTENT_MD5_EVENT",
     "add_content_md5",
     "DELETE_ATTEMPTS",
+    "INTERNAL_DIR",
     "MAX_DELETE_BATCH",
     "MAX_PARTS",
     "MIN_PART_SIZE",
@@ -32,6 +33,7 @@ __all__ = [
     "client_kwargs",
     "delete_failure",
     "failed_delete_keys",
+    "key_parts",
     "quote_etag",
     "range_header",
 ]
@@ -51,6 +53,30 @@ def check_span(span: ByteSpan) -> ByteSpan:
     if span.first < 0 or span.last < span.first:
         raise ValueError(f"invalid byte span {span.first}-{span.last}: need 0 <= first <= last")
     return span
+
+
+INTERNAL_DIR = ".mediakit"
+"""The filesystem store's own directory inside a bucket; no key may start with it."""
+
+
+def key_parts(key: str) -> list[str]:
+    """The path segments of ``key``, refusing anything that could leave the bucket.
+
+    Keys come from :mod:`mediakit.keys`, but this store is defensive: no empty or
+    absolute keys, no ``.``/``..``/empty segments, no NUL or backslash, no segment
+    over 255 bytes, and nothing under the store's own ``.mediakit`` directory.
+    """
+    if not key or len(key.encode("utf-8", "surrogatepass")) > 1024:
+        raise ValueError(f"object key must be 1 to 1024 bytes, got {key!r}")
+    if "\x00" in key or "\\" in key or key.startswith("/"):
+        raise ValueError(f"object key {key!r} contains a NUL, a backslash or a leading '/'")
+    parts = key.split("/")
+    for part in parts:
+        if part in {"", ".", ".."} or len(part.encode("utf-8", "surrogatepass")) > 255:
+            raise ValueError(f"object key {key!r} has an empty, '.', '..' or too long segment")
+    if parts[0] == INTERNAL_DIR:
+        raise ValueError(f"object key {key!r} uses the reserved prefix {INTERNAL_DIR!r}")
+    return parts
 
 
 def range_header(span: ByteSpan) -> str:

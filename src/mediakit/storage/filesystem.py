@@ -31,34 +31,14 @@ from pathlib import Path
 import attrs
 
 from mediakit.errors import ObjectNotFound, RangeNotSatisfiable, StorageError
-from mediakit.storage._common import check_span
+from mediakit.storage._common import INTERNAL_DIR as _INTERNAL
+from mediakit.storage._common import check_span, key_parts
 from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
 
 __all__ = ["FilesystemObjectStore"]
 
-_INTERNAL = ".mediakit"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _OCTET = "application/octet-stream"
-
-
-def key_parts(key: str) -> list[str]:
-    """The path segments of ``key``, refusing anything that could leave the bucket.
-
-    Keys come from :mod:`mediakit.keys`, but this store is defensive: no empty or
-    absolute keys, no ``.``/``..``/empty segments, no NUL or backslash, no segment
-    over 255 bytes, and nothing under the store's own ``.mediakit`` directory.
-    """
-    if not key or len(key.encode("utf-8", "surrogatepass")) > 1024:
-        raise ValueError(f"object key must be 1 to 1024 bytes, got {key!r}")
-    if "\x00" in key or "\\" in key or key.startswith("/"):
-        raise ValueError(f"object key {key!r} contains a NUL, a backslash or a leading '/'")
-    parts = key.split("/")
-    for part in parts:
-        if part in {"", ".", ".."} or len(part.encode("utf-8", "surrogatepass")) > 255:
-            raise ValueError(f"object key {key!r} has an empty, '.', '..' or too long segment")
-    if parts[0] == _INTERNAL:
-        raise ValueError(f"object key {key!r} uses the reserved prefix {_INTERNAL!r}")
-    return parts
 
 
 @contextlib.contextmanager
