@@ -13,19 +13,30 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 import attrs
 
 from mediakit.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from mediakit.http import content_disposition as _content_disposition
-from mediakit.models import AUDIO_TIERS, AudioTier, Image, MusicSet, Principal, Track
+from mediakit.models import (
+    AUDIO_TIERS,
+    AudioTier,
+    Image,
+    MusicSet,
+    Principal,
+    ProcessingStatus,
+    Track,
+)
 
 __all__ = [
     "MAX_DESCRIPTION",
     "MAX_LIMIT",
     "MAX_TITLE",
     "STREAM_TIERS",
+    "UPLOAD_FIELDS",
+    "ProxyUrl",
     "ServeTarget",
     "can_see",
     "check_limit",
@@ -33,11 +44,14 @@ __all__ = [
     "check_upload_field",
     "content_disposition",
     "image_changes",
+    "image_original_target",
     "image_proxy_target",
     "image_targets",
     "music_set_changes",
     "new_music_set_fields",
     "parse_quality",
+    "proxy_query",
+    "proxy_url",
     "require_admin",
     "see_image",
     "see_music_set",
@@ -47,6 +61,8 @@ __all__ = [
     "track_download_target",
     "track_proxy_target",
     "track_stream_target",
+    "track_upload_changes",
+    "upload_changes",
 ]
 
 MAX_TITLE = 200
@@ -260,7 +276,7 @@ def track_stream_target(track: Track, tier: AudioTier, *, pre_encode: bool = Tru
     if rendition is None:
         if not pre_encode and not track.renditions:
             return ServeTarget(track.original_key, track.content_type, None, "original")
-        if track.status == "failed":
+        if track.status is ProcessingStatus.FAILED:
             reason = f" ({track.failure_reason})" if track.failure_reason else ""
             raise Conflict(
                 f"Track {track.id!r} could not be encoded{reason}; it has no {tier} stream.",
@@ -315,8 +331,6 @@ def image_proxy_target(image: Image, size: str | None) -> ServeTarget:
 
 def proxy_query(params: Mapping[str, str]) -> str:
     """A canonical query string (sorted) for a proxy URL."""
-    from urllib.parse import urlencode
-
     return urlencode(sorted(params.items()))
 
 
@@ -366,8 +380,6 @@ def proxy_url(
     base: str, item_id: str, params: Mapping[str, str], now: datetime, ttl: int
 ) -> ProxyUrl:
     """The proxy URL serving ``item_id`` with ``params`` (``quality`` or ``size``)."""
-    from datetime import timedelta
-
     query = proxy_query(params)
     url = f"{base}/{item_id}/stream" + (f"?{query}" if query else "")
     return ProxyUrl(url, now + timedelta(seconds=ttl))
