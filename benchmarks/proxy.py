@@ -236,8 +236,12 @@ def _spawn(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 @contextlib.contextmanager
-def _server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
-    """Start the async (uvicorn) or sync (gunicorn gthread) proxy; yield its URL and pids."""
+def _server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """Start the async (uvicorn) or sync (gunicorn gthread) proxy; yield its URL and pid.
+
+    gunicorn forks its worker after binding: collect the process tree (:func:`_children`)
+    only once a request has been served.
+    """
     from tests.servers import free_port, stop_process, wait_for_port
 
     port = free_port()
@@ -256,8 +260,7 @@ def _server(kind: str, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
     proc = _spawn(cmd, env)
     try:
         wait_for_port(port, proc)
-        pids = [proc.pid, *_children(proc.pid)]
-        yield f"http://127.0.0.1:{port}", pids
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         stop_process(proc)
 
@@ -288,7 +291,8 @@ def run(quick: bool = False) -> str:
     from tests.servers import ACCESS_KEY, SECRET_KEY, running, start_nanio
 
     size = (64 if quick else 1024) * MiB
-    rounds = 3
+    rounds = 3 if quick else 5
+    load_before = os.getloadavg()[0]
     samples = 10 if quick else 20
     mid = size // 2 + 12_345
     with running(start_nanio) as s3, contextlib.ExitStack() as stack:
@@ -308,13 +312,14 @@ def run(quick: bool = False) -> str:
                 "get_object", Params={"Bucket": BUCKET, "Key": KEY}, ExpiresIn=3600
             )
         }
-        pids: dict[str, list[int]] = {}
+        roots: dict[str, int] = {}
         for kind in ("async", "sync"):
-            url, pids[kind] = stack.enter_context(_server(kind, env))
+            url, roots[kind] = stack.enter_context(_server(kind, env))
             urls[kind] = f"{url}/media/{KEY}"
         client = stack.enter_context(httpx.Client(timeout=120))
         for url in urls.values():
             _ttfb(client, url, 0, 3)  # warm up apps, S3 clients, connections
+        pids = {kind: [pid, *_children(pid)] for kind, pid in roots.items()}
         rss_before = {kind: _rss(p) for kind, p in pids.items()}
         cpu = dict.fromkeys(pids, 0.0)
         peaks = {kind: _PeakRss(p) for kind, p in pids.items()}
@@ -344,10 +349,18 @@ def run(quick: bool = False) -> str:
                 rows[kind]["ttfb_known"] = statistics.median(ttfbs[f"{kind}_known"])
                 rows[kind]["rss"] = (peaks[kind].peak - rss_before[kind]) / MiB
                 rows[kind]["cpu"] = cpu[kind] / (rounds * size / 2**30)
-    return _report(rows, size, samples, quick)
+    load = (load_before, os.getloadavg()[0])
+    return _report(rows, size, samples, quick, rounds, load)
 
 
-def _report(rows: dict[str, dict[str, float]], size: int, samples: int, quick: bool) -> str:
+def _report(
+    rows: dict[str, dict[str, float]],
+    size: int,
+    samples: int,
+    quick: bool,
+    rounds: int,
+    load: tuple[float, float],
+) -> str:
     direct = rows["direct"]
     names = {
         "direct": "direct from S3 (presigned GET, the anchor)",
@@ -365,10 +378,11 @@ def _report(rows: dict[str, dict[str, float]], size: int, samples: int, quick: b
         "## Range proxy",
         "",
         f"A {size // MiB} MiB object on a local nanio S3 server, fetched with httpx (streaming); "
-        f"proxy chunk size {CHUNK // 1024} KiB. Throughput: best of 3 full GETs per path, "
+        f"proxy chunk size {CHUNK // 1024} KiB. Throughput: best of {rounds} full GETs per path, "
         f"interleaved. TTFB: median of {samples} 64 KiB mid-file ranges, interleaved; overhead "
         "is against the direct GET. Command: "
-        f"`python -m benchmarks.proxy{' --quick' if quick else ''}`.",
+        f"`python -m benchmarks.proxy{' --quick' if quick else ''}`. "
+        f"Load average before/after: {load[0]:.1f}/{load[1]:.1f} on {os.cpu_count()} CPUs.",
         "",
         "| Path | Throughput | vs direct | TTFB (HEAD + GET) | overhead | TTFB (info cached) "
         "| overhead | Server RSS growth | Server CPU per GiB |",
