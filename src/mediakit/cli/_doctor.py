@@ -171,6 +171,8 @@ class _Doctor:
             check = Check(name, "fail", exc.message)
         except OSError as exc:  # urllib transport errors
             check = Check(name, "fail", f"{type(exc).__name__}: {exc}", "check the network")
+        except Exception as exc:  # a diagnostic tool reports, it does not crash
+            check = Check(name, "fail", f"unexpected {type(exc).__name__}: {exc}")
         check = attrs.evolve(check, seconds=time.perf_counter() - start)
         self.checks.append(check)
         return check

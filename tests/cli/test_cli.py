@@ -1,0 +1,332 @@
+"""The ``mediakit`` command, run as a subprocess against the real S3 servers the suite
+starts (moto, nanio), configured only through environment variables.
+
+What each server supports, as ``doctor`` reports it:
+
+- moto: every check passes; it honours ``response-content-*`` overrides and stores
+  lifecycle rules, but does not verify signatures (a wrong secret goes unnoticed);
+- nanio: verifies SigV4 (a wrong secret fails), serves Range and multipart, but ignores
+  ``response-content-type``/``-disposition`` on presigned URLs (a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import mediakit
+from mediakit import keys
+from mediakit.models import Principal, ProcessingStatus
+from mediakit.repositories.sql import SqlRepositories
+from mediakit.service import MediaKit, build_service
+from mediakit.settings import Settings
+from mediakit.storage import S3ObjectStore
+from tests.conftest import s3_client
+from tests.fixtures_media import jpeg_bytes
+from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle, free_port
+from tests.service.kit import multipart
+
+ADMIN = Principal("admin-1", is_admin=True)
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``python -m mediakit.cli ARGS`` in a clean environment (no MEDIA*/MEDIAKIT* from outside)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIA")}
+    return subprocess.run(
+        [sys.executable, "-m", "mediakit.cli", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def s3_env(server: ServerHandle, bucket: str, **extra: str) -> dict[str, str]:
+    """The environment of a deployment on ``server``'s ``bucket``."""
+    return {
+        "MEDIAKIT_STORAGE": "s3",
+        "MEDIA_S3_ENDPOINT": server.url,
+        "MEDIA_S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "MEDIA_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        "MEDIA_ASSETS_BUCKET": bucket,
+        **extra,
+    }
+
+
+def _bucket(server: ServerHandle, name: str) -> Any:
+    client: Any = s3_client(server.url)
+    client.create_bucket(Bucket=name)
+    return client
+
+
+# --- basics --------------------------------------------------------------------------------
+
+
+def test_version_prints_the_package_version() -> None:
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"mediakit {mediakit.__version__}" == "mediakit 0.1.0"
+
+
+def test_console_script_is_declared_and_help_lists_every_command() -> None:
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for command in ("doctor", "reprocess", "gc", "migrate"):
+        assert command in r.stdout
+
+
+def test_bad_setting_exits_2_naming_the_variable() -> None:
+    r = run_cli("gc", env={"MEDIA_PRESIGN_TTL_SECONDS": "soon"})
+    assert r.returncode == 2
+    assert "MEDIA_PRESIGN_TTL_SECONDS" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_doctor_refuses_a_non_s3_store_with_exit_2(tmp_path: Path) -> None:
+    r = run_cli("doctor", env={"MEDIAKIT_STORAGE": "filesystem"})
+    assert r.returncode == 2
+    assert "MEDIAKIT_STORAGE" in r.stderr
+    assert "s3" in r.stderr
+
+
+def test_migrate_creates_then_keeps_the_schema(tmp_path: Path) -> None:
+    env = {"MEDIAKIT_DATABASE_URL": f"sqlite:///{tmp_path}/db/m.db"}
+    first = run_cli("migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "from version 0 to" in first.stdout
+    again = run_cli("migrate", env=env)
+    assert again.returncode == 0
+    assert "nothing to do" in again.stdout
+
+
+# --- doctor --------------------------------------------------------------------------------
+
+
+def _statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["status"] for c in report["checks"]}
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_doctor_passes_on_moto_and_warns_about_the_missing_lifecycle_rule(
+    moto_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    client = _bucket(moto_server, fresh_bucket_name)
+    r = run_cli("doctor", "--json", env=s3_env(moto_server, fresh_bucket_name))
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert report["ok"] is True
+    assert _statuses(report) == {
+        "bucket": "ok",
+        "checksums": "ok",
+        "presigned-get": "ok",
+        "range": "ok",
+        "multipart": "ok",
+        "lifecycle": "warn",
+        "cleanup": "ok",
+    }
+    lifecycle = next(c for c in report["checks"] if c["name"] == "lifecycle")
+    assert "put-bucket-lifecycle-configuration" in lifecycle["hint"]
+    assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+    assert not client.list_multipart_uploads(Bucket=fresh_bucket_name).get("Uploads")
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_doctor_accepts_a_lifecycle_rule_and_strict_fails_on_warnings(
+    moto_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    client = _bucket(moto_server, fresh_bucket_name)
+    env = s3_env(moto_server, fresh_bucket_name)
+    strict = run_cli("doctor", "--strict", env=env)
+    assert strict.returncode == 1
+    assert "warn  lifecycle" in strict.stdout
+    assert "--strict" in strict.stdout
+
+    client.put_bucket_lifecycle_configuration(
+        Bucket=fresh_bucket_name,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "abort-mpu",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
+    )
+    r = run_cli("doctor", "--strict", env=env)
+    assert r.returncode == 0, r.stdout
+    assert "ok    lifecycle" in r.stdout
+    assert "'abort-mpu'" in r.stdout
+    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 7 ok")
+
+
+@pytest.mark.s3
+@pytest.mark.slow
+def test_doctor_passes_on_nanio_with_text_report(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    client = _bucket(nanio_server, fresh_bucket_name)
+    r = run_cli("doctor", env=s3_env(nanio_server, fresh_bucket_name))
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"mediakit doctor: bucket {fresh_bucket_name!r} at {nanio_server.url}"
+    for name in ("bucket", "checksums", "range", "multipart", "cleanup"):
+        assert any(line.startswith(f"  ok    {name} ") for line in lines), (name, r.stdout)
+    # nanio ignores response-content-* overrides: a warning with a hint, not a failure
+    assert any(line.startswith("  warn  presigned-get") for line in lines)
+    assert lines[-1].startswith("passed:")
+    assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+
+
+@pytest.mark.s3
+def test_doctor_fails_clearly_on_a_wrong_secret(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    _bucket(nanio_server, fresh_bucket_name)
+    env = s3_env(nanio_server, fresh_bucket_name, MEDIA_S3_SECRET_ACCESS_KEY="not-the-secret")
+    r = run_cli("doctor", env=env)
+    assert r.returncode == 1
+    assert "FAIL  bucket" in r.stdout
+    assert "MEDIA_S3_SECRET_ACCESS_KEY" in r.stdout
+    assert "skip  multipart" in r.stdout
+    assert r.stdout.splitlines()[-1].startswith("FAILED:")
+    assert "Traceback" not in r.stderr
+
+
+@pytest.mark.s3
+def test_doctor_fails_clearly_on_an_unreachable_endpoint() -> None:
+    env = {
+        "MEDIAKIT_STORAGE": "s3",
+        "MEDIA_S3_ENDPOINT": f"http://127.0.0.1:{free_port()}",
+        "MEDIA_S3_ACCESS_KEY_ID": "a",
+        "MEDIA_S3_SECRET_ACCESS_KEY": "b",
+    }
+    r = run_cli("doctor", "--json", env=env, timeout=60)
+    assert r.returncode == 1, r.stderr
+    report = json.loads(r.stdout)
+    assert report["ok"] is False
+    bucket = report["checks"][0]
+    assert bucket["name"] == "bucket"
+    assert bucket["status"] == "fail"
+    assert "could not be reached" in bucket["detail"]
+    assert "MEDIA_S3_ENDPOINT" in bucket["detail"]
+    assert {c["status"] for c in report["checks"][1:]} == {"skip"}
+
+
+# --- gc and reprocess on a deployment with real rows -------------------------------------
+
+
+@pytest.fixture
+def deployment(
+    nanio_server: ServerHandle, fresh_bucket_name: str, tmp_path: Path
+) -> Iterator[tuple[MediaKit, dict[str, str]]]:
+    """nanio + SQLite, one image uploaded through the service (processed inline)."""
+    _bucket(nanio_server, fresh_bucket_name)
+    env = s3_env(
+        nanio_server,
+        fresh_bucket_name,
+        MEDIAKIT_DATABASE_URL=f"sqlite:///{tmp_path}/mediakit.db",
+        MEDIAKIT_JOB_RUNNER="inline",
+        MEDIA_THUMBNAIL_SIZES="64,128",
+    )
+    settings = Settings.from_env(env)
+    kit = build_service(settings, repos=SqlRepositories.from_url(settings.database_url))
+    body, ct = multipart([("a.jpg", jpeg_bytes(300, 200))])
+    kit.service.upload_images(ADMIN, body=[body], content_type=ct)
+    try:
+        yield kit, env
+    finally:
+        kit.close()
+
+
+def _keys(kit: MediaKit) -> set[str]:
+    return set(kit.store.list_keys(""))
+
+
+@pytest.mark.s3
+def test_gc_reports_orphans_and_stale_uploads_and_deletes_only_with_delete(
+    deployment: tuple[MediaKit, dict[str, str]],
+) -> None:
+    kit, env = deployment
+    referenced = _keys(kit)
+    assert any(k.endswith("/original") for k in referenced)
+    assert len(referenced) == 3
+    kit.store.put_bytes("images/lost/original", b"x", content_type="image/png")
+    store = kit.store
+    assert isinstance(store, S3ObjectStore)
+    upload = store.client.create_multipart_upload(Bucket=store.bucket, Key="music/s/t/original")
+
+    dry = run_cli("gc", "--min-age", "0", env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "orphan objects: 1" in dry.stdout
+    assert "  images/lost/original" in dry.stdout
+    assert "stale multipart uploads: 1" in dry.stdout
+    assert upload["UploadId"] in dry.stdout
+    assert "dry run: nothing deleted" in dry.stdout
+    assert not any(k in dry.stdout for k in referenced)
+    assert _keys(kit) == referenced | {"images/lost/original"}
+    assert len(kit.store.list_multipart_uploads("")) == 1
+
+    found = json.loads(run_cli("gc", "--min-age", "0", "--json", env=env).stdout)
+    assert found["orphan_objects"] == ["images/lost/original"]
+    assert [u["upload_id"] for u in found["stale_multipart_uploads"]] == [upload["UploadId"]]
+
+    young = run_cli("gc", env=env)  # default min-age: a day
+    assert "orphan objects: 0" in young.stdout
+    assert "left alone: 2" in young.stdout
+
+    deleted = run_cli("gc", "--delete", "--min-age", "0", env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "deleted 1 object(s), aborted 1 multipart upload(s)" in deleted.stdout
+    assert _keys(kit) == referenced
+    assert kit.store.list_multipart_uploads("") == []
+    assert "nothing to collect" in run_cli("gc", "--min-age", "0", env=env).stdout
+
+
+@pytest.mark.s3
+def test_reprocess_regenerates_renditions_under_a_new_revision(
+    deployment: tuple[MediaKit, dict[str, str]],
+) -> None:
+    kit, env = deployment
+    (image,) = kit.repos.images.list(visible_only=False, limit=10).items
+    assert image.status is ProcessingStatus.READY
+    old = {t.key for t in image.thumbnails}
+    assert len(old) == 2
+
+    r = run_cli("reprocess", "images", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"[1/1] image {image.id}: ready" in r.stdout
+    assert "re-processed: 1 ready, 0 failed" in r.stdout
+
+    after = kit.repos.images.get(image.id)
+    assert after is not None
+    assert after.status is ProcessingStatus.READY
+    new = {t.key for t in after.thumbnails}
+    assert len(new) == 2
+    assert not new & old
+    assert {t.name for t in after.thumbnails} == {t.name for t in image.thumbnails}
+    assert _keys(kit) == {keys.image_original(image.id), *new}
+
+    by_id = run_cli("reprocess", "--id", image.id, env=env)
+    assert by_id.returncode == 0, by_id.stdout + by_id.stderr
+    assert f"image {image.id}: ready" in by_id.stdout
+
+
+@pytest.mark.s3
+def test_reprocess_unknown_id_exits_1(deployment: tuple[MediaKit, dict[str, str]]) -> None:
+    _, env = deployment
+    r = run_cli("reprocess", "tracks", "--id", "nope", env=env)
+    assert r.returncode == 1
+    assert "track nope: missing (no tracks has this id)" in r.stdout
