@@ -11,8 +11,9 @@ FastAPI adapter's models do, so both adapters answer byte-for-byte alike.
 
 Uploads hand the raw request stream to the core's multipart parser: Django never
 parses ``request.FILES`` (so ``DATA_UPLOAD_MAX_MEMORY_SIZE`` and upload handlers do
-not apply; mediakit's ``MEDIA_MAX_*`` limits do). Under ASGI, Django itself spools the
-body to a temporary file before the view runs; the parser then reads that file.
+not apply; mediakit's ``MEDIA_MAX_*`` limits do). Under ASGI, Django's own handler spools the
+body to a temporary file before the view runs; serve the project with
+:class:`mediakit_django.asgi.MediakitASGIHandler` to stream uploads off the connection.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mediakit.errors import MediaKitError, Unauthorized, UnprocessableEntity
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
 from mediakit_django import auth
+from mediakit_django.asgi import SCOPE_KEY, StreamedBody
 from mediakit_django.kit import get_kit
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
 log = logging.getLogger("mediakit_django")
 
 _CHUNK = 1024 * 1024
+_DRAIN_MAX = 64 * 1024 * 1024
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _MAX_TITLE = 200
 _STREAM_QUALITIES = ("low", "medium", "high")
@@ -486,13 +489,39 @@ def _csrf_response(reason: str) -> JsonResponse:
     )
 
 
-def _sync_body(request: HttpRequest) -> Iterator[bytes]:
-    while chunk := request.read(_CHUNK):
+def _wsgi_stream(request: HttpRequest) -> Any:
+    """The body stream: Django's (bounded by Content-Length), or for a chunked request
+    the server's own input when it marks it safe to read to the end
+    (``wsgi.input_terminated``, set by gunicorn and mod_wsgi); Django alone would
+    read a chunked body as empty."""
+    if not request.META.get("CONTENT_LENGTH") and request.META.get("wsgi.input_terminated"):
+        return request.META["wsgi.input"]
+    return request
+
+
+def _sync_body(stream: Any) -> Iterator[bytes]:
+    while chunk := stream.read(_CHUNK):
         yield chunk
 
 
+def _drain(stream: Any) -> None:
+    """Read what is left of a refused upload (up to ``_DRAIN_MAX``), so the client can
+    finish sending and read the error instead of a reset connection."""
+    left = _DRAIN_MAX
+    try:
+        while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
+            left -= len(chunk)
+    except OSError:
+        pass
+
+
 async def _async_body(request: HttpRequest) -> AsyncIterator[bytes]:
-    # Django's ASGI handler has spooled the body to a temporary file already.
+    streamed = getattr(request, "scope", {}).get(SCOPE_KEY)
+    if isinstance(streamed, StreamedBody):  # MediakitASGIHandler: straight off the connection
+        async for chunk in streamed.chunks():
+            yield chunk
+        return
+    # Django's own ASGI handler has spooled the body to a temporary file already.
     while chunk := await anyio.to_thread.run_sync(request.read, _CHUNK):
         yield chunk
 
@@ -510,6 +539,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
         handler = _handler(endpoint, request)
         if isinstance(handler, HttpResponse):
             return handler
+        stream: Any = None
         try:
             who: Principal | None = None
             if endpoint.authenticated:
@@ -520,11 +550,15 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
                 if reason is not None:
                     return _csrf_response(reason)
             call = handler(request, who, **kwargs)
-            args = tuple(_sync_body(request) if a is BODY else a for a in call.args)
+            if BODY in call.args:
+                stream = _wsgi_stream(request)
+            args = tuple(_sync_body(stream) if a is BODY else a for a in call.args)
             result = getattr(get_kit().service, call.method)(*args, **call.kwargs)
         except _MethodNotAllowed as exc:
             return _not_allowed(request, exc.allowed)
         except MediaKitError as exc:
+            if stream is not None:
+                _drain(stream)
             return _mediakit_error(request, exc)
         except Exception as exc:
             return _unexpected(request, exc)

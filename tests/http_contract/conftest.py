@@ -51,6 +51,15 @@ SERVER_KINDS: dict[str, ServerKind] = {
         configure=s3_env,
         marks=(pytest.mark.s3,),
     ),
+    # Django: SQLite under uvicorn (ASGI, async views), PostgreSQL under gunicorn (WSGI, sync views)
+    "django-sqlite": ServerKind(command=[sys.executable, "-m", "examples.django_server"]),
+    "django-postgres": ServerKind(
+        command=[sys.executable, "-m", "examples.django_server"],
+        env={"MEDIAKIT_DJANGO_SERVER": "wsgi"},
+        fixtures=("postgres_server",),
+        configure=postgres_env,
+        marks=(pytest.mark.postgres,),
+    ),
 }
 """Server kinds the suite runs against: name -> how to start it."""
 

@@ -1,0 +1,156 @@
+"""An ASGI handler that streams mediakit uploads instead of spooling them.
+
+Django's :class:`~django.core.handlers.asgi.ASGIHandler` reads the whole request body
+into a temporary file before any view runs, so an upload is only checked (size caps,
+content sniffing, the per-admin concurrency limit) after every byte has arrived.
+:class:`MediakitASGIHandler` leaves the body of mediakit's upload routes (``POST
+.../images/upload`` and ``POST .../music-sets/<id>/tracks``, multipart) on the
+connection: the async view reads it message by message straight into the core's
+multipart parser, so limits apply while the upload is in flight and nothing is spooled.
+Every other request is handled exactly as Django does.
+
+.. code-block:: python
+
+    # asgi.py
+    from mediakit_django.asgi import get_asgi_application
+
+    application = get_asgi_application()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+import django
+from asgiref.sync import async_to_sync
+from django.core.handlers.asgi import ASGIHandler
+
+from mediakit.errors import BadRequest
+
+__all__ = ["SCOPE_KEY", "MediakitASGIHandler", "StreamedBody", "get_asgi_application"]
+
+SCOPE_KEY = "mediakit.body"
+"""Where the handler puts the :class:`StreamedBody` in the ASGI scope."""
+
+_UPLOAD_PATH = re.compile(r"/api/v1/admin/(?:images/upload|music-sets/[^/]+/tracks)$")
+
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+
+
+class StreamedBody:
+    """The request body, read from the ASGI ``receive`` channel as the view asks for it.
+
+    Also stands in for ``receive`` itself: once the body is consumed, Django's
+    disconnect listener reads the channel through it as usual.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._more = True
+        self._buffer = b""
+        self.consumed = asyncio.Event()
+        """Set when the last body message has been read."""
+
+    async def __call__(self) -> MutableMapping[str, Any]:
+        """The next ASGI message (for Django's disconnect listener)."""
+        return await self._receive()
+
+    async def _next(self) -> bytes:
+        while self._more:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                self._more = False
+                raise BadRequest("The client disconnected during the upload.")
+            self._more = bool(message.get("more_body", False))
+            if not self._more:
+                self.consumed.set()
+            body = message.get("body", b"")
+            if body:
+                return bytes(body)
+        return b""
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's chunks as they arrive."""
+        if self._buffer:
+            data, self._buffer = self._buffer, b""
+            yield data
+        while chunk := await self._next():
+            yield chunk
+
+    async def aread(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all when negative); ``b""`` at the end."""
+        while size < 0 or len(self._buffer) < size:
+            chunk = await self._next()
+            if not chunk:
+                break
+            self._buffer += chunk
+        if size < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+
+class _BodyFile(io.RawIOBase):
+    """A sync file over a :class:`StreamedBody`, for code that reads ``request.body``
+    from a worker thread (the mediakit views never do)."""
+
+    def __init__(self, body: StreamedBody) -> None:
+        super().__init__()
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return async_to_sync(self._body.aread)(-1 if size is None else size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _streams(scope: MutableMapping[str, Any]) -> bool:
+    if scope.get("type") != "http" or scope.get("method") != "POST":
+        return False
+    if not _UPLOAD_PATH.search(str(scope.get("path", ""))):
+        return False
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-type":
+            return bytes(value).lower().startswith(b"multipart/form-data")
+    return False
+
+
+class MediakitASGIHandler(ASGIHandler):
+    """Django's ASGI handler, with mediakit uploads streamed to the view (see the module)."""
+
+    async def handle(self, scope: Any, receive: Any, send: Any) -> None:
+        """Handle one request; upload routes get a :class:`StreamedBody` in the scope."""
+        if _streams(scope):
+            body = StreamedBody(receive)
+            scope = {**scope, SCOPE_KEY: body}
+            receive = body
+        await super().handle(scope, receive, send)
+
+    async def read_body(self, receive: Any) -> Any:
+        """Leave a streamed body on the connection; spool any other as Django does."""
+        if isinstance(receive, StreamedBody):
+            return _BodyFile(receive)
+        return await super().read_body(receive)
+
+    async def listen_for_disconnect(self, receive: Any) -> None:
+        """Listen for the disconnect only once the view has read a streamed body."""
+        if isinstance(receive, StreamedBody):
+            await receive.consumed.wait()
+        await super().listen_for_disconnect(receive)
+
+
+def get_asgi_application() -> MediakitASGIHandler:
+    """Set Django up and return the ASGI application (like Django's own function)."""
+    django.setup(set_prefix=False)
+    return MediakitASGIHandler()
