@@ -258,7 +258,7 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         except (ImageCms.PyCMSError, OSError, ValueError):
             out = im.convert(mode)  # a broken profile: use the pixels as they are
     else:
-        out = im.convert(mode) if im.mode != mode else im.copy()
+        out = im.convert(mode) if im.mode != mode else im  # ours: decoded for this call
     out.info.clear()  # exif, xmp, comment, icc_profile, text chunks: none travel on
     return out
 
