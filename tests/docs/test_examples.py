@@ -41,7 +41,7 @@ def blocks(text: str, path: str) -> list[Block]:
 
 
 def _all_blocks() -> list[Block]:
-    pages = sorted((ROOT / "docs").rglob("*.md")) + [ROOT / "README.md"]
+    pages = [*sorted((ROOT / "docs").rglob("*.md")), ROOT / "README.md"]
     return [b for page in pages for b in blocks(page.read_text(), str(page.relative_to(ROOT)))]
 
 
