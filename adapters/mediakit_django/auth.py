@@ -9,9 +9,10 @@ Pick one with ``MEDIAKIT["PRINCIPAL_RESOLVER"]`` (a dotted path); ``None`` means
 - :func:`bearer_or_session_principal` (default): a bearer token when the request has
   an ``Authorization`` header, the session otherwise.
 
-CSRF: requests carrying an ``Authorization`` header are exempt (a header is not
+CSRF: requests carrying ``Authorization: Bearer`` are exempt (a bearer token is not
 ambient authority: browsers never add it on their own); every other unsafe request,
-such as one authenticated by the session cookie, must pass Django's CSRF check.
+such as one authenticated by the session cookie (or by HTTP Basic credentials, which
+browsers do replay), must pass Django's CSRF check, whatever the resolver.
 """
 
 from __future__ import annotations

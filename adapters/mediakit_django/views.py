@@ -462,14 +462,15 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 
 def _csrf_failure(request: HttpRequest) -> str | None:
-    """Why an unsafe request without an ``Authorization`` header fails CSRF, or ``None``.
+    """Why an unsafe request without a bearer token fails CSRF, or ``None``.
 
-    A bearer token is not ambient authority, so requests sending one skip the check;
-    anything else (the session cookie) gets Django's full check (token, Origin,
-    Referer). The token must come in the ``X-CSRFToken`` header: reading it from a form
+    A bearer token is not ambient authority (browsers never attach one on their own),
+    so requests sending ``Authorization: Bearer`` skip the check; anything else (the
+    session cookie, HTTP Basic credentials a browser replays) gets Django's full check
+    (token, Origin, Referer). The token must come in the ``X-CSRFToken`` header: reading it from a form
     field would make Django buffer and parse the whole upload.
     """
-    if request.method in _SAFE_METHODS or "HTTP_AUTHORIZATION" in request.META:
+    if request.method in _SAFE_METHODS or auth.bearer_token(request) is not None:
         return None
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         request._post = QueryDict()  # type: ignore[attr-defined]  # keep the body unread

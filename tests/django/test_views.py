@@ -120,6 +120,32 @@ def test_session_uploads_check_csrf_without_parsing_the_body(kit: MediaKit) -> N
     assert [i["filename"] for i in r.json()["items"]] == ["a.jpg"]
 
 
+def test_a_custom_resolver_with_basic_credentials_still_needs_csrf(kit: MediaKit) -> None:
+    """Only a bearer token exempts from CSRF: browsers replay Basic credentials cross-site."""
+    from django.test import override_settings
+
+    def basic_admin(request: Any) -> Any:
+        return (
+            kit_admin() if request.META.get("HTTP_AUTHORIZATION", "").startswith("Basic") else None
+        )
+
+    client = Client(enforce_csrf_checks=True)
+    with override_settings(MEDIAKIT={**_mediakit(), "PRINCIPAL_RESOLVER": basic_admin}):
+        r = client.post(
+            SETS,
+            {"title": "basic"},
+            content_type="application/json",
+            HTTP_AUTHORIZATION="Basic eDp5",
+        )
+    assert _error(r)["code"] == "csrf_failed"
+
+
+def _mediakit() -> dict[str, Any]:
+    from django.conf import settings
+
+    return dict(settings.MEDIAKIT)
+
+
 def test_session_reads_need_no_csrf_token(kit: MediaKit) -> None:
     """Safe methods are never CSRF-checked."""
     assert _session_client().get("/api/v1/admin/music-sets").status_code == 200
