@@ -11,7 +11,7 @@ from django.core import checks
 
 from mediakit_django import conf
 
-__all__ = ["check_database", "register"]
+__all__ = ["check_database", "check_view_mode", "register"]
 
 
 def check_database(
@@ -44,6 +44,25 @@ def check_database(
     return []
 
 
+def check_view_mode(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """An ASGI project serving the sync views would run them all on one thread."""
+    asgi = bool(getattr(settings, "ASGI_APPLICATION", None))
+    if asgi and not conf.adapter_options()["ASYNC_VIEWS"]:
+        return [
+            checks.Warning(
+                "settings.ASGI_APPLICATION is set but mediakit_django.urls mounts sync views: "
+                "under ASGI Django runs sync views one at a time on a single thread, so a "
+                "long upload or stream would hold up every other request.",
+                hint='Set MEDIAKIT["ASYNC_VIEWS"] = True (or include "mediakit_django.urls_async").',
+                id="mediakit_django.W002",
+            )
+        ]
+    return []
+
+
 def register() -> None:
     """Register the checks (called from the app's ``ready``)."""
     checks.register(check_database)
+    checks.register(check_view_mode)

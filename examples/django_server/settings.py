@@ -60,7 +60,8 @@ TEMPLATES = [
     }
 ]
 WSGI_APPLICATION = "examples.django_server.wsgi.application"
-ASGI_APPLICATION = "examples.django_server.asgi.application"
+if _async:
+    ASGI_APPLICATION = "examples.django_server.asgi.application"
 DATABASES = databases_from_url(_mk.database_url)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True

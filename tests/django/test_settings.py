@@ -101,3 +101,13 @@ def test_an_unknown_database_alias_is_an_error() -> None:
     with override_settings(MEDIAKIT={"DATABASE_ALIAS": "nope"}):
         (error,) = checks.check_database()
     assert error.id == "mediakit_django.E001"
+
+
+def test_an_asgi_project_with_sync_views_is_warned_about() -> None:
+    """ASGI_APPLICATION with sync views would serialise requests: W002 says so."""
+    with override_settings(ASGI_APPLICATION="x.asgi.application"):
+        (warning,) = checks.check_view_mode()
+        assert warning.id == "mediakit_django.W002"
+        with override_settings(MEDIAKIT={"ASYNC_VIEWS": True}):
+            assert checks.check_view_mode() == []
+    assert checks.check_view_mode() == []
