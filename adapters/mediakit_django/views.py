@@ -104,7 +104,9 @@ def json_server_error(request: HttpRequest) -> JsonResponse:
 
 def _json(result: Any, status: int) -> HttpResponse:
     if result is None:
-        return HttpResponse(status=204)
+        empty = HttpResponse(status=204)
+        del empty["Content-Type"]  # no body, no type (as the FastAPI adapter answers)
+        return empty
     return JsonResponse(result, status=status, safe=False, json_dumps_params=_DUMPS)
 
 

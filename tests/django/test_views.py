@@ -202,6 +202,16 @@ def kit_admin() -> Any:
     return Principal("test-admin", is_admin=True)
 
 
+def test_deletes_answer_204_without_a_body_or_content_type(kit: MediaKit) -> None:
+    """DELETE answers 204 with no body and no Content-Type."""
+    s = kit.service.create_music_set(kit_admin(), title="gone")
+    r = Client().delete(f"{SETS}/{s['id']}", **ADMIN)
+    assert r.status_code == 204
+    assert r.content == b""
+    assert "Content-Type" not in r
+    assert _error(Client().delete(f"{SETS}/{s['id']}", **ADMIN))["code"] == "not_found"
+
+
 def test_put_tracks_order_reorders_and_other_ids_rename(kit: MediaKit) -> None:
     """PUT .../tracks/order is the reorder route; PUT .../tracks/<id> renames a track."""
     s = kit.service.create_music_set(kit_admin(), title="order")
