@@ -592,7 +592,7 @@ def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
                 who = await _aresolve(request)
                 if who is None:
                     raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-                if request.method not in _SAFE_METHODS:
+                if request.method not in _SAFE_METHODS and auth.bearer_token(request) is None:
                     reason = await sync_to_async(_csrf_failure)(request)
                     if reason is not None:
                         return _csrf_response(reason)

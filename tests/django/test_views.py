@@ -146,6 +146,34 @@ def _mediakit() -> dict[str, Any]:
     return dict(settings.MEDIAKIT)
 
 
+def test_async_views_keep_csrf_for_sessions_and_not_for_bearer_tokens(kit: MediaKit) -> None:
+    """The async views apply the same rule: session writes need the token, bearer ones not."""
+    user = _user(staff=True)
+
+    async def run() -> tuple[int, int, int]:
+        client = AsyncClient(enforce_csrf_checks=True)
+        await client.aforce_login(user)
+        refused = await client.post(
+            f"/async{SETS}", {"title": "s"}, content_type="application/json"
+        )
+        client.cookies["csrftoken"] = CSRF_SECRET
+        allowed = await client.post(
+            f"/async{SETS}",
+            {"title": "s"},
+            content_type="application/json",
+            headers={"X-CSRFToken": CSRF_SECRET},
+        )
+        bearer = await AsyncClient(enforce_csrf_checks=True).post(
+            f"/async{SETS}",
+            {"title": "b"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
+        return refused.status_code, allowed.status_code, bearer.status_code
+
+    assert asyncio.run(run()) == (403, 201, 201)
+
+
 def test_session_reads_need_no_csrf_token(kit: MediaKit) -> None:
     """Safe methods are never CSRF-checked."""
     assert _session_client().get("/api/v1/admin/music-sets").status_code == 200
