@@ -1,10 +1,10 @@
-"""The single entry point for checks: ``nox -s tests lint typecheck docs build bench demo``."""
+"""The single entry point for checks: ``nox -s tests lint typecheck docs build wheel bench demo``."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]  # + wheel, bench, demo
 nox.options.reuse_existing_virtualenvs = True
 PY = ["3.11", "3.12", "3.13"]
 TYPED = ["src", "adapters"]
@@ -48,11 +48,54 @@ def build(session: nox.Session) -> None:
 
 
 @nox.session(python=PY[0])
+def wheel(session: nox.Session) -> None:
+    """The full test suite against the built wheel installed in a clean virtualenv.
+
+    The tests run from a copy outside the source tree, so ``src/`` and ``adapters/`` are
+    not importable: the installed package is what is tested. ``-- ARGS`` go to pytest.
+    """
+    import glob
+    import shutil
+    import tempfile
+
+    session.install("build")
+    session.run("rm", "-rf", "dist", external=True)
+    session.run("python", "-m", "build", "--wheel")
+    (wheel_file,) = glob.glob("dist/mediakit-*.whl")
+    session.install(f"{wheel_file}[all]")
+    # the test-only tools from the dev extra, without installing mediakit from source
+    session.install(
+        "pytest>=8",
+        "pytest-timeout>=2.3",
+        "hypothesis>=6.100",
+        "moto[server]>=5.0",
+        "nanio>=0.1.7",
+        "httpx>=0.27",
+        "playwright>=1.45",
+        "pyvips[binary]>=2.2",
+    )
+    work = tempfile.mkdtemp(prefix="mediakit-wheel-")
+    for part in ("tests", "examples", "docs", "scripts", "benchmarks", ".ci"):
+        shutil.copytree(part, f"{work}/{part}")
+    for name in ("pyproject.toml", "README.md", "mkdocs.yml"):
+        shutil.copy(name, work)
+    session.chdir(work)
+    session.run(
+        "python",
+        "-c",
+        "import mediakit, sys; assert '/site-packages/' in mediakit.__file__, mediakit.__file__; "
+        "print('testing', mediakit.__file__)",
+    )
+    session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python=PY[0])
 def bench(session: nox.Session) -> None:
     """Benchmarks against their anchors; writes docs/benchmarks.md. ``-- NAME`` runs one."""
     session.install("-e", ".[dev]")
     session.install("pyvips")  # optional anchor for the thumbnail benchmark
     session.run("python", "-m", "benchmarks", *session.posargs)
+    session.run("python", "scripts/bench_chart.py", "docs/benchmarks.md")
 
 
 @nox.session(python=PY[0])

@@ -68,9 +68,7 @@ def test_docs_have_examples_and_few_are_skipped() -> None:
 )
 def test_doc_example_runs(block: Block, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIA")}
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
-    )
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     script = tmp_path / "example.py"
     script.write_text(block.code)
     r = subprocess.run(

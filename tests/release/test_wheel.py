@@ -1,0 +1,138 @@
+"""Release readiness: the wheel holds every package and data file, installs into a clean
+virtual environment, and a smoke subset of the tests passes against the installed wheel,
+run from a copy of the tests outside the source tree (so ``src/`` is not importable).
+
+The full suite against the wheel is ``nox -s wheel``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import mediakit
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = [
+    "tests/foundation",
+    "tests/http/test_ranges.py",
+    "tests/fastapi_adapter/test_adapter.py",
+    "tests/cli/test_cli.py",
+]
+TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "httpx>=0.27"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel, built from this tree with ``python -m build`` (isolated, like a release)."""
+    out = tmp_path_factory.mktemp("dist")
+    r = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    (found,) = out.glob("mediakit-*.whl")
+    return found
+
+
+def test_wheel_holds_every_package_data_file_and_the_console_script(wheel: Path) -> None:
+    assert wheel.name == f"mediakit-{mediakit.__version__}-py3-none-any.whl"
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = {
+        "mediakit/__init__.py",
+        "mediakit/py.typed",
+        "mediakit/cli/__init__.py",
+        "mediakit/cli/__main__.py",
+        "mediakit/storage/s3.py",
+        "mediakit/repositories/sql.py",
+        "mediakit_fastapi/__init__.py",
+        "mediakit_django/__init__.py",
+        "mediakit_django/apps.py",
+        "mediakit_django/migrations/__init__.py",
+        "mediakit_django/migrations/0001_initial.py",
+    }
+    assert expected <= names, sorted(expected - names)
+    for package_dir in ("templates", "static"):  # shipped whenever the Django app has them
+        src = ROOT / "adapters" / "mediakit_django" / package_dir
+        for f in src.rglob("*") if src.is_dir() else ():
+            if f.is_file():
+                assert f"mediakit_django/{f.relative_to(src.parent)}" in names
+    assert not any("__pycache__" in n or n.startswith(("tests/", "src/")) for n in names)
+    dist_info = f"mediakit-{mediakit.__version__}.dist-info"
+    meta = zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
+    assert f"Version: {mediakit.__version__}" in meta
+    assert "License-Expression: MIT" in meta
+    assert "Provides-Extra: fastapi" in meta
+    assert "Provides-Extra: django" in meta
+    entry_points = zipfile.ZipFile(wheel).read(f"{dist_info}/entry_points.txt").decode()
+    assert "mediakit = mediakit.cli:main" in entry_points
+    assert any(n.startswith(f"{dist_info}/licenses/LICENSE") for n in names)
+
+
+def _copy_tests(dest: Path) -> None:
+    """The tests and the files they read, without src/ or adapters/."""
+    for part in ("tests", "docs", "scripts", "examples", ".ci"):
+        shutil.copytree(
+            ROOT / part, dest / part, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis")
+        )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, dest / name)
+
+
+@pytest.mark.timeout(900)
+def test_smoke_tests_pass_against_the_wheel_in_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MEDIA", "PYTHON", "VIRTUAL_ENV"))
+    }
+    install = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+         f"{wheel}[fastapi]", *TEST_TOOLS],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+
+    work = tmp_path / "work"
+    _copy_tests(work)
+    site = subprocess.run(
+        [str(py), "-c", "import mediakit, mediakit_fastapi, sys; print(mediakit.__file__); "
+         "print(mediakit_fastapi.__file__); print(mediakit.__version__)"],
+        capture_output=True, text=True, cwd=work, env=env, check=True,
+    ).stdout.split()  # fmt: skip
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert Path(site[0]).is_relative_to(purelib), site
+    assert Path(site[1]).is_relative_to(purelib), site
+    assert site[2] == mediakit.__version__
+    assert not Path(site[0]).is_relative_to(ROOT)
+    assert sysconfig.get_paths()["purelib"] != purelib  # really another environment
+
+    version = subprocess.run(
+        [str(venv / "bin" / "mediakit"), "--version"], capture_output=True, text=True, env=env
+    )
+    assert version.stdout.strip() == f"mediakit {mediakit.__version__}"
+
+    r = subprocess.run(
+        [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not s3 and not slow",
+         *SMOKE],
+        capture_output=True, text=True, cwd=work, env=env, timeout=600,
+    )  # fmt: skip
+    tail = r.stdout[-4000:] + r.stderr[-2000:]
+    assert r.returncode == 0, tail
+    assert " passed" in r.stdout
+    assert " failed" not in r.stdout
