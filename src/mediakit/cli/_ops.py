@@ -93,7 +93,10 @@ def _plain(steps: Iterable[ReprocessProgress], out: TextIO) -> Iterator[Reproces
         yield p
 
 
-def _with_rich(steps: Iterable[ReprocessProgress], label: str) -> Iterator[ReprocessProgress]:
+def _with_rich(
+    steps: Iterable[ReprocessProgress], label: str, out: TextIO
+) -> Iterator[ReprocessProgress]:
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     with Progress(
@@ -101,6 +104,7 @@ def _with_rich(steps: Iterable[ReprocessProgress], label: str) -> Iterator[Repro
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
+        console=Console(file=out),
         transient=False,
     ) as bar:
         task = bar.add_task(label, total=None)
@@ -121,7 +125,7 @@ def _progress(
         except ImportError:
             pass
         else:
-            return _with_rich(steps, label)
+            return _with_rich(steps, label, out)
     return _plain(steps, out)
 
 
