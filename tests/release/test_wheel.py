@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -136,3 +137,37 @@ def test_smoke_tests_pass_against_the_wheel_in_a_clean_venv(wheel: Path, tmp_pat
     assert r.returncode == 0, tail
     assert " passed" in r.stdout
     assert " failed" not in r.stdout
+
+
+def test_sdist_holds_what_the_tests_need_and_both_pass_twine_check(tmp_path: Path) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    (sdist,) = tmp_path.glob("mediakit-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for needed in (
+        "src/mediakit/py.typed",
+        "adapters/mediakit_django/migrations/0001_initial.py",
+        "tests/conftest.py",
+        "docs/configuration.md",
+        "scripts/gen_config_docs.py",
+        ".ci/run",
+        "README.md",
+        "CHANGELOG.md",
+        "LICENSE",
+        "mkdocs.yml",
+        "noxfile.py",
+    ):
+        assert needed in names, needed
+    check = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", *map(str, tmp_path.iterdir())],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
