@@ -8,6 +8,7 @@
   const TOKEN_KEY = "mediakit.token";
   const POLL_MS = 1000;
   const $ = (sel, root = document) => root.querySelector(sel);
+  const audio = $("#audio");
 
   const state = {
     token: localStorage.getItem(TOKEN_KEY) || "",
@@ -131,6 +132,11 @@
     state.admin = false;
     localStorage.removeItem(TOKEN_KEY);
     $("#token").value = "";
+    audio.pause();
+    audio.removeAttribute("src");
+    audio.load();
+    state.current = null;
+    $("#now-playing").textContent = "nothing";
     document.body.classList.remove("is-admin");
     signIn();
   });
@@ -450,7 +456,6 @@
   }
 
   // -------------------------------------------------------------- player
-  const audio = $("#audio");
 
   async function streamUrl(setId, trackId, quality) {
     const params = new URLSearchParams({ quality });

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests import servers
-from tests.http_contract.harness import ADMIN_TOKEN, ServerKind, start_server
+from tests.http_contract.harness import ADMIN_TOKEN, USER_TOKEN, ServerKind, start_server
 from tests.media_samples import FFMPEG, audio_bytes, jpeg_bytes, png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.ffmpeg, pytest.mark.slow]
@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 SCREENSHOT = Path(tempfile.gettempdir()) / "mediakit-e2e.png"
+USER_SCREENSHOT = Path(tempfile.gettempdir()) / "mediakit-e2e-user.png"
 FASTAPI = ServerKind(command=[sys.executable, "-m", "examples.fastapi_server"])
 
 
@@ -163,6 +164,28 @@ def test_upload_gallery_play_and_seek(base_url: str, page: Any) -> None:
     partial = [r for r in responses if r[0].split("?")[0] == audio_path and r[1] == 206]
     assert partial, [r for r in responses if "api/v1/user/images" not in r[0]]
     assert all(r[2] and r[2].startswith("bytes=") for r in partial)
-    failed = [r for r in responses if r[1] >= 400]
-    assert not failed, failed
+    admin_failures = [r for r in responses if r[1] >= 400]
+    assert not admin_failures, admin_failures
     assert not console_errors, console_errors
+
+    # --- a user sees the gallery and the music, not the admin panel (the page learns the
+    # role from a 403 on an admin listing: the only failed request expected from here on)
+    seen = len(responses)
+    page.click("#sign-out")
+    page.fill("#token", USER_TOKEN)
+    page.click("#save-token")
+    page.wait_for_function(
+        "() => document.getElementById('whoami').textContent === 'Signed in as user.'"
+    )
+    assert page.is_hidden("#admin-panel")
+    page.wait_for_function("() => document.querySelectorAll('#gallery img').length >= 2")
+    user_card = page.locator(".set", has_text="Evening tones")
+    user_card.wait_for()
+    assert user_card.locator(".track-files").is_hidden()
+    assert user_card.locator(".track button.play").first.is_enabled()
+    page.screenshot(path=str(USER_SCREENSHOT), full_page=True)
+
+    user_failures = [r for r in responses[seen:] if r[1] >= 400]
+    assert [(url.split("/api/v1/")[1], status) for url, status, _ in user_failures] == [
+        ("admin/images?limit=1", 403)
+    ]
