@@ -172,6 +172,7 @@ def test_upload_gallery_play_and_seek(base_url: str, page: Any) -> None:
     # role from a 403 on an admin listing: the only failed request expected from here on)
     seen = len(responses)
     page.click("#sign-out")
+    assert page.evaluate("() => document.getElementById('audio').paused")
     page.fill("#token", USER_TOKEN)
     page.click("#save-token")
     page.wait_for_function(

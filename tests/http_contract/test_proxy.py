@@ -177,7 +177,7 @@ def test_proxy_original_is_an_attachment(api: Api, track: dict[str, Any]) -> Non
 
 
 def test_handed_out_urls_are_signed(api: Api, image: dict[str, Any]) -> None:
-    """S3: the URL is a SigV4-presigned URL of the S3 endpoint. Local: tampering is 403."""
+    """S3: the URL is a SigV4-presigned URL of the S3 endpoint. Local: HEAD works, tampering is 403."""
     url = api.absolute(image["url"])
     if api.uses_s3:
         assert url.startswith(api.env["MEDIA_S3_ENDPOINT"])
@@ -185,6 +185,11 @@ def test_handed_out_urls_are_signed(api: Api, image: dict[str, Any]) -> None:
         assert "X-Amz-Expires=" in url
         return
     assert api.fetch(url).status_code == 200
+    head = api.raw.head(url)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(image["data"]))
+    assert head.headers["accept-ranges"] == "bytes"
     last = url[-1]
     tampered = url[:-1] + ("0" if last != "0" else "1")
     assert_error(api.fetch(tampered), 403)
