@@ -135,10 +135,14 @@ def _doctor_client(settings: Settings) -> Any:
 
 
 def _fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    """GET ``url`` with urllib; HTTP errors are returned, not raised."""
-    req = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - http(s) only
+    """GET ``url`` with urllib; HTTP errors are returned, not raised.
+
+    urllib rather than botocore or httpx: the point is to fetch the URL the way a browser
+    does, with no S3 client involved, and the standard library is all the core depends on.
+    """
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"not an http(s) URL: {url!r}")
+    req = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - checked above
     try:
         with urllib.request.urlopen(req, timeout=_HTTP_TIMEOUT) as resp:  # noqa: S310
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
