@@ -316,6 +316,8 @@
     await Promise.all([loadGallery(true), loadAdminImages()]);
   }
 
+  // The zone is the <label> of a visually hidden file input: clicking it or focusing the input
+  // (Tab) and pressing Space opens the file chooser; dropping files on it uploads them.
   function wireDrop(zone, input, onFiles) {
     zone.addEventListener("dragover", (ev) => {
       ev.preventDefault();
@@ -326,12 +328,6 @@
       ev.preventDefault();
       zone.classList.remove("over");
       if (ev.dataTransfer && ev.dataTransfer.files.length) onFiles(ev.dataTransfer.files);
-    });
-    zone.addEventListener("keydown", (ev) => {
-      if (ev.key === "Enter" || ev.key === " ") {
-        ev.preventDefault();
-        input.click();
-      }
     });
     input.addEventListener("change", () => {
       if (input.files.length) onFiles(Array.from(input.files));
