@@ -7,6 +7,7 @@ that the browser fetched the audio with 206 Partial Content responses.
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import tempfile
@@ -105,11 +106,27 @@ def test_upload_gallery_play_and_seek(base_url: str, page: Any) -> None:
         100,
         100,
     ]
+    # a real drop event on the zone (a DataTransfer carrying a File) uploads too
+    page.evaluate(
+        """b64 => {
+             const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+             const dt = new DataTransfer();
+             dt.items.add(new File([bytes], 'dropped.jpg', {type: 'image/jpeg'}));
+             const zone = document.getElementById('image-drop');
+             zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: dt, bubbles: true, cancelable: true}));
+             zone.dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+           }""",
+        base64.b64encode(jpeg_bytes(640, 480)).decode(),
+    )
+    page.wait_for_function(
+        "() => document.querySelectorAll('#upload-list .upload.done').length === 3"
+    )
+    assert page.text_content("#upload-list .upload:nth-child(3) .name") == "dropped.jpg"
     # thumbnails appear in the gallery once processed (the page polls)
     page.wait_for_function(
         """() => [...document.querySelectorAll('#gallery img')]
                  .filter(i => i.complete && i.naturalWidth > 0 && i.currentSrc.length > 0)
-                 .length >= 2"""
+                 .length >= 3"""
     )
     srcsets = page.eval_on_selector_all("#gallery img", "els => els.map(e => e.srcset)")
     assert all(" 320w" in s or "w, " in s for s in srcsets), srcsets
@@ -179,7 +196,7 @@ def test_upload_gallery_play_and_seek(base_url: str, page: Any) -> None:
         "() => document.getElementById('whoami').textContent === 'Signed in as user.'"
     )
     assert page.is_hidden("#admin-panel")
-    page.wait_for_function("() => document.querySelectorAll('#gallery img').length >= 2")
+    page.wait_for_function("() => document.querySelectorAll('#gallery img').length >= 3")
     user_card = page.locator(".set", has_text="Evening tones")
     user_card.wait_for()
     assert user_card.locator(".track-files").is_hidden()
