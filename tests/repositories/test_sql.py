@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -218,5 +219,48 @@ def test_object_keys_and_id_checks_work_across_batches(
         with pytest.raises(Conflict, match=imgs[8].id):
             repos.images.add_many([b.image() for _ in range(5)] + [imgs[8]])
         assert len(repos.images.list(visible_only=False, limit=100).items) == 10
+    finally:
+        repos.close()
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        ("2026-01-02 03:04:05.000007", datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=UTC)),
+        ("2026-01-02 03:04:05", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+        ("2026-01-02", datetime(2026, 1, 2, tzinfo=UTC)),
+    ],
+)
+def test_sqlite_timestamps_in_any_stored_text_form_read_back_as_aware_utc(
+    tmp_path: Path, stored: str, expected: datetime
+) -> None:
+    """The fast SQLite datetime reader agrees with SQLAlchemy's on every text form."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path}/ts.db")
+    try:
+        img = b.image()
+        repos.images.add_many([img])
+        with repos.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE images SET updated_at = ?", (stored,))
+        got = repos.images.get(img.id)
+        assert got is not None
+        assert got.updated_at == expected
+        assert got.updated_at.tzinfo is UTC
+        assert got.created_at == img.created_at
+    finally:
+        repos.close()
+
+
+def test_rows_read_back_equal_what_was_written_and_share_no_mutable_state(
+    fresh_db_url: str,
+) -> None:
+    """Positional row reading and the renditions cache give back exactly the stored models."""
+    repos = SqlRepositories.from_url(fresh_db_url)
+    try:
+        imgs = [b.image() for _ in range(3)]
+        repos.images.add_many(imgs)
+        for _ in range(2):  # the second read comes from the renditions cache
+            page = repos.images.list(visible_only=False, limit=10)
+            assert sorted(page.items, key=lambda i: i.id) == sorted(imgs, key=lambda i: i.id)
+            assert all(isinstance(i.thumbnails, tuple) for i in page.items)
     finally:
         repos.close()

@@ -48,6 +48,7 @@ Pagination is keyset (``created_at`` desc, ``id`` desc) with the opaque cursors 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -123,6 +124,32 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        """On SQLite, parse the stored text straight to an aware datetime.
+
+        Why: SQLAlchemy's SQLite processor gives a naive datetime, and making it aware
+        with ``replace(tzinfo=...)`` costs several times the parse itself (about 2 µs
+        on CPython 3.11), paid twice per row of every listing. ``fromisoformat`` on the
+        text plus ``+00:00`` does both at once for the form SQLAlchemy writes; any
+        other text goes the general way.
+        """
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        fromisoformat = datetime.fromisoformat
+
+        def process(value: Any) -> Any:
+            # only the form SQLAlchemy writes ("2026-01-02 03:04:05.000007"): on other
+            # forms fromisoformat and SQLAlchemy disagree ("2026-01-02+00:00" is naive)
+            if value.__class__ is str and len(value) == 26 and value[10] == " ":
+                try:
+                    return fromisoformat(value + "+00:00")
+                except ValueError:
+                    pass
+            return general(value)
+
+        return process
+
 
 class RenditionsJSON(sa.types.TypeDecorator[tuple[Rendition, ...]]):
     """A tuple of :class:`Rendition` stored as JSON text."""
@@ -140,7 +167,19 @@ class RenditionsJSON(sa.types.TypeDecorator[tuple[Rendition, ...]]):
         """A JSON array back to Rendition objects."""
         if not value:
             return ()
-        return tuple(Rendition(**item) for item in json.loads(value))
+        return _decode_renditions(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode_renditions(text: str) -> tuple[Rendition, ...]:
+    """Renditions from their JSON text, remembered by that text.
+
+    Why a cache: decoding is most of the cost of reading a row (about 10 µs for three
+    thumbnails, against well under 1 µs for every other column together), and listings
+    read the same rows again and again. The result is a pure function of the text and
+    immutable (a tuple of frozen values), so sharing it is safe.
+    """
+    return tuple(Rendition(**item) for item in json.loads(text))
 
 
 class StatusType(sa.types.TypeDecorator[ProcessingStatus]):
@@ -154,8 +193,13 @@ class StatusType(sa.types.TypeDecorator[ProcessingStatus]):
         return None if value is None else ProcessingStatus(value).value
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> ProcessingStatus | None:
-        """The enum member."""
-        return None if value is None else ProcessingStatus(value)
+        """The enum member (a dict lookup: calling the enum class costs ~20x more)."""
+        if value is None:
+            return None
+        return _STATUS_BY_VALUE.get(value) or ProcessingStatus(value)
+
+
+_STATUS_BY_VALUE: dict[str, ProcessingStatus] = {s.value: s for s in ProcessingStatus}
 
 
 def _id_type() -> sa.types.TypeEngine[str]:
@@ -425,8 +469,34 @@ def _row_values(model: Image | MusicSet | Track) -> dict[str, object]:
     return values
 
 
+def _model_columns(table: sa.Table, cls: type[_M]) -> tuple[sa.Column[Any], ...]:
+    """``table``'s columns in the order of ``cls``'s fields, so ``cls(*row)`` builds a model.
+
+    Why positional: ``cls(**row._mapping)`` spent more time building the mapping and
+    matching keywords than everything else in reading a row.
+    """
+    names = [f.name for f in attrs.fields(cls)]
+    if sorted(names) != sorted(table.c.keys()):
+        raise AssertionError(f"table {table.name} does not match the fields of {cls.__name__}")
+    return tuple(table.c[name] for name in names)
+
+
+_COLUMNS: dict[sa.Table, tuple[sa.Column[Any], ...]] = {
+    images_table: _model_columns(images_table, Image),
+    music_sets_table: _model_columns(music_sets_table, MusicSet),
+    music_tracks_table: _model_columns(music_tracks_table, Track),
+}
+
+
+def _select(table: sa.Table) -> sa.Select[Any]:
+    """``SELECT`` every column of ``table``, in its model's field order (see :func:`_to_model`)."""
+    return sa.select(*_COLUMNS[table])
+
+
 def _to_model(cls: type[_M], row: sa.Row[Any]) -> _M:
-    return cls(**row._mapping)
+    """The model of a row read with :func:`_select` (or ``RETURNING`` the same columns)."""
+    build: Callable[..., _M] = cls  # positional: the columns come in field order
+    return build(*row)
 
 
 def _list_page(
@@ -434,7 +504,7 @@ def _list_page(
 ) -> Page[_M]:
     limit = check_limit(limit)
     c = table.c
-    q = sa.select(table).order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
+    q = _select(table).order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
     if visible_only:
         q = q.where(c.visible.is_(True))
     if cursor is not None:
@@ -489,10 +559,15 @@ def _update(
 ) -> _M:
     with db.write() as conn:
         if values:
-            stmt = table.update().where(table.c.id == row_id).values(**values).returning(*table.c)
+            stmt = (
+                table.update()
+                .where(table.c.id == row_id)
+                .values(**values)
+                .returning(*_COLUMNS[table])
+            )
             row = conn.execute(stmt).first()
         else:
-            row = conn.execute(sa.select(table).where(table.c.id == row_id)).first()
+            row = conn.execute(_select(table).where(table.c.id == row_id)).first()
         if row is None:
             raise NotFound(f"No {what} with id {row_id}.")
         return _to_model(cls, row)
@@ -500,7 +575,7 @@ def _update(
 
 def _get(db: _Db, table: sa.Table, cls: type[_M], row_id: str) -> _M | None:
     with db.read() as conn:
-        row = conn.execute(sa.select(table).where(table.c.id == row_id)).first()
+        row = conn.execute(_select(table).where(table.c.id == row_id)).first()
     return None if row is None else _to_model(cls, row)
 
 
@@ -665,7 +740,7 @@ class SqlTrackRepository:
     @staticmethod
     def _list(conn: Connection, set_id: str) -> list[Track]:
         t = music_tracks_table
-        q = sa.select(t).where(t.c.set_id == set_id).order_by(t.c.position)
+        q = _select(t).where(t.c.set_id == set_id).order_by(t.c.position)
         return [_to_model(Track, r) for r in conn.execute(q).all()]
 
     def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:
