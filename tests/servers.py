@@ -51,7 +51,8 @@ def wait_for_port(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            log = getattr(proc, "mediakit_log", None)
+            out = Path(log).read_text(errors="replace") if log else ""
             raise RuntimeError(f"server exited with {proc.returncode}: {out[-2000:]}")
         with (
             contextlib.suppress(OSError),
@@ -88,14 +89,21 @@ class ServerHandle:
 def _spawn(
     cmd: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    # Output goes to a log file, never to a pipe nobody reads: a chatty server (moto logs
+    # every request) would fill the pipe buffer and block forever.
+    log = tempfile.NamedTemporaryFile(prefix="mediakit-server-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(
         cmd,
-        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
         cwd=cwd,
         start_new_session=True,
     )
+    log.close()
+    proc.mediakit_log = log.name  # type: ignore[attr-defined]
+    return proc
 
 
 def start_moto() -> ServerHandle:
