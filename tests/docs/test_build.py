@@ -1,0 +1,34 @@
+"""``mkdocs build --strict`` passes (CI runs the test suite, so the site is built there), and
+the API reference is really rendered from the docstrings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_site_builds_strict_with_rendered_api_reference(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    r = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    service = (site / "reference" / "service" / "index.html").read_text()
+    assert 'id="mediakit.service.MediaService"' in service
+    assert "composition root" in service  # a docstring's words, rendered
+    fastapi = (site / "reference" / "fastapi" / "index.html").read_text()
+    assert 'id="mediakit_fastapi.create_router"' in fastapi
+    assert (site / "security" / "index.html").is_file()
+    assert (site / "changelog" / "index.html").read_text().count("0.1.0") >= 1
