@@ -206,6 +206,16 @@ def test_doctor_fails_clearly_on_a_wrong_secret(
 
 
 @pytest.mark.s3
+def test_doctor_fails_clearly_on_a_missing_bucket(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    r = run_cli("doctor", env=s3_env(nanio_server, fresh_bucket_name))
+    assert r.returncode == 1
+    assert f"FAIL  bucket         the bucket {fresh_bucket_name!r} does not exist" in r.stdout
+    assert "MEDIA_ASSETS_BUCKET" in r.stdout
+
+
+@pytest.mark.s3
 def test_doctor_fails_clearly_on_an_unreachable_endpoint() -> None:
     env = {
         "MEDIAKIT_STORAGE": "s3",

@@ -187,8 +187,16 @@ class _Doctor:
     # --- the checks ---------------------------------------------------------------------
 
     def bucket(self) -> Check:
-        with translate_errors(bucket=self.store.bucket):
-            self.store.client.head_bucket(Bucket=self.store.bucket)
+        try:
+            with translate_errors(bucket=self.store.bucket):
+                self.store.client.head_bucket(Bucket=self.store.bucket)
+        except ObjectNotFound:  # a HEAD's 404 has no body, so no NoSuchBucket code
+            return Check(
+                "bucket",
+                "fail",
+                f"the bucket {self.store.bucket!r} does not exist at {_endpoint(self.settings)}",
+                "create it, or fix MEDIA_ASSETS_BUCKET / MEDIA_S3_ENDPOINT",
+            )
         return Check("bucket", "ok", "reachable (HeadBucket)")
 
     def checksums(self) -> Check:
