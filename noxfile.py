@@ -65,6 +65,8 @@ def wheel(session: nox.Session) -> None:
     session.run("python", "-m", "build", "--wheel")
     (wheel_file,) = glob.glob("dist/mediakit-*.whl")
     session.install(f"{wheel_file}[all,docs]")
+    # a reused virtualenv already has "mediakit 0.1.0": replace it with this very wheel
+    session.install("--force-reinstall", "--no-deps", wheel_file)
     # the test-only tools from the dev extra, without installing mediakit from source
     session.install(
         "pytest>=8",
