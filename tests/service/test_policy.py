@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -202,3 +202,21 @@ def test_views_match_the_contract_shapes() -> None:
     }
     assert views.download_view(signed, "a.flac")["filename"] == "a.flac"
     assert views.iso(datetime(2026, 1, 1)) == "2026-01-01T00:00:00Z"
+
+
+@given(
+    st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(9998, 12, 30),
+        timezones=st.sampled_from(
+            [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5))]
+        ),
+    )
+)
+def test_iso_is_the_utc_instant_whatever_was_formatted_before(moment: datetime) -> None:
+    """iso() is memoised; equal instants in other zones (and naive times) still give the right text."""
+    expected = moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    assert views.iso(moment.astimezone(UTC)) == expected
+    assert views.iso(moment) == expected
+    naive = moment.replace(tzinfo=None)  # naive means UTC: equal to no aware key
+    assert views.iso(naive) == naive.isoformat() + "Z"

@@ -114,6 +114,21 @@ class AsyncMediaService:
 
     async def _image_json(self, image: Image) -> JSON:
         original, thumbs = policy.image_targets(image)
+        asign = getattr(self.signer, "asign", None)
+        if asign is not None and self.settings.delivery != "proxy":
+            # _url inlined for the common case: listings sign 4 URLs per image
+            return views.image_view(
+                image,
+                await asign(
+                    original.key,
+                    content_type=original.content_type,
+                    disposition=original.disposition,
+                ),
+                {
+                    name: await asign(t.key, content_type=t.content_type, disposition=t.disposition)
+                    for name, t in thumbs.items()
+                },
+            )
         return views.image_view(
             image,
             await self._url(image.id, original, {}),

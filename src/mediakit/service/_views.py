@@ -6,6 +6,7 @@ the same JSON. Times are ISO 8601 in UTC with a ``Z`` suffix.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,15 @@ JSON = dict[str, Any]
 
 def iso(moment: datetime | None) -> str | None:
     """``moment`` as ISO 8601 UTC (``2026-01-02T03:04:05Z``), or ``None``."""
-    if moment is None:
-        return None
+    return None if moment is None else _iso(moment)
+
+
+@functools.lru_cache(maxsize=8192)
+def _iso(moment: datetime) -> str:
+    # Memoised: formatting costs ~1.5 µs and a page of 100 images formats 300 times,
+    # mostly the same instants on every request (creation and update times, the one
+    # expiry of a signing window): a hit costs ~0.1 µs. Equal keys are the same
+    # instant (or the same naive time), and so give the same text.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
