@@ -28,8 +28,9 @@ from mediakit.repositories.sql import SqlRepositories
 from mediakit.service import MediaKit, build_service
 from mediakit.settings import Settings
 from mediakit.storage import S3ObjectStore
+from tests import servers
 from tests.conftest import s3_client
-from tests.fixtures_media import jpeg_bytes
+from tests.fixtures_media import ffmpeg_exe, jpeg_bytes, sine_audio
 from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle, free_port
 from tests.service.kit import multipart
 
@@ -340,3 +341,32 @@ def test_reprocess_unknown_id_exits_1(deployment: tuple[MediaKit, dict[str, str]
     r = run_cli("reprocess", "tracks", "--id", "nope", env=env)
     assert r.returncode == 1
     assert "track nope: missing (no tracks has this id)" in r.stdout
+
+
+@pytest.mark.s3
+@pytest.mark.ffmpeg
+def test_reprocess_tracks_regenerates_the_audio_tiers(
+    deployment: tuple[MediaKit, dict[str, str]], tmp_path: Path
+) -> None:
+    servers.need(ffmpeg_exe() is not None, "ffmpeg is needed (apt-get install ffmpeg)")
+    kit, env = deployment
+    music_set = kit.service.create_music_set(ADMIN, title="Tones")
+    body, ct = multipart([("tone.wav", sine_audio(tmp_path, "wav", seconds=1.0).read_bytes())])
+    (item,) = kit.service.upload_tracks(ADMIN, music_set["id"], [body], content_type=ct)["items"]
+    track = kit.repos.tracks.get(item["id"])
+    assert track is not None
+    assert track.status is ProcessingStatus.READY
+    old = {r.key for r in track.renditions}
+
+    r = run_cli("reprocess", "tracks", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"[1/1] track {track.id}: ready" in r.stdout
+
+    after = kit.repos.tracks.get(track.id)
+    assert after is not None
+    new = {r.key for r in after.renditions}
+    assert {r.name for r in after.renditions} == {r.name for r in track.renditions}
+    assert new.isdisjoint(old)
+    stored = _keys(kit)
+    assert new <= stored
+    assert stored.isdisjoint(old)
