@@ -3,6 +3,7 @@ streaming routes and OpenAPI. The black-box suite over a real server is tests/ht
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -312,3 +313,19 @@ async def test_async_client_over_asgi_transport(kit: MediaKit) -> None:
             "/api/v1/admin/images/upload", headers={**ADMIN, "Content-Type": ct}, content=chunks()
         )
         assert r.status_code == 201, r.text
+
+
+def test_json_bodies_are_the_compact_utf8_json_dumps_would_give(
+    client: Client, kit: MediaKit
+) -> None:
+    """The fast renderer changes no byte: compact separators, non-ASCII unescaped."""
+    image = seed_image(kit)
+    kit.repos.images.update(image.id, {"title": "Été à Zürich ✓", "description": 'a "b" \\ c'})
+    r = client.get("/api/v1/user/images?limit=10", headers=USER)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    body = r.json()
+    assert body["items"][0]["title"] == "Été à Zürich ✓"
+    expected = json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert r.content == expected.encode("utf-8")
+    assert int(r.headers["content-length"]) == len(r.content)
