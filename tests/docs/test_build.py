@@ -31,4 +31,28 @@ def test_site_builds_strict_with_rendered_api_reference(tmp_path: Path) -> None:
     fastapi = (site / "reference" / "fastapi" / "index.html").read_text()
     assert 'id="mediakit_fastapi.create_router"' in fastapi
     assert (site / "security" / "index.html").is_file()
+    for page in (site / "reference").rglob("index.html"):
+        text = page.read_text()
+        for raw in (":class:", ":func:", ":meth:", ".. code-block::"):
+            assert raw not in text, (page, raw)  # Sphinx markup rendered by the hook
+    cli = (site / "reference" / "cli" / "index.html").read_text()
+    assert 'href="../presign/#mediakit.presign.build_signer"' in cli  # a role became a link
     assert (site / "changelog" / "index.html").read_text().count("0.1.0") >= 1
+
+
+def test_hook_turns_roles_into_optional_references_and_drops_directives() -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from mkdocs_hooks import render_sphinx_markup
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    html = (
+        "<p>See :class:<code>~mediakit.errors.NotFound</code> and "
+        ":func:<code>mediakit.keys.new_revision()</code>. Start-up::</p>\n"
+        "<p>.. code-block:: console</p>\n<pre>x</pre>"
+    )
+    assert render_sphinx_markup(html) == (
+        '<p>See <autoref identifier="mediakit.errors.NotFound" optional><code>NotFound</code>'
+        '</autoref> and <autoref identifier="mediakit.keys.new_revision" optional>'
+        "<code>mediakit.keys.new_revision()</code></autoref>. Start-up:</p>\n<pre>x</pre>"
+    )
