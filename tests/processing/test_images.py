@@ -265,3 +265,35 @@ def test_any_bytes_give_thumbnails_or_processing_error(data: bytes) -> None:
     except ProcessingError:
         return
     assert result.thumbnails[0].width <= 32
+
+
+def test_encode_threads_one_gives_the_same_thumbnails_on_the_calling_thread() -> None:
+    """encode_threads=1 encodes inline and writes byte-identical thumbnails; 0 is refused."""
+    data = jpeg_bytes(1200, 800)
+    threaded = thumbs(data)
+    inline = thumbs(data, encode_threads=1)
+    assert [t.data for t in inline] == [t.data for t in threaded]
+    with pytest.raises(ValueError, match="encode_threads"):
+        thumbs(data, encode_threads=0)
+
+
+def test_jpeg_is_decoded_at_the_dct_scale_of_the_largest_real_box(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 3000x2000 JPEG for a 640 box (640x427) decodes at 1/4 scale (750x500), not larger.
+
+    Asking draft for the square 640x640 box would give only 1/2 scale (1500x1000).
+    """
+    from PIL import JpegImagePlugin
+
+    decoded: list[tuple[int, int]] = []
+    real_load = JpegImagePlugin.JpegImageFile.load
+
+    def spy_load(self: JpegImagePlugin.JpegImageFile) -> object:
+        decoded.append(self.size)  # the size the decoder will produce, set by draft()
+        return real_load(self)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy_load)
+    result = thumbs(jpeg_bytes(3000, 2000), (320, 640))
+    assert set(decoded) == {(750, 500)}, decoded
+    assert [(t.width, t.height) for t in result] == [(320, 213), (640, 427)]

@@ -135,6 +135,7 @@ def make_thumbnails(
     *,
     max_pixels: int,
     formats: Collection[str] | None = None,
+    encode_threads: int | None = None,
 ) -> ThumbnailSet:
     """Decode an untrusted image once and encode a WebP thumbnail per size.
 
@@ -145,6 +146,10 @@ def make_thumbnails(
         max_pixels: largest ``width * height`` decoded; bigger images are refused.
         formats: restrict decoding further (e.g. to the format the upload was sniffed
             as, see :data:`MIME_TO_FORMAT`); always intersected with :data:`ALLOWED_FORMATS`.
+        encode_threads: WebP encoder threads; ``None`` (default) uses up to one per size
+            and CPU (at most 3), which shortens the wall time on a multi-core machine; ``1``
+            encodes on the calling thread (least CPU time; best when many images are
+            already processed in parallel, e.g. by a thread-pool job runner).
 
     Raises:
         ProcessingError: not an allowed format, over the pixel cap, truncated or corrupt.
@@ -152,6 +157,9 @@ def make_thumbnails(
     wanted = sorted({int(s) for s in sizes})
     if not wanted or wanted[0] <= 0:
         raise ValueError("sizes must be a non-empty sequence of positive integers")
+    threads = _ENCODE_THREADS if encode_threads is None else int(encode_threads)
+    if threads < 1:
+        raise ValueError("encode_threads must be at least 1")
     allowed = ALLOWED_FORMATS if formats is None else ALLOWED_FORMATS & {f.upper() for f in formats}
     if not allowed:
         raise ProcessingError(f"None of the formats {sorted(formats or ())} can be decoded here.")
@@ -168,10 +176,10 @@ def make_thumbnails(
         # warnings as errors gets a ProcessingError, not a stray exception.
         raise ProcessingError(f"The image header could not be read: {exc}") from None
     with im:
-        return _thumbnails(im, wanted, max_pixels)
+        return _thumbnails(im, wanted, max_pixels, threads)
 
 
-def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int) -> ThumbnailSet:
+def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int) -> ThumbnailSet:
     fmt = im.format or "unknown"
     raw_w, raw_h = im.size  # from the header only; nothing decoded yet
     if raw_w <= 0 or raw_h <= 0:
@@ -207,21 +215,30 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int) -> Thumbnail
     except (OSError, SyntaxError, ValueError, EOFError, Warning) as exc:
         raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
 
-    # Largest first from the decoded pixels, each smaller one from the previous (cheap and,
-    # with Lanczos, visually the same as resizing from the full image). Each frame's WebP
-    # encode starts on a worker thread as soon as it exists, overlapping the next resize
-    # (Pillow releases the GIL in both).
+    # Largest first from the decoded pixels with Lanczos; each smaller one from the previous
+    # with bicubic: measured on a 24 MP photo against a full-resolution Lanczos reference,
+    # 44.9 / 47.4 / 51.3 dB PSNR for 1280 / 640 / 320 (Pillow's own thumbnail(): 44.3 / 47.4
+    # / 49.6), for ~5 ms less than Lanczos all the way down. With threads, each frame's WebP
+    # encode starts on a worker as soon as the frame exists and overlaps the next resize
+    # (the encoder releases the GIL; resize does not, so resizes stay on this thread).
     frames: list[tuple[int, Image.Image]] = []
-    pending: list[Future[bytes]] = []
+    pending: list[Future[bytes] | bytes] = []
     current = base
-    with ThreadPoolExecutor(max_workers=_ENCODE_THREADS) as pool:
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    try:
         for size in reversed(sizes):
             w, h = fit_box(width, height, size)
             if current.size != (w, h):
-                current = current.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                if current is base:
+                    current = current.resize((w, h), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                else:
+                    current = current.resize((w, h), Image.Resampling.BICUBIC)
             frames.append((size, current))
-            pending.append(pool.submit(_encode, current))
-        encoded = [f.result() for f in pending]
+            pending.append(pool.submit(_encode, current) if pool else _encode(current))
+        encoded = [p if isinstance(p, bytes) else p.result() for p in pending]
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     frames.reverse()
     encoded.reverse()
     thumbs = tuple(
