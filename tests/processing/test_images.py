@@ -297,3 +297,45 @@ def test_jpeg_is_decoded_at_the_dct_scale_of_the_largest_real_box(
     result = thumbs(jpeg_bytes(3000, 2000), (320, 640))
     assert set(decoded) == {(750, 500)}, decoded
     assert [(t.width, t.height) for t in result] == [(320, 213), (640, 427)]
+
+
+def _swapped_primaries_profile() -> bytes:
+    """An RGB profile whose red and blue primaries are swapped: stored red *means* blue."""
+    import struct
+
+    from PIL import ImageCms
+
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    (count,) = struct.unpack_from(">I", icc, 128)
+    tags = {bytes(icc[132 + 12 * i : 136 + 12 * i]): 132 + 12 * i for i in range(count)}
+    r, b = tags[b"rXYZ"], tags[b"bXYZ"]
+    icc[r + 4 : r + 12], icc[b + 4 : b + 12] = icc[b + 4 : b + 12], icc[r + 4 : r + 12]
+    return bytes(icc)
+
+
+def _red_jpeg(**save: object) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, "JPEG", quality=95, **save)
+    return buf.getvalue()
+
+
+def test_embedded_profile_other_than_srgb_is_converted_to_srgb() -> None:
+    """Pixels tagged with a non-sRGB profile are converted: red in a red/blue-swapped space is blue."""
+    (t,) = thumbs(_red_jpeg(icc_profile=_swapped_primaries_profile()), (32,))
+    r, _, b = decode(t).convert("RGB").getpixel((5, 5))  # type: ignore[misc]
+    assert b > 150
+    assert r < 80
+
+
+def test_srgb_profile_is_skipped_and_leaves_pixels_as_an_untagged_image() -> None:
+    """An sRGB-tagged image (what cameras write) gives exactly the untagged image's thumbnails,
+    and its profile is recognised as a no-op (no per-pixel transform); others are not."""
+    from PIL import ImageCms
+
+    from mediakit.processing.images import _srgb_transform
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged, plain = thumbs(_red_jpeg(icc_profile=srgb), (32,)), thumbs(_red_jpeg(), (32,))
+    assert [t.data for t in tagged] == [t.data for t in plain]
+    assert _srgb_transform(srgb, "RGB", "RGB") is None
+    assert _srgb_transform(_swapped_primaries_profile(), "RGB", "RGB") is not None
