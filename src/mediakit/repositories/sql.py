@@ -499,24 +499,33 @@ def _to_model(cls: type[_M], row: sa.Row[Any]) -> _M:
     return build(*row)
 
 
+@functools.cache
+def _page_query(table: sa.Table, visible_only: bool, after_cursor: bool) -> sa.Select[Any]:
+    """The listing statement, built once: the limit and the cursor key are bound
+    parameters, so a request neither rebuilds the statement nor its cache key."""
+    c = table.c
+    q = _select(table).order_by(c.created_at.desc(), c.id.desc()).limit(sa.bindparam("mk_limit"))
+    if visible_only:
+        q = q.where(c.visible.is_(True))
+    if after_cursor:
+        at = sa.bindparam("mk_created_at", type_=c.created_at.type)
+        q = q.where(
+            sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < sa.bindparam("mk_id")))
+        )
+    return q
+
+
 def _list_page(
     db: _Db, table: sa.Table, cls: type[_M], visible_only: bool, limit: int, cursor: str | None
 ) -> Page[_M]:
     limit = check_limit(limit)
-    c = table.c
-    q = _select(table).order_by(c.created_at.desc(), c.id.desc()).limit(limit + 1)
-    if visible_only:
-        q = q.where(c.visible.is_(True))
+    params: dict[str, object] = {"mk_limit": limit + 1}
     if cursor is not None:
         key = decode_cursor(cursor)
-        q = q.where(
-            sa.or_(
-                c.created_at < key.created_at,
-                sa.and_(c.created_at == key.created_at, c.id < key.id),
-            )
-        )
+        params.update(mk_created_at=key.created_at, mk_id=key.id)
+    q = _page_query(table, visible_only, cursor is not None)
     with db.read() as conn:
-        rows = conn.execute(q).all()
+        rows = conn.execute(q, params).all()
     items = [_to_model(cls, r) for r in rows[:limit]]
     if len(rows) > limit:
         last = items[-1]
