@@ -47,6 +47,9 @@ class MediaKitError(Exception):
 
     http_status: int = 500
     code: str = "internal_error"
+    public_message: str = "Something went wrong on the server; the details are in its log."
+    """What clients see instead of ``message`` when ``http_status >= 500``: server-side
+    details (bucket names, keys, provider error text) stay in the server log."""
 
     def __init__(
         self,
@@ -62,8 +65,13 @@ class MediaKitError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
 
     def to_dict(self) -> dict[str, dict[str, str]]:
-        """The JSON error body shared by every adapter."""
-        return {"error": {"code": self.code, "message": self.message}}
+        """The JSON error body shared by every adapter.
+
+        Client errors (4xx) carry ``message``; server errors (5xx) carry the class's
+        ``public_message`` so that no internals reach clients (adapters log ``message``).
+        """
+        message = self.message if self.http_status < 500 else self.public_message
+        return {"error": {"code": self.code, "message": message}}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
@@ -187,6 +195,10 @@ class StorageError(MediaKitError):
 
     http_status = 502
     code = "storage_error"
+    public_message = (
+        "The media store answered with an error. Try again later; if it persists, "
+        "the server log has the details."
+    )
 
 
 class StorageUnavailable(StorageError):
@@ -194,6 +206,9 @@ class StorageUnavailable(StorageError):
 
     http_status = 503
     code = "storage_unavailable"
+    public_message = (
+        "The media store is unreachable or busy. Try again after the Retry-After delay."
+    )
 
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})

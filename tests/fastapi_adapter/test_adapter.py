@@ -72,7 +72,9 @@ def test_every_mediakit_error_maps_to_its_status_and_json_shape(
 
     response = Client(app).get("/boom")
     assert response.status_code == exc.http_status
-    assert response.json() == {"error": {"code": exc.code, "message": exc.message}}
+    assert response.json() == exc.to_dict()
+    public = exc.message if exc.http_status < 500 else exc.public_message
+    assert response.json()["error"]["message"] == public
     for name, value in exc.headers.items():
         assert response.headers[name] == value
 

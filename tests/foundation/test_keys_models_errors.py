@@ -82,3 +82,15 @@ def test_error_bodies_and_headers() -> None:
     assert errors.Unauthorized().headers["WWW-Authenticate"] == "Bearer"
     c = errors.ConfigurationError("MEDIA_X", "bad")
     assert str(c) == "MEDIA_X: bad"
+
+
+def test_server_errors_hide_internals_from_clients() -> None:
+    e = errors.StorageError("NoSuchBucket: bucket 'secret-bucket' for key images/abc/original")
+    body = e.to_dict()["error"]
+    assert body["code"] == "storage_error"
+    assert "secret-bucket" not in body["message"]
+    assert "images/abc" not in body["message"]
+    assert "secret-bucket" in e.message, "the detail stays available for the server log"
+    u = errors.StorageUnavailable("connect timeout to http://10.0.0.5:9000")
+    assert "10.0.0.5" not in u.to_dict()["error"]["message"]
+    assert errors.NotFound("No image abc.").to_dict()["error"]["message"] == "No image abc."
