@@ -13,11 +13,14 @@
 - **no metadata in derivatives**: EXIF, GPS, XMP, comments and text chunks are never
   copied. Colour: an embedded ICC profile is *converted to sRGB* (LittleCMS) and then
   dropped, so every thumbnail is plain sRGB that every browser shows the same way, and no
-  profile (which can carry device or vendor data) travels along;
+  profile (which can carry device or vendor data) travels along; a profile that is already
+  sRGB (what most cameras write) is recognised and costs no per-pixel work;
 - **fast**: JPEGs are decoded once with ``Image.draft`` at the DCT scale that just covers
-  the largest requested box (libjpeg-turbo skips most of the IDCT work), smaller sizes are
-  derived from the largest, and the WebP encodes run in parallel threads (Pillow releases
-  the GIL while encoding). Nothing is ever upscaled.
+  the largest requested box (libjpeg-turbo skips most of the IDCT work); the largest
+  thumbnail is resized (Lanczos) before orientation and colour are applied, so those run
+  on its pixels only; smaller sizes are derived from the next larger (bicubic), and the
+  WebP encodes run in parallel threads (Pillow releases the GIL while encoding;
+  ``encode_threads=1`` turns that off). Nothing is ever upscaled.
 """
 
 from __future__ import annotations
