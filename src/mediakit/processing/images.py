@@ -203,7 +203,8 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
     target_w, target_h = fit_box(width, height, largest)
     if fmt == "JPEG":
         # Decode at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the largest
-        # thumbnail, in the unrotated frame the decoder works in.
+        # thumbnail, in the unrotated frame the decoder works in. The real box matters:
+        # for 6000x4000, 1280x853 gives 1/4 (1500x1000); a square 1280x1280 only 1/2.
         box = (target_h, target_w) if rotated else (target_w, target_h)
         im.draft("RGB", box)
     try:
@@ -229,11 +230,13 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
         raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
 
     # Largest from the decoded pixels with Lanczos (above); each smaller one from the
-    # previous with bicubic: measured on a 24 MP photo against a full-resolution Lanczos reference,
-    # 44.9 / 47.4 / 51.3 dB PSNR for 1280 / 640 / 320 (Pillow's own thumbnail(): 44.3 / 47.4
-    # / 49.6), for ~5 ms less than Lanczos all the way down. With threads, each frame's WebP
-    # encode starts on a worker as soon as the frame exists and overlaps the next resize
-    # (the encoder releases the GIL; resize does not, so resizes stay on this thread).
+    # previous with bicubic: measured on a 24 MP photo against a full-resolution Lanczos
+    # reference, 44.9 / 47.4 / 51.3 dB PSNR for 1280 / 640 / 320 (Pillow's own thumbnail():
+    # 44.3 / 47.4 / 49.6), for ~5 ms less than Lanczos all the way down. With threads, each
+    # frame's WebP encode starts on a worker as soon as the frame exists and overlaps the
+    # next resize (Pillow releases the GIL in both). Splitting the 1280 resize itself into
+    # two halves on two threads was tried: no wall-time gain measurable on the shared
+    # 2-core machine (best of 41: 170 vs 172 ms), so it is not done.
     frames: list[tuple[int, Image.Image]] = []
     pending: list[Future[bytes] | bytes] = []
     current = largest_frame
