@@ -18,6 +18,7 @@ body to a temporary file before the view runs; serve the project with
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -26,7 +27,7 @@ from typing import Any
 
 import anyio.to_thread
 import attrs
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
@@ -110,8 +111,46 @@ def _json(result: Any, status: int) -> HttpResponse:
     return JsonResponse(result, status=status, safe=False, json_dumps_params=_DUMPS)
 
 
+class _ClosingAsyncBody:
+    """An async body Django can close: it registers ``close()`` but never ``aclose()``.
+
+    Django closes a response (``response.close()``) when it is sent or the client has
+    gone, but only calls the body's *sync* ``close()``; the sync view's body has one
+    (:class:`mediakit.proxy.ProxyResponse`), the async body only ``aclose()``. Without
+    this, a client disconnecting from an ASGI stream left the store's stream (an S3
+    connection) open until the garbage collector found it.
+    """
+
+    def __init__(self, body: AsyncIterator[bytes]) -> None:
+        self._body = body
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._body
+
+    async def _aclose(self) -> None:
+        aclose = getattr(self._body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    def close(self) -> None:
+        """Close the async body: on the event loop when called on it (Django's test
+        client), else through it from the worker thread Django's ASGI handler uses."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            async_to_sync(self._aclose)()
+            return
+        task = loop.create_task(self._aclose())
+        self._tasks.add(task)  # keep a reference until it has run
+        task.add_done_callback(self._tasks.discard)
+
+
 def _streaming(served: ServedObject[Any]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(served.body, status=served.status)
+    body = served.body
+    if not hasattr(body, "close") and hasattr(body, "aclose"):
+        body = _ClosingAsyncBody(body)
+    response = StreamingHttpResponse(body, status=served.status)
     if not any(name.lower() == "content-type" for name in served.headers):
         del response["Content-Type"]  # no Django default on 304s and empty bodies
     for name, value in served.headers.items():
