@@ -100,7 +100,6 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.install("pyvips")  # optional anchor for the thumbnail benchmark
     session.run("python", "-m", "benchmarks", *session.posargs)
-    session.run("python", "scripts/bench_chart.py", "docs/benchmarks.md")
 
 
 @nox.session(python=PY[0])

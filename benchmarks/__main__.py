@@ -14,11 +14,12 @@ import datetime as dt
 import importlib
 import os
 import platform
+import subprocess
 import sys
 import traceback
 from pathlib import Path
 
-ALL = ["presign", "list_images", "proxy", "upload", "thumbnails", "audio"]
+ALL = ["presign", "list_images_steps", "list_images", "proxy", "upload", "thumbnails", "audio"]
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks
@@ -51,6 +52,8 @@ def main(argv: list[str]) -> int:
             f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs._\n"
         )
         PAGE.write_text(HEADER + "\n" + meta + "\n" + "\n\n".join(sections) + "\n")
+        chart = PAGE.parents[1] / "scripts" / "bench_chart.py"
+        subprocess.run([sys.executable, str(chart), str(PAGE)], check=False)
         print(f"wrote {PAGE}")
     return 1 if failed else 0
 
