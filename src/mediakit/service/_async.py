@@ -26,7 +26,7 @@ import attrs
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import MediaKitError, NotFound
-from mediakit.models import Image, Principal
+from mediakit.models import Image, Principal, Track
 from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
 from mediakit.service import _policy as policy
@@ -226,16 +226,16 @@ class AsyncMediaService:
                 clock=self.clock,
             )
         changes = policy.upload_changes(fields, self.clock.now())
-        ids = [i.id for i in images]
-        images = await self._db(self._finish_images, ids, changes)
+        images = await self._db(self._finish_images, images, changes)
         return {"items": [await self._image_json(i) for i in images]}
 
-    def _finish_images(self, ids: list[str], changes: dict[str, object]) -> list[Image]:
+    def _finish_images(self, images: list[Image], changes: dict[str, object]) -> list[Image]:
+        # As MediaService.upload_images: one item per stored file, the row as created
+        # when it is gone by the final read (never a shorter list than the upload).
         if changes:
-            for image_id in ids:
-                self.repos.images.update(image_id, changes)
-        self._submit("process_image", "image_id", ids)
-        return [i for i in map(self.repos.images.get, ids) if i is not None]
+            images = [self.repos.images.update(i.id, changes) for i in images]
+        self._submit("process_image", "image_id", [i.id for i in images])
+        return [self.repos.images.get(i.id) or i for i in images]
 
     # --- music sets ---------------------------------------------------------------
 
@@ -344,16 +344,15 @@ class AsyncMediaService:
                 clock=self.clock,
             )
         changes = policy.track_upload_changes(fields, self.clock.now())
-        ids = [t.id for t in tracks]
-        done = await self._db(self._finish_tracks, ids, changes)
+        done = await self._db(self._finish_tracks, tracks, changes)
         return {"items": [views.track_view(t) for t in done]}
 
-    def _finish_tracks(self, ids: list[str], changes: dict[str, object]) -> list[Any]:
+    def _finish_tracks(self, tracks: list[Track], changes: dict[str, object]) -> list[Track]:
+        # See _finish_images.
         if changes:
-            for track_id in ids:
-                self.repos.tracks.update(track_id, changes)
-        self._submit("process_track", "track_id", ids)
-        return [t for t in map(self.repos.tracks.get, ids) if t is not None]
+            tracks = [self.repos.tracks.update(t.id, changes) for t in tracks]
+        self._submit("process_track", "track_id", [t.id for t in tracks])
+        return [self.repos.tracks.get(t.id) or t for t in tracks]
 
     async def update_track(
         self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
