@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import io
+import uuid
 import wave
 from collections.abc import Iterator
 
+import anyio
 import attrs
 import pytest
 
 from mediakit.service import MediaKit
+from mediakit.uploads.limiter import RedisLimiter
 from tests.fixtures_media import jpeg_bytes
+from tests.servers import ServerHandle
 from tests.service.kit import ADMIN, Twin, make_kit, multipart, seed_set
 
 
@@ -78,3 +82,32 @@ def test_upload_answers_every_created_track_even_if_its_row_went_meanwhile(
     items = Twin(kit, mode).upload_tracks(ADMIN, music_set.id, body=body, content_type=ct)["items"]
     assert [i["filename"] for i in items] == ["t.wav"]
     assert items[0]["title"] == "Intro"
+
+
+@pytest.mark.redis
+def test_kit_aclose_closes_the_async_limiter_connections_as_close_does_the_sync_ones(
+    redis_server: ServerHandle,
+) -> None:
+    """``MediaKit.close()`` releases the Redis limiter's sync connections; ``aclose()``
+    must release the async ones the async service opened too (it used not to)."""
+    import redis
+
+    name = f"mediakit-review-{uuid.uuid4().hex[:8]}"
+    limiter = RedisLimiter(redis_server.url, 2, key_prefix=f"review:{name}:")
+    k = attrs.evolve(make_kit(), limiter=limiter)
+    admin = redis.Redis.from_url(redis_server.url)
+
+    def named_clients() -> int:
+        return sum(1 for c in admin.client_list() if c.get("name") == name)
+
+    async def run() -> int:
+        async with limiter.ahold("admin-1"):
+            await limiter._async().client_setname(name)
+        assert named_clients() == 1
+        await k.aclose()
+        return named_clients()
+
+    try:
+        assert anyio.run(run) == 0, "the async limiter's Redis connection was left open"
+    finally:
+        admin.close()

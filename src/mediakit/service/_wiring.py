@@ -81,10 +81,15 @@ class MediaKit:
                     close()
 
     async def aclose(self) -> None:
-        """:meth:`close`, plus the async store's connections (aioboto3)."""
+        """:meth:`close`, plus the async connections: the store's (aioboto3) and the
+        limiter's (``redis.asyncio``, opened by the async service's uploads)."""
         aclose = getattr(self.astore, "aclose", None)
         if aclose is not None:
             await aclose()
+        limiter_aclose = getattr(self.limiter, "aclose", None)
+        if limiter_aclose is not None:
+            with contextlib.suppress(Exception):  # as close(): shutdown goes on
+                await limiter_aclose()
         self.close()
 
 
