@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import pytest
 
-from mediakit import proxy
+from mediakit import proxy, storage
 from mediakit.presign import CachedSigner
 from mediakit.presign._cache import AsyncUrlSigner
 from mediakit.presign._core import UrlSigner
@@ -26,6 +26,7 @@ from mediakit.service._serving import AsyncServing, SyncServing
 from mediakit.storage import (
     AsyncObjectStore,
     AsyncS3ObjectStore,
+    FilesystemObjectStore,
     MemoryObjectStore,
     ObjectStore,
     S3ObjectStore,
@@ -157,7 +158,7 @@ def test_s3_store_twins() -> None:
     )
 
 
-@pytest.mark.parametrize("sync_store", [S3ObjectStore, MemoryObjectStore])
+@pytest.mark.parametrize("sync_store", [S3ObjectStore, MemoryObjectStore, FilesystemObjectStore])
 def test_stores_implement_every_protocol_method(sync_store: type) -> None:
     """Each concrete store has the protocol's parameters (defaults included)."""
     for name, proto in _public(ObjectStore).items():
@@ -167,6 +168,11 @@ def test_stores_implement_every_protocol_method(sync_store: type) -> None:
             method = getattr(async_store, name)
             assert _params(method) == _params(proto), f"{async_store.__name__}.{name}"
             assert _is_async(method), f"{async_store.__name__}.{name} is not awaitable"
+
+
+def test_store_builders_match() -> None:
+    """build_object_store / build_async_object_store take the same settings."""
+    assert _params(storage.build_object_store) == _params(storage.build_async_object_store)
 
 
 # --------------------------------------------------------------------------- uploads
