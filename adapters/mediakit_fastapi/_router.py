@@ -123,17 +123,28 @@ Size = Annotated[str | None, Query(description="Image thumbnail (`w640`); defaul
 Id = Annotated[str, Path(description="Item id.")]
 
 
-def _served(served: ServedObject[AsyncIterator[bytes]]) -> StreamingResponse:
-    async def body() -> AsyncIterator[bytes]:
+class _ClosingStreamingResponse(StreamingResponse):
+    """A StreamingResponse that closes its body whatever ends the response.
+
+    Starlette leaves an unfinished async iterator to the garbage collector when the
+    client goes away; for the Range proxy that would keep the object store's stream
+    (and its pooled connection) open until a collection runs. Closing it here releases
+    it at once: on completion, on disconnect and on cancellation.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         try:
-            async for chunk in served.body:
-                yield chunk
-        finally:  # a client that went away releases the store's stream at once
-            aclose = getattr(served.body, "aclose", None)
+            await super().__call__(scope, receive, send)
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
 
-    return StreamingResponse(body(), status_code=served.status, headers=dict(served.headers))
+
+def _served(served: ServedObject[AsyncIterator[bytes]]) -> StreamingResponse:
+    return _ClosingStreamingResponse(
+        served.body, status_code=served.status, headers=dict(served.headers)
+    )
 
 
 def create_router(
