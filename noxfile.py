@@ -21,7 +21,9 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff check + format check."""
     session.install("ruff")
-    session.run("ruff", "check", "src", "adapters", "tests", "benchmarks", "examples", "noxfile.py")
+    paths = ["src", "adapters", "tests", "benchmarks", "examples", "scripts", "noxfile.py"]
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
 
 
 @nox.session(python=PY[0])
