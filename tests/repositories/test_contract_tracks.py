@@ -229,3 +229,35 @@ def test_concurrent_add_many_from_8_threads_gives_unique_contiguous_positions(
     total = threads * calls * per_call
     assert [t.position for t in stored] == list(range(total))
     assert sorted(_ids(stored)) == sorted(_ids(returned))
+
+
+def test_count_for_sets_counts_each_given_set_and_zero_for_the_rest(
+    repos: Repositories,
+) -> None:
+    """Every given id is in the answer: its track count, 0 for an empty or unknown set."""
+    one, two, empty = _set(repos), _set(repos), _set(repos)
+    repos.tracks.add_many([b.track(one.id) for _ in range(3)] + [b.track(two.id)])
+    counts = repos.tracks.count_for_sets([two.id, empty.id, "unknown", one.id])
+    assert counts == {one.id: 3, two.id: 1, empty.id: 0, "unknown": 0}
+    assert repos.tracks.count_for_sets([two.id]) == {two.id: 1}  # others are not counted
+    assert repos.tracks.count_for_sets([]) == {}
+
+
+def test_count_for_sets_follows_deletes_and_takes_repeated_ids(repos: Repositories) -> None:
+    s = _set(repos)
+    stored = repos.tracks.add_many([b.track(s.id) for _ in range(2)])
+    assert repos.tracks.delete(stored[0].id) is True
+    assert repos.tracks.count_for_sets([s.id, s.id]) == {s.id: 1}
+    assert repos.tracks.count_for_sets([s.id]) == {s.id: len(repos.tracks.list_for_set(s.id))}
+
+
+def test_count_for_sets_takes_more_ids_than_one_statement_binds(repos: Repositories) -> None:
+    """A long id list (more than one batch of bound parameters) is counted whole."""
+    sets = [_set(repos) for _ in range(3)]
+    repos.tracks.add_many([b.track(s.id) for n, s in enumerate(sets) for _ in range(n + 1)])
+    unknown = [f"none-{n}" for n in range(1200)]
+    ids = [sets[0].id, *unknown[:600], sets[1].id, *unknown[600:], sets[2].id]
+    counts = repos.tracks.count_for_sets(ids)
+    assert len(counts) == len(ids)
+    assert [counts[s.id] for s in sets] == [1, 2, 3]
+    assert sum(counts.values()) == 6

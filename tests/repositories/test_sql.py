@@ -223,6 +223,41 @@ def test_object_keys_and_id_checks_work_across_batches(
         repos.close()
 
 
+def test_track_counts_are_one_group_by_statement_per_batch(
+    fresh_db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``count_for_sets`` asks one ``GROUP BY`` query for a page of sets, and one per
+    batch of ids for a longer list, with the same answer."""
+    monkeypatch.setattr(sql, "_BATCH", 3)
+    repos = SqlRepositories.from_url(fresh_db_url)
+    selects: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
+
+    try:
+        sets = [b.music_set() for _ in range(7)]
+        for s in sets:
+            repos.music_sets.add(s)
+        repos.tracks.add_many([b.track(s.id) for n, s in enumerate(sets) for _ in range(n)])
+        sa.event.listen(repos.engine, "before_cursor_execute", record)
+        counts = repos.tracks.count_for_sets([s.id for s in sets[:3]])
+        assert counts == {sets[0].id: 0, sets[1].id: 1, sets[2].id: 2}
+        assert len(selects) == 1
+        assert "GROUP BY" in selects[0].upper()
+        selects.clear()
+        counts = repos.tracks.count_for_sets([s.id for s in sets])
+        assert counts == {s.id: n for n, s in enumerate(sets)}
+        assert len(selects) == 3  # 7 ids in batches of 3
+        selects.clear()
+        assert repos.tracks.count_for_sets([]) == {}
+        assert selects == []
+    finally:
+        sa.event.remove(repos.engine, "before_cursor_execute", record)
+        repos.close()
+
+
 @pytest.mark.parametrize(
     ("stored", "expected"),
     [

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from mediakit import keys
 from mediakit.errors import (
@@ -19,7 +20,9 @@ from mediakit.errors import (
     UnsupportedMediaType,
 )
 from mediakit.models import Principal
-from mediakit.service import MediaKit
+from mediakit.repositories.sql import SqlRepositories
+from mediakit.service import MediaKit, build_service
+from mediakit.settings import Settings
 from tests import servers
 from tests.fixtures_media import ffmpeg_exe, jpeg_bytes, png_bytes, sine_audio
 from tests.media_samples import svg_bytes
@@ -305,6 +308,58 @@ def test_track_json_lists_available_qualities(svc: Twin, kit: MediaKit) -> None:
     track = svc.get_music_set(USER, music_set.id)["tracks"][0]
     assert track["qualities"] == ["low", "high"]
     assert track["status"] == "ready"
+
+
+def test_music_set_listing_counts_each_sets_tracks(svc: Twin, kit: MediaKit) -> None:
+    """A listed set's ``track_count`` is its number of tracks (0 for an empty set), as in
+    its detail view; a deleted track is no longer counted."""
+    seeded = [seed_set(kit, tracks=n) for n in (0, 1, 3)]
+    listed = {s["id"]: s["track_count"] for s in svc.list_music_sets(USER)["items"]}
+    assert listed == {s.id: len(tracks) for s, tracks in seeded}
+    for s, tracks in seeded:
+        detail = svc.get_music_set(USER, s.id)
+        assert detail["track_count"] == len(detail["tracks"]) == len(tracks)
+    big, tracks = seeded[2]
+    svc.delete_track(ADMIN, big.id, tracks[0].id)
+    page = svc.list_music_sets(ADMIN, admin=True, limit=1)  # newest first, one per page
+    counts = {s["id"]: s["track_count"] for s in page["items"]}
+    while page["next_cursor"]:
+        page = svc.list_music_sets(ADMIN, admin=True, limit=1, cursor=page["next_cursor"])
+        counts.update((s["id"], s["track_count"]) for s in page["items"])
+    assert counts == {seeded[0][0].id: 0, seeded[1][0].id: 1, big.id: 2}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_music_set_listing_reads_track_counts_in_one_query(tmp_path: Path, mode: str) -> None:
+    """Listing sets costs the same number of SQL queries for 1 set as for 12 (no query
+    per set): the page, then one count."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path}/mediakit.db")
+    kit = build_service(
+        Settings(storage_backend="memory", job_runner="inline", signing_secret="s" * 32),
+        repos=repos,
+    )
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    try:
+        svc = Twin(kit, mode)
+        seed_set(kit, tracks=2)
+        sa.event.listen(repos.engine, "before_cursor_execute", count)
+        assert [s["track_count"] for s in svc.list_music_sets(USER)["items"]] == [2]
+        one = len(statements)
+        for _ in range(11):
+            seed_set(kit, tracks=1)
+        statements.clear()
+        items = svc.list_music_sets(USER)["items"]
+        assert sorted(s["track_count"] for s in items) == [1] * 11 + [2]
+        assert len(statements) == one == 2  # the page, then the counts
+    finally:
+        sa.event.remove(repos.engine, "before_cursor_execute", count)
+        kit.close()
+        repos.close()
 
 
 def test_list_pagination_and_limit_bounds(svc: Twin, kit: MediaKit) -> None:

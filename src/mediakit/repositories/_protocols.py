@@ -130,6 +130,15 @@ class TrackRepository(Protocol):
         """The set's tracks by position."""
         ...
 
+    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+        """How many tracks each of ``set_ids`` holds, in one query.
+
+        Every given id is a key of the result (``0`` for a set without tracks or
+        with no row at all); repeated ids are counted once. Listings use this
+        instead of one :meth:`list_for_set` per set.
+        """
+        ...
+
     def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:
         """Set the order of a set's tracks; ``track_ids`` must be exactly the set's tracks.
 

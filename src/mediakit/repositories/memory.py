@@ -250,6 +250,15 @@ class MemoryTrackRepository:
             rows = [t for t in self._store.tracks.values() if t.set_id == set_id]
         return sorted(rows, key=lambda t: t.position)
 
+    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+        """How many tracks each given set holds (``0`` when none), in one pass."""
+        counts = dict.fromkeys(set_ids, 0)
+        with self._store.lock:
+            for t in self._store.tracks.values():
+                if t.set_id in counts:
+                    counts[t.set_id] += 1
+        return counts
+
     def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:
         """Give the set's tracks positions ``0..n-1`` in the order of ``track_ids``."""
         with self._store.lock:

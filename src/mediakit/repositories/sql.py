@@ -515,6 +515,17 @@ def _page_query(table: sa.Table, visible_only: bool, after_cursor: bool) -> sa.S
     return q
 
 
+@functools.cache
+def _count_query() -> sa.Select[Any]:
+    """Tracks per set for an expanding list of set ids, built once."""
+    t = music_tracks_table
+    return (
+        sa.select(t.c.set_id, sa.func.count())
+        .where(t.c.set_id.in_(sa.bindparam("mk_set_ids", expanding=True)))
+        .group_by(t.c.set_id)
+    )
+
+
 def _list_page(
     db: _Db, table: sa.Table, cls: type[_M], visible_only: bool, limit: int, cursor: str | None
 ) -> Page[_M]:
@@ -745,6 +756,23 @@ class SqlTrackRepository:
         """The set's tracks by position."""
         with self._db.read() as conn:
             return self._list(conn, set_id)
+
+    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+        """How many tracks each given set holds (``0`` when none).
+
+        One ``GROUP BY`` statement per :data:`_BATCH` distinct ids (a listing page
+        is one statement), all in one read transaction.
+        """
+        counts = dict.fromkeys(set_ids, 0)
+        ids = list(counts)
+        if not ids:
+            return counts
+        q = _count_query()
+        with self._db.read() as conn:
+            for i in range(0, len(ids), _BATCH):
+                rows = conn.execute(q, {"mk_set_ids": ids[i : i + _BATCH]}).all()
+                counts.update((sid, int(n)) for sid, n in rows)
+        return counts
 
     @staticmethod
     def _list(conn: Connection, set_id: str) -> list[Track]:

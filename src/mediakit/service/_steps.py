@@ -96,7 +96,8 @@ def list_music_sets(
     page = repos.music_sets.list(
         visible_only=not admin, limit=policy.check_limit(limit), cursor=cursor or None
     )
-    return [(s, len(repos.tracks.list_for_set(s.id))) for s in page.items], page.next_cursor
+    counts = repos.tracks.count_for_sets([s.id for s in page.items])
+    return [(s, counts[s.id]) for s in page.items], page.next_cursor
 
 
 def load_music_set(repos: Repositories, principal: Principal, set_id: str) -> SetWithTracks:
