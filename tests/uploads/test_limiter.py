@@ -4,6 +4,7 @@ the slot of a crashed process when its lease runs out."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -185,6 +186,58 @@ def test_redis_limiter_async_twin_shares_the_cap_with_sync(redis_server: ServerH
 
     try:
         anyio.run(main)
+    finally:
+        lim.close()
+        other.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "ticks",
+    [
+        pytest.param(0, id="while-stopping-the-renewer"),  # the window the old code had
+        pytest.param(1, id="one-loop-tick-later"),
+        pytest.param(3, id="three-loop-ticks-later"),
+    ],
+)
+def test_cancelling_the_caller_while_it_leaves_ahold_propagates(
+    redis_server: ServerHandle, ticks: int
+) -> None:
+    """A cancel of the task that is leaving ``ahold`` (stopping the lease renewer, or
+    releasing) reaches it as ``CancelledError`` rather than being mistaken for the
+    renewer's own, and the slot is released all the same."""
+    prefix = _prefix()
+    lim = RedisLimiter(redis_server.url, 1, key_prefix=prefix)
+    other = RedisLimiter(redis_server.url, 1, key_prefix=prefix)
+    carried_on: list[bool] = []
+
+    async def main() -> None:
+        leaving = asyncio.Event()
+
+        async def upload() -> None:
+            async with lim.ahold("a"):
+                assert other.held("a") == 1
+                leaving.set()  # this task runs on into ahold's exit before main wakes
+            carried_on.append(True)  # a cancelled task never gets here
+
+        task = asyncio.create_task(upload())
+        await leaving.wait()
+        for _ in range(ticks):
+            await asyncio.sleep(0)
+        assert task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+        assert carried_on == []
+        # a shielded release may still be running after the task ended: let it finish
+        pending = asyncio.all_tasks() - {asyncio.current_task()}
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+        assert other.held("a") == 0
+        await lim.aclose()
+
+    try:
+        asyncio.run(main())
     finally:
         lim.close()
         other.close()

@@ -280,13 +280,37 @@ class RedisLimiter:
         try:
             yield
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
             try:
-                await asyncio.shield(r.zrem(key, token))
-            except Exception:
-                log.exception("could not release the upload slot of %r", admin_id)
+                await self._stop_renewer(renewer)
+            finally:  # released even when the caller is cancelled meanwhile
+                try:
+                    await asyncio.shield(r.zrem(key, token))
+                except Exception:
+                    log.exception("could not release the upload slot of %r", admin_id)
+
+    @staticmethod
+    async def _stop_renewer(renewer: asyncio.Future[None]) -> None:
+        """Cancel the lease renewer and wait for it, without eating the caller's cancel.
+
+        Awaiting the cancelled renewer raises its ``CancelledError``, which is expected
+        and swallowed. But a ``cancel()`` of the calling task that lands while it waits
+        here is forwarded to the renewer (or thrown in here) and arrives as the same
+        exception, so it would be swallowed too and the caller would carry on as if
+        never cancelled. The caller's own cancel requests are counted by
+        ``Task.cancelling()``: if that count grew while we waited, the exception is the
+        caller's and is re-raised. (Comparing with the count on entry, rather than
+        testing it for zero, also keeps a body that was already being cancelled, or a
+        task that once swallowed a cancel without ``uncancel()``, from being cancelled
+        again by a normal exit.)
+        """
+        current = asyncio.current_task()
+        before = current.cancelling() if current is not None else 0
+        renewer.cancel()
+        try:
+            await renewer
+        except asyncio.CancelledError:
+            if current is not None and current.cancelling() > before:
+                raise
 
     def close(self) -> None:
         """Close the sync client's connections."""
