@@ -173,7 +173,8 @@ def _body(request: HttpRequest) -> dict[str, Any]:
         raise _invalid("request body: Field required")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: json.loads recurses per nesting level ("[" * 100000)
         raise _invalid("request body: JSON decode error") from None
     if not isinstance(data, dict):
         raise _invalid("request body: Input should be a valid dictionary or object")

@@ -143,6 +143,12 @@ def _text(name: str, value: object, *, min_len: int, max_len: int) -> str:
     if not isinstance(value, str):
         raise UnprocessableEntity(f"{name} must be a string.")
     value = value.strip()
+    try:  # a lone surrogate ("\ud800" in JSON) cannot be stored as UTF-8 by any database
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UnprocessableEntity(f"{name} must be valid Unicode text.") from None
+    if "\x00" in value:  # PostgreSQL refuses NUL in text columns
+        raise UnprocessableEntity(f"{name} must not contain NUL characters.")
     if not min_len <= len(value) <= max_len:
         if min_len:
             raise UnprocessableEntity(f"{name} must be {min_len} to {max_len} characters long.")
