@@ -21,21 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import django
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 
-from mediakit.errors import BadRequest
+from mediakit.errors import BadRequest, UploadTooLarge
 
 __all__ = ["SCOPE_KEY", "MediakitASGIHandler", "StreamedBody", "get_asgi_application"]
 
 SCOPE_KEY = "mediakit.body"
 """Where the handler puts the :class:`StreamedBody` in the ASGI scope."""
 
+_API_PATH = re.compile(r"/api/v1/(?:admin|user)/")
 _UPLOAD_PATH = re.compile(r"/api/v1/admin/(?:images/upload|music-sets/[^/]+/tracks)$")
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -126,15 +129,52 @@ def _streams(scope: MutableMapping[str, Any]) -> bool:
     return False
 
 
+def _declared_too_large(scope: MutableMapping[str, Any]) -> int | None:
+    """The cap a mediakit API request's declared ``Content-Length`` exceeds, or ``None``.
+
+    Why: Django's handler reads (spools) the whole body before any view runs, so the
+    JSON routes' cap (``DATA_UPLOAD_MAX_MEMORY_SIZE``) would only apply after every byte of a
+    huge body had been received, whoever sent it.
+    """
+    cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if cap is None or scope.get("type") != "http":
+        return None
+    if not _API_PATH.search(str(scope.get("path", ""))):
+        return None
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            declared = bytes(value).strip()
+            return int(cap) if declared.isdigit() and int(declared) > int(cap) else None
+    return None
+
+
 class MediakitASGIHandler(ASGIHandler):
     """Django's ASGI handler, with mediakit uploads streamed to the view (see the module)."""
 
     async def handle(self, scope: Any, receive: Any, send: Any) -> None:
-        """Handle one request; upload routes get a :class:`StreamedBody` in the scope."""
+        """Handle one request; upload routes get a :class:`StreamedBody` in the scope.
+
+        Any other mediakit API request declaring a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``
+        is answered ``413 request_too_large`` without reading the body.
+        """
         if _streams(scope):
             body = StreamedBody(receive)
             scope = {**scope, SCOPE_KEY: body}
             receive = body
+        elif (cap := _declared_too_large(scope)) is not None:
+            error = UploadTooLarge(
+                f"The request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE ({cap} bytes).",
+                code="request_too_large",
+            )
+            payload = json.dumps(error.to_dict()).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ]
+            await send({"type": "http.response.start", "status": 413, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+            return
         await super().handle(scope, receive, send)
 
     async def read_body(self, receive: Any) -> Any:

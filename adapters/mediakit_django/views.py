@@ -28,6 +28,8 @@ from typing import Any
 import anyio.to_thread
 import attrs
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
@@ -35,7 +37,7 @@ from django.urls import URLPattern, path, re_path
 from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt
 
-from mediakit.errors import MediaKitError, Unauthorized, UnprocessableEntity
+from mediakit.errors import MediaKitError, Unauthorized, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
 from mediakit_django import auth
@@ -168,7 +170,14 @@ def _invalid(*problems: str) -> UnprocessableEntity:
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    raw = request.body
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise UploadTooLarge(
+            "The JSON request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE "
+            f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes).",
+            code="request_too_large",
+        ) from None
     if not raw:
         raise _invalid("request body: Field required")
     try:

@@ -6,13 +6,15 @@ ingest pipeline (no ``UploadFile`` spooling); the Range proxy and the local-file
 stream with ``StreamingResponse`` and answer HEAD.
 """
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic_core import to_json
 
+from mediakit.errors import UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, MediaKit, ServedObject
 from mediakit_fastapi._schemas import (
@@ -33,7 +35,46 @@ from mediakit_fastapi._schemas import (
     Visibility,
 )
 
-__all__ = ["create_router"]
+__all__ = ["MAX_JSON_BODY", "create_router"]
+
+MAX_JSON_BODY = 2_621_440
+"""Largest JSON request body, in bytes (2.5 MiB, as Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE``)."""
+
+
+def _json_too_large() -> UploadTooLarge:
+    return UploadTooLarge(
+        f"The JSON request body is larger than {MAX_JSON_BODY} bytes.", code="request_too_large"
+    )
+
+
+class _BoundedJsonRoute(APIRoute):
+    """A route whose JSON body is read with a size cap.
+
+    Why: FastAPI reads the whole body into memory before solving any dependency, the
+    bearer-token check included, so without a cap an anonymous client could make the
+    server hold a body of any size. Routes without a body (uploads stream their own,
+    with their own caps) are unchanged.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The FastAPI handler, after a capped read of the body when the route has one."""
+        handler = super().get_route_handler()
+        if self.body_field is None:
+            return handler
+
+        async def bounded(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+                raise _json_too_large()
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_JSON_BODY:
+                    raise _json_too_large()
+            request._body = bytes(body)  # what request.body() returns to FastAPI's handler
+            return await handler(request)
+
+        return bounded
 
 
 class FastJSONResponse(JSONResponse):
@@ -169,7 +210,7 @@ def create_router(
         )
     svc = kit.aservice
     Who = Annotated[Principal, Depends(get_principal)]
-    router = APIRouter(prefix=prefix)
+    router = APIRouter(prefix=prefix, route_class=_BoundedJsonRoute)
     admin = "/api/v1/admin"
     user = "/api/v1/user"
 

@@ -144,3 +144,40 @@ def test_user_cannot_upload(sec: Api) -> None:
     r = sec.upload_images([("a.jpg", jpeg_bytes(40, 40), "image/jpeg")], client=sec.user)
     assert_error(r, 403)
     assert _state(sec) == before
+
+
+@pytest.mark.parametrize("token", [None, "nobody", ADMIN_TOKEN])
+def test_json_body_cap_holds_before_the_body_is_read(sec: Api, token: str | None) -> None:
+    """A JSON route with a declared 1 GB body answers at once (401 for strangers, 413 for
+    the admin) instead of reading the body into memory first."""
+    head = (
+        "PUT /api/v1/admin/images/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        + (f"Authorization: Bearer {token}\r\n" if token else "")
+        + f"Content-Type: application/json\r\nContent-Length: {10**9}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    response = raw_request(sec, head + b'{"title": "', timeout=5.0)
+    assert response, "no answer: the server waits for the whole body"
+    assert raw_status(response) in (401, 413), response[:300]
+    if token == ADMIN_TOKEN:
+        assert b"request_too_large" in response
+
+
+def test_oversized_json_body_is_413_not_500(sec: Api) -> None:
+    """An admin JSON body over the cap (3 MiB, chunked or not) is 413 ``request_too_large``
+    and changes nothing."""
+    music_sets = {s["id"] for s in sec.walk(sec.admin, "/api/v1/admin/music-sets")}
+    body = b'{"title": "x", "description": "' + b"a" * (3 * 1024 * 1024) + b'"}'
+    r = sec.admin.post(
+        "/api/v1/admin/music-sets", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(r, 413, "request_too_large")
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(body), 65536):
+            yield body[i : i + 65536]
+
+    r = sec.admin.post(
+        "/api/v1/admin/music-sets", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert_error(r, 413, "request_too_large")
+    assert {s["id"] for s in sec.walk(sec.admin, "/api/v1/admin/music-sets")} == music_sets
