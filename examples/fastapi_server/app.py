@@ -12,6 +12,8 @@ from pathlib import Path
 import attrs
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 from mediakit.models import Principal
 from mediakit.service import MediaKit, build_service
@@ -23,6 +25,25 @@ __all__ = ["DemoTokens", "create_app", "demo_tokens"]
 
 log = logging.getLogger("mediakit.example")
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+"""Headers of the page's files (the Django server's middleware sends the same)."""
+
+
+class _PageFiles(StaticFiles):
+    """The page's static files with :data:`PAGE_HEADERS`: an admin types a token into this
+    page, so it must not be framed by another site (clickjacking)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        """The file's response, with the page headers."""
+        response = await super().get_response(path, scope)
+        response.headers.update(PAGE_HEADERS)
+        return response
 
 
 @attrs.frozen
@@ -88,5 +109,5 @@ def create_app(
         return {"status": "ok"}
 
     if web_dir is not None and web_dir.is_dir():
-        app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")
+        app.mount("/", _PageFiles(directory=web_dir, html=True), name="web")
     return app

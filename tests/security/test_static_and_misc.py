@@ -137,3 +137,14 @@ def test_unknown_methods_are_json_405(sec: Api, image: dict[str, Any]) -> None:
     r = sec.user.delete(f"/api/v1/user/images/{image['id']}")
     assert r.status_code in (403, 405), r.status_code
     assert_error(r, r.status_code)
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/app.js"])
+def test_the_page_cannot_be_framed_or_sniffed(sec: Api, path: str) -> None:
+    """The page (where an admin enters a token) refuses framing (clickjacking), is not
+    type-sniffed and sends no full Referer, on every reference server."""
+    r = sec.anon.get(path)
+    assert r.status_code == 200, (path, r.status_code)
+    assert r.headers.get("x-frame-options") == "DENY", r.headers
+    assert r.headers.get("x-content-type-options") == "nosniff", r.headers
+    assert r.headers.get("referrer-policy") == "same-origin", r.headers
