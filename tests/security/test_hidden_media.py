@@ -9,7 +9,7 @@ import pytest
 
 from tests import servers
 from tests.http_contract.harness import Api, assert_error
-from tests.media_samples import FFMPEG, audio_bytes, jpeg_bytes
+from tests.media_samples import FFMPEG, audio_bytes, broken_wav_bytes, jpeg_bytes
 
 
 def _name() -> str:
@@ -184,3 +184,22 @@ def test_proxy_odd_parameters_are_client_errors(
         assert_error(r, r.status_code)
     else:
         assert r.headers["content-type"].split(";")[0] in ("image/jpeg", "image/webp")
+
+
+def test_hidden_set_answers_404_before_any_readiness_answer(sec: Api) -> None:
+    """A hidden set's failed (never encoded) track is 404, not 409 ``not_ready``: the
+    readiness answer would tell a user that the hidden track exists."""
+    music_set = sec.create_set(_name(), visible=True)
+    r = sec.upload_tracks(music_set["id"], [("broken.wav", broken_wav_bytes(), "audio/wav")])
+    assert r.status_code == 201, r.text
+    t = sec.wait_track(music_set["id"], r.json()["items"][0]["id"])
+    assert t["status"] == "failed", t
+    base = f"/api/v1/user/music-sets/{music_set['id']}"
+    visible = sec.user.get(f"{base}/stream/{t['id']}")
+    assert visible.status_code == 409, visible.text
+    sec.admin.put(f"/api/v1/admin/music-sets/{music_set['id']}/visibility", json={"visible": False})
+    for quality in (None, "low", "high"):
+        params = {"quality": quality} if quality else {}
+        assert_error(sec.user.get(f"{base}/stream/{t['id']}", params=params), 404, "not_found")
+        r = sec.user.get(f"/api/v1/user/media/{t['id']}/stream", params=params)
+        assert_error(r, 404, "not_found")
