@@ -556,9 +556,15 @@ def _sync_body(stream: Any) -> Iterator[bytes]:
         yield chunk
 
 
-def _drain(stream: Any) -> None:
+def _drain(stream: Any, declared: object = None) -> None:
     """Read what is left of a refused upload (up to ``_DRAIN_MAX``), so the client can
-    finish sending and read the error instead of a reset connection."""
+    finish sending and read the error instead of a reset connection.
+
+    A body declared larger than ``_DRAIN_MAX`` is not drained at all: the client could not
+    finish anyway, and waiting for its bytes would only delay the error (and hold the
+    worker) for as long as the client cares to send nothing."""
+    if isinstance(declared, str) and declared.isdigit() and int(declared) > _DRAIN_MAX:
+        return
     left = _DRAIN_MAX
     try:
         while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
@@ -610,7 +616,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
             return _not_allowed(request, exc.allowed)
         except MediaKitError as exc:
             if stream is not None:
-                _drain(stream)
+                _drain(stream, request.META.get("CONTENT_LENGTH"))
             return _mediakit_error(request, exc)
         except Exception as exc:
             return _unexpected(request, exc)

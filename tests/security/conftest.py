@@ -18,8 +18,11 @@ from tests import servers
 from tests.http_contract.conftest import SERVER_KINDS
 from tests.http_contract.harness import ADMIN_TOKEN, USER_TOKEN, Api, client, start_server
 
-KINDS = ("fastapi", "django-sqlite")
-"""Server kinds attacked (both store objects on the local file system)."""
+KINDS = ("fastapi", "django-sqlite", "django-wsgi")
+"""Server kinds attacked (all store objects on the local file system): FastAPI, Django under
+ASGI (async views) and Django under WSGI (gunicorn, sync views), both on SQLite."""
+
+_WSGI = {"MEDIAKIT_DJANGO_SERVER": "wsgi"}
 
 
 @pytest.fixture(scope="session", params=KINDS)
@@ -27,7 +30,9 @@ def sec(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """A running reference server of each kind in :data:`KINDS`."""
     name: str = request.param
     tmp = tmp_path_factory.mktemp(f"security-{name}")
-    proc, base_url, env, log_path = start_server(SERVER_KINDS[name], name, tmp, {})
+    kind = SERVER_KINDS["django-sqlite" if name == "django-wsgi" else name]
+    extra = _WSGI if name == "django-wsgi" else {}
+    proc, base_url, env, log_path = start_server(kind, name, tmp, extra)
     clients = [
         client(base_url, ADMIN_TOKEN),
         client(base_url, USER_TOKEN),
