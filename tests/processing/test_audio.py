@@ -22,6 +22,7 @@ from mediakit.processing.audio import (
 )
 from tests.fixtures_media import AUDIO_FORMATS, sine_audio
 from tests.processing.conftest import make_settings
+from tests.servers import need
 
 pytestmark = pytest.mark.ffmpeg
 
@@ -120,8 +121,11 @@ def test_tiers_from_each_format(
 def test_a_system_ffmpeg_works_too(audio_dir: Path, tmp_path: Path) -> None:
     """The distribution's ffmpeg (configured with MEDIA_FFMPEG_PATH) encodes the same tiers."""
     system = shutil.which("ffmpeg")
-    if system is None:
-        pytest.skip("no ffmpeg on PATH (imageio-ffmpeg's is tested above)")
+    need(
+        system is not None,
+        "no ffmpeg on PATH: apt-get install ffmpeg (imageio-ffmpeg's is tested above)",
+    )
+    assert system is not None
     exe = find_ffmpeg(make_settings(ffmpeg_path=system))
     src = sine_audio(audio_dir, "wav", seconds=1.0)
     tiers = encode_tiers(src, tmp_path, input_format="wav", ffmpeg=exe, timeout_s=60)

@@ -22,7 +22,7 @@ from mediakit.storage.s3 import S3ObjectStore
 from tests.conftest import s3_client
 from tests.fixtures_media import AUDIO_FORMATS, jpeg_bytes, sine_audio
 from tests.processing.conftest import add_image, add_track, make_settings
-from tests.servers import ServerHandle
+from tests.servers import ServerHandle, need
 
 
 def keys_of(ctx: ProcessingContext, prefix: str = "") -> list[str]:
@@ -192,8 +192,10 @@ def flac(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     from tests.fixtures_media import ffmpeg_exe
 
     exe = ffmpeg_exe()
-    if exe is None:
-        pytest.skip("ffmpeg is not installed")
+    need(
+        exe is not None,
+        "ffmpeg is not installed: pip install imageio-ffmpeg or apt-get install ffmpeg",
+    )
     return sine_audio(tmp_path_factory.mktemp("a"), "flac", seconds=2.0).read_bytes()
 
 
