@@ -4,8 +4,8 @@ an object store in bounded chunks.
 The I/O shell around :func:`mediakit.http.plan_response`. Three guarantees:
 
 * **Failures before headers are errors, not broken responses.** :func:`open_sync` and
-  :func:`open_async` HEAD the object (unless given its :class:`ObjectInfo`), plan, and fetch
-  the first chunk before returning, so a storage fault surfaces as a
+  :func:`open_async` learn the object's info (one GET whose headers tell it, a HEAD, the
+  caller's :class:`ObjectInfo` or a cache), plan, and fetch the first chunk before returning, so a storage fault surfaces as a
   :class:`~mediakit.errors.StorageError` (502) / :class:`~mediakit.errors.StorageUnavailable`
   (503) / :class:`~mediakit.errors.ObjectNotFound` (404) the adapter can still answer.
 * **Failures mid-body abort.** Once headers are sent, a fault (or a store returning fewer or
@@ -16,10 +16,15 @@ The I/O shell around :func:`mediakit.http.plan_response`. Three guarantees:
 
 Memory is bounded by one chunk per response.
 
-**Skipping the HEAD.** Pass ``info=`` when the application already knows the object (its
-database row), or an :class:`ObjectInfoCache`: object keys are written once and never
-overwritten (see the key layout), so a cached HEAD stays true until the key is deleted, and
-a deleted key still fails before headers (the first chunk is fetched first) with a 404.
+**One round trip.** For a plain GET or a one-range GET (what an audio element sends), a
+store with ``open_range`` (:class:`~mediakit.storage.RangeOpener`) sends one GET and the
+object's size, ETag and date come from its response headers; when the plan turns out to
+need other bytes (a range past the end, an empty object) that response is dropped and the
+exact span fetched. HEAD requests and conditional or multi-range GETs HEAD first. Pass
+``info=`` when the application already knows the object (its database row), or an
+:class:`ObjectInfoCache`: object keys are written once and never overwritten (see the key
+layout), so cached info stays true until the key is deleted, and a deleted key still
+fails before headers (the first chunk is fetched first) with a 404.
 """
 
 from __future__ import annotations
@@ -32,9 +37,25 @@ from types import TracebackType
 import attrs
 from cachetools import TTLCache
 
-from mediakit.errors import MediaKitError, ObjectNotFound, StorageError
+from mediakit.errors import (
+    BadRequest,
+    MediaKitError,
+    ObjectNotFound,
+    RangeNotSatisfiable,
+    StorageError,
+    StorageUnavailable,
+)
 from mediakit.http.plan import DEFAULT_CACHE_CONTROL, ResponsePlan, plan_response
-from mediakit.storage._protocols import AsyncObjectStore, ObjectInfo, ObjectStore
+from mediakit.http.ranges import RangeRequest
+from mediakit.storage._protocols import (
+    AsyncObjectStore,
+    AsyncOpenedRange,
+    AsyncRangeOpener,
+    ObjectInfo,
+    ObjectStore,
+    OpenedRange,
+    RangeOpener,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -42,6 +63,7 @@ __all__ = [
     "ObjectInfoCache",
     "ProxyResponse",
     "open_async",
+    "one_trip_range",
     "open_sync",
     "stream_async",
     "stream_sync",
@@ -112,12 +134,16 @@ def stream_sync(
         if plan.body:
             yield plan.body
         return
-    expected = plan.span.length
-    sent = 0
     try:
         chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
     except Exception as exc:
         raise _storage_error(key, exc) from exc
+    yield from _relay_sync(key, plan.span.length, chunks)
+
+
+def _relay_sync(key: str, expected: int, chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """``chunks`` checked against the ``expected`` byte count; closes them when done."""
+    sent = 0
     try:
         while True:
             try:
@@ -151,12 +177,23 @@ async def stream_async(
         if plan.body:
             yield plan.body
         return
-    expected = plan.span.length
-    sent = 0
     try:
         chunks = store.get_range(key, plan.span, chunk_size=chunk_size)
     except Exception as exc:
         raise _storage_error(key, exc) from exc
+    relay = _relay_async(key, plan.span.length, chunks)
+    try:
+        async for chunk in relay:
+            yield chunk
+    finally:
+        await relay.aclose()
+
+
+async def _relay_async(
+    key: str, expected: int, chunks: AsyncIterator[bytes]
+) -> AsyncGenerator[bytes, None]:
+    """The asynchronous twin of :func:`_relay_sync`."""
+    sent = 0
     try:
         while True:
             try:
@@ -281,6 +318,48 @@ class AsyncProxyResponse:
         await self.aclose()
 
 
+_CONDITIONAL_HEADERS = frozenset(
+    ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range")
+)
+
+
+def one_trip_range(
+    method: str, request_headers: Mapping[str, str]
+) -> tuple[int, int | None] | None:
+    """The bytes a request will be answered with, when that is known before the object's
+    size is: ``(first, last)`` (``last`` None: to the end) for a plain GET or a GET of one
+    ``first-[last]`` range; None when the answer depends on the object (a conditional
+    request, a suffix range, several ranges) or carries no body (HEAD and other methods).
+
+    For these, the proxy sends one GET and learns the size, ETag and date from its
+    headers instead of a HEAD first: the common case of an audio element seeking
+    (``bytes=N-``) costs one round trip to the object store.
+    """
+    if method.upper() != "GET":
+        return None
+    headers = {name.lower(): value for name, value in request_headers.items()}
+    if not _CONDITIONAL_HEADERS.isdisjoint(headers):
+        return None
+    value = headers.get("range")
+    if value is None:
+        return 0, None
+    try:
+        request = RangeRequest.from_header(value)
+    except BadRequest:
+        return 0, None  # an invalid Range is ignored: the full 200
+    if len(request.specs) != 1 or request.specs[0].first is None:
+        return None
+    return request.specs[0].first, request.specs[0].last
+
+
+def _fall_back(exc: MediaKitError) -> bool:
+    """True when a failed one-trip GET should be retried as HEAD, then an exact GET: the
+    range lies past the end (416), or the server refused the open range."""
+    return not isinstance(exc, ObjectNotFound | StorageUnavailable) and isinstance(
+        exc, StorageError | RangeNotSatisfiable
+    )
+
+
 def open_sync(
     store: ObjectStore,
     key: str,
@@ -297,11 +376,29 @@ def open_sync(
     """Plan the response for ``key`` and fetch its first chunk, before any header is sent.
 
     ``info`` skips the HEAD when the caller already knows the object (from its database
-    row, say); ``info_cache`` remembers HEAD results across requests. Raises :class:`~mediakit.errors.ObjectNotFound` / ``StorageError`` /
+    row, say); ``info_cache`` remembers object info across requests. Without either, a
+    store that can (:class:`~mediakit.storage.RangeOpener`: the S3, filesystem and memory
+    stores) answers a plain GET or a one-range GET (:func:`one_trip_range`) with a single
+    request whose headers tell the object's info; otherwise the object is HEADed first.
+    Raises :class:`~mediakit.errors.ObjectNotFound` / ``StorageError`` /
     ``StorageUnavailable`` for faults so far; later faults raise from the iterator.
     """
     if info is None and info_cache is not None:
         info = info_cache.get(key)
+    opened: OpenedRange | None = None
+    wanted = one_trip_range(method, request_headers) if info is None else None
+    if wanted is not None and isinstance(store, RangeOpener):
+        try:
+            opened = store.open_range(key, *wanted, chunk_size=chunk_size)
+        except MediaKitError as exc:
+            if not _fall_back(exc):
+                raise
+        except Exception as exc:
+            raise _storage_error(key, exc) from exc
+        else:
+            info = opened.info
+            if info_cache is not None:
+                info_cache.put(info)
     if info is None:
         try:
             info = store.head(key)
@@ -317,7 +414,12 @@ def open_sync(
         disposition=disposition,
         cache_control=cache_control,
     )
-    body = stream_sync(store, key, plan, chunk_size=chunk_size)
+    if opened is not None and plan.span is not None and plan.span == opened.span:
+        body = _relay_sync(key, plan.span.length, opened.chunks)
+    else:
+        if opened is not None:
+            opened.chunks.close()  # planned otherwise (the object is empty, say)
+        body = stream_sync(store, key, plan, chunk_size=chunk_size)
     try:
         first = next(body, None)
     except BaseException as exc:
@@ -344,6 +446,20 @@ async def open_async(
     """The asynchronous twin of :func:`open_sync`."""
     if info is None and info_cache is not None:
         info = info_cache.get(key)
+    opened: AsyncOpenedRange | None = None
+    wanted = one_trip_range(method, request_headers) if info is None else None
+    if wanted is not None and isinstance(store, AsyncRangeOpener):
+        try:
+            opened = await store.open_range(key, *wanted, chunk_size=chunk_size)
+        except MediaKitError as exc:
+            if not _fall_back(exc):
+                raise
+        except Exception as exc:
+            raise _storage_error(key, exc) from exc
+        else:
+            info = opened.info
+            if info_cache is not None:
+                info_cache.put(info)
     if info is None:
         try:
             info = await store.head(key)
@@ -359,7 +475,12 @@ async def open_async(
         disposition=disposition,
         cache_control=cache_control,
     )
-    body = stream_async(store, key, plan, chunk_size=chunk_size)
+    if opened is not None and plan.span is not None and plan.span == opened.span:
+        body = _relay_async(key, plan.span.length, opened.chunks)
+    else:
+        if opened is not None:
+            await opened.chunks.aclose()  # planned otherwise (the object is empty, say)
+        body = stream_async(store, key, plan, chunk_size=chunk_size)
     try:
         first = await anext(body, None)
     except BaseException as exc:

@@ -28,7 +28,17 @@ from starlette.routing import Route
 from mediakit.errors import MediaKitError, StorageError, StorageUnavailable
 from mediakit.http import content_disposition
 from mediakit.proxy import open_async, open_sync
-from mediakit.storage import AsyncObjectStore, ByteSpan, ObjectInfo, ObjectStore
+from mediakit.storage import (
+    AsyncObjectStore,
+    AsyncOpenedRange,
+    AsyncRangeOpener,
+    ByteSpan,
+    ObjectInfo,
+    ObjectStore,
+    OpenedRange,
+    RangeOpener,
+)
+from mediakit.storage._common import open_range_via_head
 from tests.servers import free_port, wait_for_port
 
 CHUNK = 64 * 1024
@@ -47,6 +57,8 @@ class Probe:
     so a disconnect is noticed long before the end)."""
     open_streams: int = 0
     opened: int = 0
+    heads: int = 0
+    """HEAD requests the proxy made."""
     bytes_read: dict[str, int] = attrs.field(factory=dict)
     lock: threading.Lock = attrs.field(factory=threading.Lock)
 
@@ -68,16 +80,95 @@ class Probe:
             self.faults.clear()
             self.bytes_read.clear()
             self.opened = 0
+            self.heads = 0
 
 
 def _check_head(probe: Probe, key: str) -> None:
+    with probe.lock:
+        probe.heads += 1
     if probe.faults.get(key) == "head":
         raise StorageError("Injected: the object store answered HEAD with an error.")
 
 
+def _check_open(probe: Probe, key: str) -> None:
+    """Faults of a one-trip GET: "head" fails it as a HEAD would fail (the proxy then falls
+    back to HEAD, which fails too), "first" as an unreachable store."""
+    fault = probe.faults.get(key)
+    if fault == "head":
+        raise StorageError("Injected: the object store answered the GET with an error.")
+    if fault == "first":
+        raise StorageUnavailable("Injected: the object store is unreachable.")
+
+
+class _ProbedChunks:
+    """Sync chunks of a one-trip GET, counted and faulted like ``get_range``'s."""
+
+    def __init__(self, probe: Probe, key: str, chunks: Any) -> None:
+        self._probe, self._key, self._chunks = probe, key, chunks
+        self._fault = probe.faults.get(key)
+        self._index = 0
+        self._open = True
+        probe.started()
+
+    def __iter__(self) -> _ProbedChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._index == 2 and self._fault == "mid":
+            raise StorageError("Injected: the connection to S3 broke mid-body.")
+        if self._index == 2 and self._fault == "short":
+            raise StopIteration
+        chunk: bytes = next(self._chunks)
+        if self._fault == "slow":
+            time.sleep(SLOW_DELAY)
+        self._index += 1
+        self._probe.read(self._key, len(chunk))
+        return chunk
+
+    def close(self) -> None:
+        self._chunks.close()
+        if self._open:
+            self._open = False
+            self._probe.finished()
+
+
+class _ProbedAsyncChunks:
+    """The async twin of :class:`_ProbedChunks`."""
+
+    def __init__(self, probe: Probe, key: str, chunks: Any) -> None:
+        self._probe, self._key, self._chunks = probe, key, chunks
+        self._fault = probe.faults.get(key)
+        self._index = 0
+        self._open = True
+        probe.started()
+
+    def __aiter__(self) -> _ProbedAsyncChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._index == 2 and self._fault == "mid":
+            raise StorageError("Injected: the connection to S3 broke mid-body.")
+        if self._index == 2 and self._fault == "short":
+            raise StopAsyncIteration
+        chunk: bytes = await anext(self._chunks)
+        if self._fault == "slow":
+            await anyio.sleep(SLOW_DELAY)
+        self._index += 1
+        self._probe.read(self._key, len(chunk))
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+        if self._open:
+            self._open = False
+            self._probe.finished()
+
+
 @attrs.define
 class ProbedStore:
-    """Wraps a sync store: counts open ``get_range`` streams, injects faults."""
+    """Wraps a sync store: counts open streams and HEADs, injects faults. It has no
+    ``open_range`` (not even the inner store's), so the proxy HEADs first; see
+    :class:`OneTripStore`."""
 
     inner: ObjectStore
     probe: Probe
@@ -118,6 +209,8 @@ class ProbedStore:
             probe.finished()
 
     def __getattr__(self, name: str) -> Any:
+        if name == "open_range":  # not the inner store's either: see the OneTrip classes
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
 
@@ -171,7 +264,39 @@ class ProbedAsyncStore:
             await close()
 
     def __getattr__(self, name: str) -> Any:
+        if name == "open_range":  # not the inner store's either: see the OneTrip classes
+            raise AttributeError(name)
         return getattr(self.inner, name)
+
+
+@attrs.define
+class OneTripStore(ProbedStore):
+    """:class:`ProbedStore` with ``open_range``: the proxy's one-request path."""
+
+    def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = CHUNK
+    ) -> OpenedRange:
+        _check_open(self.probe, key)
+        inner = self.inner
+        if isinstance(inner, RangeOpener):
+            opened = inner.open_range(key, first, last, chunk_size=chunk_size)
+        else:
+            opened = open_range_via_head(inner, key, first, last, chunk_size)
+        return OpenedRange(opened.info, opened.span, _ProbedChunks(self.probe, key, opened.chunks))
+
+
+@attrs.define
+class OneTripAsyncStore(ProbedAsyncStore):
+    """:class:`ProbedAsyncStore` with ``open_range``."""
+
+    async def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = CHUNK
+    ) -> AsyncOpenedRange:
+        _check_open(self.probe, key)
+        assert isinstance(self.inner, AsyncRangeOpener)
+        opened = await self.inner.open_range(key, first, last, chunk_size=chunk_size)
+        chunks = _ProbedAsyncChunks(self.probe, key, opened.chunks)
+        return AsyncOpenedRange(opened.info, opened.span, chunks)
 
 
 # ---------------------------------------------------------------- the apps

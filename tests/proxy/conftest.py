@@ -18,6 +18,8 @@ from mediakit.storage import (
 )
 from tests.conftest import s3_client
 from tests.proxy.apps import (
+    OneTripAsyncStore,
+    OneTripStore,
     Probe,
     ProbedAsyncStore,
     ProbedStore,
@@ -87,19 +89,20 @@ def proxy_s3_settings(moto_server: ServerHandle) -> Settings:
 
 
 def _start(kind: str, request: pytest.FixtureRequest, probe: Probe) -> Running:
-    server, backend = kind.split("-")
+    server, backend, *mode = kind.split("-")
+    head_first = mode == ["headfirst"]
+    wrap_async = ProbedAsyncStore if head_first else OneTripAsyncStore
+    wrap = ProbedStore if head_first else OneTripStore
     if backend == "memory":
         memory = MemoryObjectStore("mediakit")
         _seed(memory)
         if server == "asgi":
-            return serve_asgi(asgi_app(ProbedAsyncStore(ThreadedAsyncStore(memory), probe)))
-        return serve_wsgi(wsgi_app(ProbedStore(memory, probe)))
+            return serve_asgi(asgi_app(wrap_async(ThreadedAsyncStore(memory), probe)))
+        return serve_wsgi(wsgi_app(wrap(memory, probe)))
     settings: Settings = request.getfixturevalue("proxy_s3_settings")
     if server == "asgi":
-        return serve_asgi(
-            asgi_app(ProbedAsyncStore(AsyncS3ObjectStore.from_settings(settings), probe))
-        )
-    return serve_wsgi(wsgi_app(ProbedStore(S3ObjectStore.from_settings(settings), probe)))
+        return serve_asgi(asgi_app(wrap_async(AsyncS3ObjectStore.from_settings(settings), probe)))
+    return serve_wsgi(wsgi_app(wrap(S3ObjectStore.from_settings(settings), probe)))
 
 
 _running: dict[str, tuple[Running, Probe]] = {}
@@ -115,17 +118,21 @@ def _proxy_servers() -> Iterator[dict[str, tuple[Running, Probe]]]:
 
 KINDS = [
     "asgi-memory",
+    "asgi-memory-headfirst",
     pytest.param("asgi-s3", marks=pytest.mark.s3),
     "wsgi-memory",
+    "wsgi-memory-headfirst",
     pytest.param("wsgi-s3", marks=pytest.mark.s3),
 ]
+"""Server, store, and ``headfirst`` for a store without ``open_range`` (HEAD, then GET);
+the others answer plain and one-range GETs with one store request."""
 
 
 @pytest.fixture(params=KINDS)
 def target(
     request: pytest.FixtureRequest, _proxy_servers: dict[str, tuple[Running, Probe]]
 ) -> Target:
-    """One of the four real servers (started once per session), its probe reset."""
+    """One of the real servers (started once per session), its probe reset."""
     kind: str = request.param
     if kind not in _proxy_servers:
         probe = Probe()

@@ -249,3 +249,71 @@ def test_httpx_client_closing_early_closes_the_store_stream(target: Target) -> N
             next(r.iter_raw(65536))
         assert wait_until(lambda: target.probe.open_streams == 0), "store stream left open"
     assert target.probe.bytes_read.get(BIG, 0) < len(target.objects[BIG])
+
+
+def _one_trip(target: Target) -> bool:
+    return "headfirst" not in target.kind
+
+
+@pytest.mark.parametrize(
+    "range_value", [None, "bytes=0-", "bytes=700000-", "bytes=1000-1999", "bytes=1000-99999999"]
+)
+def test_plain_and_one_range_gets_need_no_head(target: Target, range_value: str | None) -> None:
+    """A plain GET or a one-range GET (what <audio> sends) is one store request when the
+    store can open a range; a store without ``open_range`` is HEADed first."""
+    data = target.objects[TRACK]
+    headers = {} if range_value is None else {"Range": range_value}
+    with _client() as client:
+        r = client.get(target.media(TRACK), headers=headers)
+    assert r.status_code == (200 if range_value is None else 206)
+    if range_value is None:
+        assert r.content == data
+    else:
+        first, _, last = range_value.removeprefix("bytes=").partition("-")
+        end = len(data) if not last else min(int(last) + 1, len(data))
+        assert r.content == data[int(first) : end]
+        assert r.headers["content-range"] == f"bytes {first}-{end - 1}/{len(data)}"
+    _check_safety_headers(r)
+    assert target.probe.heads == (0 if _one_trip(target) else 1)
+    assert target.probe.opened == 1
+    assert wait_until(lambda: target.probe.open_streams == 0)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Range": "bytes=-500"},  # suffix: needs the size first
+        {"Range": "bytes=0-9,20-29"},  # several ranges (coalesced here)
+        {"If-None-Match": '"nope"'},  # conditional: may be a 304
+        {"Range": "bytes=0-9", "If-Range": '"stale"'},
+    ],
+)
+def test_requests_that_depend_on_the_object_head_first(
+    target: Target, headers: dict[str, str]
+) -> None:
+    """Suffix, multi-range and conditional GETs are planned from a HEAD, then one GET."""
+    with _client() as client:
+        r = client.get(target.media(TRACK), headers=headers)
+    assert r.status_code in (200, 206)
+    assert (target.probe.heads, target.probe.opened) == (1, 1)
+
+
+def test_a_range_past_the_end_falls_back_to_head_for_the_416(target: Target) -> None:
+    """The one-trip GET of a range past the end fails (416, or a 400 on some servers):
+    the proxy HEADs and answers the 416 itself, with no stream left open."""
+    size = len(target.objects[TRACK])
+    with _client() as client:
+        r = client.get(target.media(TRACK), headers={"Range": f"bytes={size + 5}-"})
+    assert r.status_code == 416
+    assert r.headers["content-range"] == f"bytes */{size}"
+    assert target.probe.heads == 1
+    assert wait_until(lambda: target.probe.open_streams == 0)
+
+
+def test_head_and_conditional_304_read_no_bytes(target: Target) -> None:
+    """HEAD and a 304 are answered from a HEAD alone: no GET is opened."""
+    with _client() as client:
+        etag = client.head(target.media(TRACK)).headers["etag"]
+        r = client.get(target.media(TRACK), headers={"If-None-Match": etag})
+    assert r.status_code == 304
+    assert (target.probe.heads, target.probe.opened) == (2, 0)

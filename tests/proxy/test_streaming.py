@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mediakit.errors import ObjectNotFound, StorageError
 from mediakit.proxy import ObjectInfoCache, open_async, open_sync, stream_async, stream_sync
@@ -237,3 +240,53 @@ def test_info_cache_entries_expire() -> None:
     for info in infos:
         cache.put(info)
     assert [cache.get(f"k{i}") is not None for i in range(3)].count(True) == 2
+
+
+# ------------------------------------------------------------------ one_trip_range
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "expected"),
+    [
+        ("GET", {}, (0, None)),
+        ("get", {"Range": "bytes=0-"}, (0, None)),
+        ("GET", {"range": "bytes=100-"}, (100, None)),
+        ("GET", {"RANGE": "bytes=100-199"}, (100, 199)),
+        ("GET", {"Range": "garbage"}, (0, None)),  # ignored: the full 200
+        ("GET", {"Range": "items=0-9"}, (0, None)),
+        ("GET", {"Range": "bytes=-500"}, None),  # suffix: needs the size
+        ("GET", {"Range": "bytes=0-9,20-29"}, None),
+        ("GET", {"Range": "bytes=0-9", "If-Range": '"e"'}, None),
+        ("GET", {"If-None-Match": '"e"'}, None),
+        ("GET", {"if-modified-since": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ("GET", {"If-Match": '"e"'}, None),
+        ("GET", {"If-Unmodified-Since": "Wed, 21 Oct 2015 07:28:00 GMT"}, None),
+        ("HEAD", {}, None),
+        ("POST", {"Range": "bytes=0-"}, None),
+    ],
+)
+def test_one_trip_range(
+    method: str, headers: dict[str, str], expected: tuple[int, int | None] | None
+) -> None:
+    """Only requests whose bytes are known before the size are answered in one trip."""
+    from mediakit.proxy import one_trip_range
+
+    assert one_trip_range(method, headers) == expected
+
+
+@given(value=st.text(max_size=80))
+def test_one_trip_range_agrees_with_the_plan(value: str) -> None:
+    """For any Range value, a one-trip answer is what plan_response would send: the
+    span it names, clamped, for an object large enough to hold it."""
+    from mediakit.http import plan_response
+    from mediakit.proxy import one_trip_range
+    from mediakit.storage import ObjectInfo
+
+    wanted = one_trip_range("GET", {"Range": value})
+    if wanted is None:
+        return
+    first, last = wanted
+    size = first + 1000
+    info = ObjectInfo("k", size, '"e"', datetime(2024, 1, 1, tzinfo=UTC))
+    plan = plan_response("GET", {"Range": value}, info)
+    assert plan.span == ByteSpan(first, size - 1 if last is None else min(last, size - 1))

@@ -136,6 +136,25 @@ class Harness:
             gen.close()  # type: ignore[union-attr]
         return chunk  # type: ignore[no-any-return]
 
+    async def open_read(
+        self, key: str, first: int = 0, last: int | None = None, chunk_size: int = 65536
+    ) -> tuple[ObjectInfo, ByteSpan | None, bytes]:
+        """``open_range``, then every chunk: (info, span, body)."""
+        opened = await self._call("open_range", key, first, last, chunk_size=chunk_size)
+        if self.is_async:
+            body = b"".join([c async for c in opened.chunks])
+        else:
+            body = b"".join(opened.chunks)
+        return opened.info, opened.span, body
+
+    async def open_then_close(self, key: str, first: int = 0) -> None:
+        """``open_range``, then close the chunks without reading one."""
+        opened = await self._call("open_range", key, first, None, chunk_size=4096)
+        if self.is_async:
+            await opened.chunks.aclose()
+        else:
+            opened.chunks.close()
+
     async def delete(self, key: str) -> None:
         await self._call("delete", key)
 

@@ -126,3 +126,77 @@ def test_client_kwargs_pass_endpoint_region_and_credentials() -> None:
         "aws_session_token": "TOK",
     }
     assert client_kwargs(Settings()) == {"region_name": "us-east-1"}
+
+
+# ------------------------------------------------------------------ open_range helpers
+
+
+def test_open_range_header_forms() -> None:
+    from mediakit.storage._common import open_range_header
+
+    assert open_range_header(0, None) is None
+    assert open_range_header(0, 0) == "bytes=0-0"
+    assert open_range_header(5, None) == "bytes=5-"
+    assert open_range_header(5, 9) == "bytes=5-9"
+    for first, last in [(-1, None), (5, 4)]:
+        with pytest.raises(ValueError, match="invalid byte range"):
+            open_range_header(first, last)
+
+
+@given(
+    size=st.integers(1, 2**62),
+    first_pick=st.integers(0, 2**62),
+    length_pick=st.integers(1, 2**62),
+    spelling=st.sampled_from(["bytes", "BYTES", "Bytes"]),
+)
+def test_opened_span_reads_any_valid_content_range(
+    size: int, first_pick: int, length_pick: int, spelling: str
+) -> None:
+    """Any valid ``Content-Range`` of a 206 gives back its span and the object size."""
+    from mediakit.storage._common import opened_span
+
+    first = first_pick % size
+    last = first + (length_pick - 1) % (size - first)
+    header = f"{spelling} {first}-{last}/{size}"
+    assert opened_span(header, last - first + 1) == (ByteSpan(first, last), size)
+
+
+def test_opened_span_without_content_range_is_the_whole_object() -> None:
+    from mediakit.storage._common import opened_span
+
+    assert opened_span(None, 10) == (ByteSpan(0, 9), 10)
+    assert opened_span(None, 0) == (None, 0)
+
+
+@pytest.mark.parametrize(
+    ("header", "length"),
+    [
+        ("bytes 0-9/10", 9),  # length disagrees
+        ("bytes 0-10/10", 11),  # past the end
+        ("bytes 5-4/10", 0),  # backwards
+        ("bytes */10", 0),  # a 416's
+        ("items 0-9/10", 10),
+        ("bytes 0-9/*", 10),  # unknown size
+        ("bytes \uff10-9/10", 10),  # a Unicode digit int() would accept
+        ("bytes 0-9/10 trailing", 10),
+        ("", 0),
+    ],
+)
+def test_opened_span_refuses_what_is_not_a_span_of_the_object(header: str, length: int) -> None:
+    from mediakit.storage._common import opened_span
+
+    with pytest.raises(ValueError, match="Content-Range"):
+        opened_span(header, length)
+
+
+@given(header=st.text(max_size=60), length=st.integers(0, 2**40))
+def test_opened_span_never_fails_otherwise(header: str, length: int) -> None:
+    """Whatever a server sends, the parser answers a span or a ValueError."""
+    from mediakit.storage._common import opened_span
+
+    try:
+        span, size = opened_span(header, length)
+    except ValueError:
+        return
+    assert span is not None
+    assert 0 <= span.first <= span.last < size

@@ -12,8 +12,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mediakit.errors import ObjectNotFound, StorageError, StorageUnavailable, UploadTooLarge
-from mediakit.storage import AsyncS3ObjectStore, ByteSpan, FilesystemObjectStore, S3ObjectStore
+from mediakit.errors import (
+    ObjectNotFound,
+    RangeNotSatisfiable,
+    StorageError,
+    StorageUnavailable,
+    UploadTooLarge,
+)
+from mediakit.storage import (
+    AsyncRangeOpener,
+    AsyncS3ObjectStore,
+    ByteSpan,
+    FilesystemObjectStore,
+    RangeOpener,
+    S3ObjectStore,
+)
 from tests.storage.conftest import (
     PART,
     Harness,
@@ -314,3 +327,113 @@ async def test_any_span_equals_the_slice(store: Harness, data: st.DataObject) ->
             await store.read("prop", ByteSpan(first, last), chunk_size=size)
             == blob[first : last + 1]
         )
+
+
+# ------------------------------------------------------------------ open_range (one-trip GET)
+
+
+async def test_every_store_can_open_a_range(store: Harness) -> None:
+    """All built-in stores have the optional ``open_range`` capability."""
+    assert isinstance(store.store, AsyncRangeOpener if store.is_async else RangeOpener)
+
+
+async def test_open_range_reports_what_head_does(store: Harness) -> None:
+    """The info from a GET's headers equals HEAD's, and the span is the one asked for."""
+    data = os.urandom(50_000)
+    await store.put_bytes("o", data, "audio/mpeg")
+    head = await store.head("o")
+    n = len(data)
+    for first, last in [(0, None), (0, 0), (1234, None), (100, 199), (n - 1, None)]:
+        info, span, body = await store.open_read("o", first, last, chunk_size=7000)
+        assert info == head, (first, last)
+        expected_last = n - 1 if last is None else last
+        assert span == ByteSpan(first, expected_last)
+        assert body == data[first : expected_last + 1]
+    if store.is_s3:
+        ranges = [p.get("Range") for op, p in store.calls if op == "GetObject"]
+        assert ranges[0] is None  # a whole-object open sends no Range header
+        assert all(re.fullmatch(r"bytes=\d+-\d*", r) for r in ranges[1:]), ranges
+        assert not [op for op, _ in store.calls if op == "HeadObject"][1:]  # only the test's
+
+
+async def test_open_range_clamps_a_last_past_the_end(store: Harness) -> None:
+    """``last`` past the end is clamped, as RFC 9110 says; nanio refuses it (400), which
+    the contract allows as a StorageError (the proxy then HEADs)."""
+    data = os.urandom(1000)
+    await store.put_bytes("c", data)
+    if store.kind == "boto3-nanio":
+        with pytest.raises(StorageError):
+            await store.open_read("c", 10, 5000)
+        return
+    info, span, body = await store.open_read("c", 10, 5000)
+    assert (info.size, span, body) == (1000, ByteSpan(10, 999), data[10:])
+
+
+async def test_open_range_past_the_end_is_range_not_satisfiable(store: Harness) -> None:
+    """``first`` at or past the end raises RangeNotSatisfiable (nanio: a StorageError)."""
+    await store.put_bytes("p", b"0123456789")
+    expected = StorageError if store.kind == "boto3-nanio" else RangeNotSatisfiable
+    for first in (10, 11, 10**9):
+        with pytest.raises(expected):
+            await store.open_read("p", first)
+    assert store.open_resources() == 0
+
+
+async def test_open_range_of_an_empty_object(store: Harness) -> None:
+    """The whole of an empty object opens with no span and no bytes."""
+    await store.put_bytes("e", b"")
+    info, span, body = await store.open_read("e")
+    assert (info.size, span, body) == (0, None, b"")
+
+
+async def test_open_range_of_a_missing_key_is_object_not_found(store: Harness) -> None:
+    with pytest.raises(ObjectNotFound):
+        await store.open_read("images/none/original", 5)
+    with pytest.raises(ObjectNotFound):
+        await store.open_read("images/none/original")
+
+
+async def test_closing_opened_chunks_unread_releases_them(store: Harness) -> None:
+    """Chunks closed before the first read still release the connection or file."""
+    await store.put_bytes("u", os.urandom(2 * MiB))
+    for first in (0, 1000, MiB):
+        await store.open_then_close("u", first)
+    assert store.open_resources() == 0
+    if store.is_s3:
+        assert len(store.bodies) == 3
+
+
+async def test_open_range_refuses_an_invalid_range(store: Harness) -> None:
+    for first, last in [(-1, None), (10, 9)]:
+        with pytest.raises(ValueError, match="invalid byte range"):
+            await store.open_read("whatever", first, last)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    blob=st.binary(min_size=1, max_size=4000),
+    picks=st.lists(
+        st.tuples(st.integers(0, 2**32), st.none() | st.integers(0, 2**32), st.integers(1, 1024)),
+        min_size=1,
+        max_size=3,
+    ),
+)
+async def test_any_opened_range_equals_the_slice(
+    store: Harness, blob: bytes, picks: list[tuple[int, int | None, int]]
+) -> None:
+    """For a random object and random in-object ranges, open_range reads the slice.
+
+    Everything is drawn before the test runs (no ``st.data()``): a draw that overruns
+    inside the anyio runner would break it for the tests after.
+    """
+    await store.put_bytes("prop-open", blob)
+    for first_pick, last_pick, size in picks:
+        first = first_pick % len(blob)
+        last = None if last_pick is None else first + last_pick % (len(blob) - first)
+        info, span, body = await store.open_read("prop-open", first, last, chunk_size=size)
+        end = len(blob) - 1 if last is None else last
+        assert (info.size, span, body) == (len(blob), ByteSpan(first, end), blob[first : end + 1])

@@ -12,10 +12,14 @@ from mediakit.settings import Settings
 from mediakit.storage._errors import translate_errors
 from mediakit.storage._protocols import (
     AsyncObjectStore,
+    AsyncOpenedRange,
+    AsyncRangeOpener,
     ByteSpan,
     MultipartUploadInfo,
     ObjectInfo,
     ObjectStore,
+    OpenedRange,
+    RangeOpener,
 )
 from mediakit.storage.filesystem import FilesystemObjectStore
 from mediakit.storage.memory import MemoryObjectStore
@@ -26,10 +30,14 @@ from mediakit.storage.threaded import ThreadedAsyncStore
 __all__ = [
     # protocols and values
     "AsyncObjectStore",
+    "AsyncOpenedRange",
+    "AsyncRangeOpener",
     "ByteSpan",
     "MultipartUploadInfo",
     "ObjectInfo",
     "ObjectStore",
+    "OpenedRange",
+    "RangeOpener",
     # implementations
     "AsyncS3ObjectStore",
     "FilesystemObjectStore",

@@ -11,12 +11,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from mediakit.errors import StorageError
+from mediakit.errors import RangeNotSatisfiable, StorageError
 from mediakit.settings import Settings
-from mediakit.storage._protocols import ByteSpan
+from mediakit.storage._protocols import ByteSpan, ObjectStore, OpenedRange
 
 __all__ = [
     "CONTENT_MD5_EVENT",
@@ -88,6 +89,69 @@ def range_header(span: ByteSpan) -> str:
     """
     check_span(span)
     return f"bytes={span.first}-{span.last}"
+
+
+_CONTENT_RANGE = re.compile(r"bytes ([0-9]{1,19})-([0-9]{1,19})/([0-9]{1,19})", re.IGNORECASE)
+
+
+def open_range_header(first: int, last: int | None) -> str | None:
+    """The ``Range`` header of :meth:`~mediakit.storage.RangeOpener.open_range`: None for the
+    whole object, else ``bytes=first-`` or ``bytes=first-last``.
+
+    The one place mediakit sends an open range: the object's size is not known yet. S3,
+    MinIO, Ceph and moto clamp it per RFC 9110; a server that refuses it makes the proxy
+    fall back to HEAD and an exact span.
+    """
+    if first < 0 or (last is not None and last < first):
+        raise ValueError(f"invalid byte range {first}-{last}")
+    if first == 0 and last is None:
+        return None
+    return f"bytes={first}-{'' if last is None else last}"
+
+
+def opened_span(content_range: str | None, content_length: int) -> tuple[ByteSpan | None, int]:
+    """The span a GET response holds and the object's size, from its ``Content-Range``
+    (a 206) or, without one, its ``Content-Length`` (a 200: the whole object).
+
+    Raises ``ValueError`` for a ``Content-Range`` that is not ``bytes first-last/size``.
+    """
+    if content_range is None:
+        return (ByteSpan(0, content_length - 1) if content_length > 0 else None), content_length
+    match = _CONTENT_RANGE.fullmatch(content_range.strip())
+    if match is None:
+        raise ValueError(f"unexpected Content-Range {content_range!r}")
+    span = ByteSpan(int(match[1]), int(match[2]))
+    total = int(match[3])
+    if span.last < span.first or span.last >= total or span.length != content_length:
+        raise ValueError(
+            f"Content-Range {content_range!r} does not match Content-Length {content_length}"
+        )
+    return span, total
+
+
+def open_range_via_head(
+    store: ObjectStore, key: str, first: int, last: int | None, chunk_size: int
+) -> OpenedRange:
+    """:meth:`~mediakit.storage.RangeOpener.open_range` for any store: ``head``, then a lazy
+    ``get_range``. For local stores, where a HEAD costs no round trip, and for wrapping a
+    store that lacks the capability."""
+    open_range_header(first, last)  # validates
+    info = store.head(key)
+    if info.size == 0 and first == 0 and last is None:
+        return OpenedRange(info, None, _relay(iter(())))
+    if first >= info.size:
+        raise RangeNotSatisfiable(info.size)
+    span = ByteSpan(first, info.size - 1 if last is None else min(last, info.size - 1))
+    return OpenedRange(info, span, _relay(store.get_range(key, span, chunk_size=chunk_size)))
+
+
+def _relay(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
+    try:
+        yield from chunks
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 def quote_etag(etag: str) -> str:

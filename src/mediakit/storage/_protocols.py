@@ -8,7 +8,17 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["AsyncObjectStore", "ByteSpan", "MultipartUploadInfo", "ObjectInfo", "ObjectStore"]
+__all__ = [
+    "AsyncObjectStore",
+    "AsyncOpenedRange",
+    "AsyncRangeOpener",
+    "ByteSpan",
+    "MultipartUploadInfo",
+    "ObjectInfo",
+    "ObjectStore",
+    "OpenedRange",
+    "RangeOpener",
+]
 
 
 @attrs.frozen
@@ -151,4 +161,82 @@ class AsyncObjectStore(Protocol):
 
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """See :meth:`ObjectStore.abort_multipart_upload`."""
+        ...
+
+
+class ClosableIterator(Protocol):
+    """An iterator of body chunks that must be closed when not read to the end."""
+
+    def __iter__(self) -> Iterator[bytes]: ...
+
+    def __next__(self) -> bytes: ...
+
+    def close(self) -> None:
+        """Release the connection or file behind the chunks (idempotent)."""
+        ...
+
+
+class AsyncClosableIterator(Protocol):
+    """The asynchronous twin of :class:`ClosableIterator` (``aclose()``)."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def __anext__(self) -> bytes: ...
+
+    async def aclose(self) -> None:
+        """Release the connection behind the chunks (idempotent)."""
+        ...
+
+
+@attrs.frozen
+class OpenedRange:
+    """A GET whose response headers have arrived: the object's info, the span its body
+    holds, and the body chunks (close them if not read to the end)."""
+
+    info: ObjectInfo
+    span: ByteSpan | None
+    """The bytes ``chunks`` delivers (None: the object is empty and so is the body)."""
+    chunks: ClosableIterator
+
+
+@attrs.frozen
+class AsyncOpenedRange:
+    """The asynchronous twin of :class:`OpenedRange`."""
+
+    info: ObjectInfo
+    span: ByteSpan | None
+    """The bytes ``chunks`` delivers (None: the object is empty and so is the body)."""
+    chunks: AsyncClosableIterator
+
+
+@runtime_checkable
+class RangeOpener(Protocol):
+    """An optional capability of an :class:`ObjectStore`: one GET that reports what a HEAD
+    would, so the Range proxy needs one round trip, not two, for an object it has not
+    seen. The built-in S3 and memory stores have it; a store without it is served by
+    HEAD, then GET."""
+
+    def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> OpenedRange:
+        """GET ``key`` from byte ``first`` to ``last`` (None: to the end), clamped to the
+        object, and return once the response headers are in.
+
+        ``first=0, last=None`` asks for the whole object without a ``Range`` header.
+        Raises ``ObjectNotFound``, :class:`~mediakit.errors.RangeNotSatisfiable` when
+        ``first`` lies past the end, and ``StorageError`` for anything else, including a
+        server that refuses the range (some refuse a ``last`` past the end): callers fall
+        back to HEAD and an exact span.
+        """
+        ...
+
+
+@runtime_checkable
+class AsyncRangeOpener(Protocol):
+    """The asynchronous twin of :class:`RangeOpener`."""
+
+    async def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> AsyncOpenedRange:
+        """See :meth:`RangeOpener.open_range`."""
         ...

@@ -32,8 +32,8 @@ import attrs
 
 from mediakit.errors import ObjectNotFound, RangeNotSatisfiable, StorageError
 from mediakit.storage._common import INTERNAL_DIR as _INTERNAL
-from mediakit.storage._common import check_span, key_parts
-from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
+from mediakit.storage._common import check_span, key_parts, open_range_via_head
+from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, OpenedRange
 
 __all__ = ["FilesystemObjectStore"]
 
@@ -186,6 +186,12 @@ class FilesystemObjectStore:
         if span is not None:
             check_span(span)
         return self._read(key, path, span, chunk_size)
+
+    def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> OpenedRange:
+        """See :meth:`~mediakit.storage.RangeOpener.open_range` (a HEAD is a ``stat`` here)."""
+        return open_range_via_head(self, key, first, last, chunk_size)
 
     def _read(
         self, key: str, path: Path, span: ByteSpan | None, chunk_size: int

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import attrs
 
 from mediakit.errors import ObjectNotFound, RangeNotSatisfiable
-from mediakit.storage._common import check_span
-from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
+from mediakit.storage._common import check_span, open_range_via_head
+from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, OpenedRange
 
 __all__ = ["MemoryObjectStore"]
 
@@ -67,6 +67,12 @@ class MemoryObjectStore:
         if span is not None:
             check_span(span)
         return self._read(key, span, chunk_size)
+
+    def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> OpenedRange:
+        """See :meth:`~mediakit.storage.RangeOpener.open_range` (a HEAD costs nothing here)."""
+        return open_range_via_head(self, key, first, last, chunk_size)
 
     def _read(self, key: str, span: ByteSpan | None, chunk_size: int) -> Iterator[bytes]:
         data = memoryview(self._get(key)[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +12,7 @@ import attrs
 import boto3
 from botocore.config import Config
 
-from mediakit.errors import ObjectNotFound
+from mediakit.errors import ObjectNotFound, StorageError
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
@@ -24,11 +24,13 @@ from mediakit.storage._common import (
     client_kwargs,
     delete_failure,
     failed_delete_keys,
+    open_range_header,
+    opened_span,
     quote_etag,
     range_header,
 )
 from mediakit.storage._errors import translate_errors
-from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
+from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, OpenedRange
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -157,6 +159,33 @@ class S3ObjectStore:
             kwargs["Range"] = range_header(span)
         return self._stream(key, kwargs, chunk_size)
 
+    def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> OpenedRange:
+        """One ``GetObject`` (``Range: bytes=first-[last]``), returned once its headers are in.
+
+        See :meth:`~mediakit.storage.RangeOpener.open_range`. The info comes from the
+        response headers (``Content-Range`` for the size); close ``chunks`` to drop the
+        connection when the body is not read to the end.
+        """
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        header = open_range_header(first, last)
+        if header is not None:
+            kwargs["Range"] = header
+        with translate_errors(key, bucket=self.bucket):
+            resp = self.client.get_object(**kwargs)
+        body = resp["Body"]
+        try:
+            info, span = get_info(key, resp)
+        except BaseException:
+            body.close()
+            raise
+        return OpenedRange(info, span, _BodyChunks(self._read_body(key, body, chunk_size), body))
+
+    def _read_body(self, key: str, body: Any, chunk_size: int) -> Generator[bytes, None, None]:
+        with translate_errors(key, bucket=self.bucket):
+            yield from body.iter_chunks(chunk_size)
+
     def _stream(self, key: str, kwargs: dict[str, Any], chunk_size: int) -> Iterator[bytes]:
         with translate_errors(key, bucket=self.bucket):
             body = self.client.get_object(**kwargs)["Body"]
@@ -248,6 +277,49 @@ def _info(key: str, size: int, etag: str, content_type: str) -> ObjectInfo:
         last_modified=datetime.now(UTC),
         content_type=content_type,
     )
+
+
+class _BodyChunks:
+    """The chunks of a response body; ``close()`` releases the body even if iteration
+    never started (closing an unstarted generator would not run its ``finally``)."""
+
+    def __init__(self, chunks: Generator[bytes, None, None], body: Any) -> None:
+        self._chunks, self._body = chunks, body
+
+    def __iter__(self) -> _BodyChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self._body.close()
+            raise
+
+    def close(self) -> None:
+        """Close the body and its connection (idempotent)."""
+        self._chunks.close()
+        self._body.close()
+
+
+def get_info(key: str, resp: Any) -> tuple[ObjectInfo, ByteSpan | None]:
+    """The :class:`ObjectInfo` of a ``GetObject`` response, and the span its body holds.
+
+    Raises :class:`~mediakit.errors.StorageError` when the response's ``Content-Range``
+    and ``Content-Length`` do not describe a span of the object.
+    """
+    try:
+        span, size = opened_span(resp.get("ContentRange"), resp["ContentLength"])
+    except ValueError as exc:
+        raise StorageError(f"The object store answered a GET of {key!r} oddly: {exc}") from exc
+    info = ObjectInfo(
+        key=key,
+        size=size,
+        etag=quote_etag(resp["ETag"]),
+        last_modified=resp["LastModified"],
+        content_type=resp.get("ContentType") or "application/octet-stream",
+    )
+    return info, span
 
 
 def head_info(key: str, resp: Any) -> ObjectInfo:

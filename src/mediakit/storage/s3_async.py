@@ -8,7 +8,7 @@ aioboto3 client (and its connection pool) is created once, on first use, and reu
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from types import TracebackType
 from typing import Any
@@ -29,11 +29,17 @@ from mediakit.storage._common import (
     client_kwargs,
     delete_failure,
     failed_delete_keys,
+    open_range_header,
     range_header,
 )
 from mediakit.storage._errors import translate_errors
-from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo
-from mediakit.storage.s3 import _info, head_info
+from mediakit.storage._protocols import (
+    AsyncOpenedRange,
+    ByteSpan,
+    MultipartUploadInfo,
+    ObjectInfo,
+)
+from mediakit.storage.s3 import _info, get_info, head_info
 
 __all__ = ["AsyncS3ObjectStore"]
 
@@ -104,6 +110,31 @@ async def _body_chunks(
                 yield chunk[start : start + chunk_size]
     if content_length is not None and received != content_length:
         raise IncompleteReadError(actual_bytes=received, expected_bytes=content_length)
+
+
+class _AsyncBodyChunks:
+    """The chunks of a response body; ``aclose()`` releases the body even if iteration
+    never started (closing an unstarted async generator would not run its ``finally``)."""
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None], body: Any) -> None:
+        self._chunks, self._body = chunks, body
+
+    def __aiter__(self) -> _AsyncBodyChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await anext(self._chunks)
+        except StopAsyncIteration:
+            self._body.close()
+            raise
+
+    async def aclose(self) -> None:
+        """Close the body and its connection (idempotent)."""
+        try:
+            await self._chunks.aclose()
+        finally:
+            self._body.close()
 
 
 @attrs.define
@@ -248,6 +279,33 @@ class AsyncS3ObjectStore:
                     yield chunk
             finally:
                 body.close()
+
+    async def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> AsyncOpenedRange:
+        """See :meth:`S3ObjectStore.open_range`; ``aclose()`` the chunks if not read to the end."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        header = open_range_header(first, last)
+        if header is not None:
+            kwargs["Range"] = header
+        client = await self.client()
+        with translate_errors(key, bucket=self.bucket):
+            resp = await client.get_object(**kwargs)
+        body = resp["Body"]
+        try:
+            info, span = get_info(key, resp)
+        except BaseException:
+            body.close()
+            raise
+        chunks = self._read_body(key, body, resp.get("ContentLength"), chunk_size)
+        return AsyncOpenedRange(info, span, _AsyncBodyChunks(chunks, body))
+
+    async def _read_body(
+        self, key: str, body: Any, content_length: int | None, chunk_size: int
+    ) -> AsyncGenerator[bytes, None]:
+        with translate_errors(key, bucket=self.bucket):
+            async for chunk in _body_chunks(body, content_length, chunk_size):
+                yield chunk
 
     async def delete(self, key: str) -> None:
         """``DeleteObject``; deleting a missing key is not an error."""

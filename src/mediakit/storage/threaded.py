@@ -16,11 +16,40 @@ import anyio.from_thread
 import anyio.to_thread
 import attrs
 
-from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, ObjectStore
+from mediakit.storage._common import open_range_via_head
+from mediakit.storage._protocols import (
+    AsyncOpenedRange,
+    ByteSpan,
+    ClosableIterator,
+    MultipartUploadInfo,
+    ObjectInfo,
+    ObjectStore,
+    RangeOpener,
+)
 
 __all__ = ["ThreadedAsyncStore"]
 
 _LIST_BATCH = 1000
+
+
+class _ThreadedChunks:
+    """Sync chunks read one by one in a worker thread."""
+
+    def __init__(self, chunks: ClosableIterator) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> _ThreadedChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk: bytes | None = await anyio.to_thread.run_sync(next, self._chunks, None)
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        """Close the sync chunks (a file or nothing: cheap enough for the loop)."""
+        self._chunks.close()
 
 
 @attrs.define
@@ -78,6 +107,18 @@ class ThreadedAsyncStore:
             close = getattr(gen, "close", None)
             if close is not None:
                 close()  # local stores close a file or nothing: cheap enough for the loop
+
+    async def open_range(
+        self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
+    ) -> AsyncOpenedRange:
+        """The store's ``open_range`` (or HEAD and a lazy GET) in a thread, each chunk read
+        in a thread; see :meth:`~mediakit.storage.RangeOpener.open_range`."""
+        if isinstance(self.store, RangeOpener):
+            call = functools.partial(self.store.open_range, key, first, last, chunk_size=chunk_size)
+        else:
+            call = functools.partial(open_range_via_head, self.store, key, first, last, chunk_size)
+        opened = await anyio.to_thread.run_sync(call)
+        return AsyncOpenedRange(opened.info, opened.span, _ThreadedChunks(opened.chunks))
 
     async def delete(self, key: str) -> None:
         """See :meth:`ObjectStore.delete`."""
