@@ -474,7 +474,7 @@ def _report(
         f"`python -m benchmarks.proxy{' --quick' if quick else ''}`. "
         f"Load average before/after: {load[0]:.1f}/{load[1]:.1f} on {os.cpu_count()} CPUs.",
         "",
-        "| Path | Throughput | vs direct | with httpx | vs direct | TTFB (cold) | overhead "
+        "| Path | Throughput | vs direct | with httpx | httpx vs direct | TTFB (cold) | overhead "
         "| TTFB (info cached) | overhead | TTFB (HEAD first) | overhead | Server RSS growth "
         "| Server CPU per GiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
