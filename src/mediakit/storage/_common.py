@@ -83,9 +83,10 @@ def key_parts(key: str) -> list[str]:
 def range_header(span: ByteSpan) -> str:
     """The absolute ``Range`` header for ``span``: ``bytes=first-last``.
 
-    mediakit never sends suffix (``bytes=-N``) or open (``bytes=N-``) ranges: S3-compatible
-    servers disagree on them, so spans are resolved against the object size before any
-    request (see :mod:`mediakit.http`).
+    ``get_range`` never sends suffix (``bytes=-N``) or open (``bytes=N-``) ranges:
+    S3-compatible servers disagree on them, so spans are resolved against the object size
+    before the request (see :mod:`mediakit.http`). The one exception is
+    :func:`open_range_header`, whose caller falls back to exactly this form.
     """
     check_span(span)
     return f"bytes={span.first}-{span.last}"
