@@ -169,15 +169,41 @@ def _invalid(*problems: str) -> UnprocessableEntity:
     )
 
 
+def _json_too_large() -> UploadTooLarge:
+    return UploadTooLarge(
+        "The JSON request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE "
+        f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes).",
+        code="request_too_large",
+    )
+
+
+def _raw_body(request: HttpRequest) -> bytes:
+    """The request body, capped at ``DATA_UPLOAD_MAX_MEMORY_SIZE``.
+
+    A chunked body (no Content-Length) under a WSGI server that marks its input safe to
+    read to the end is read from the server's input, where Django alone would see an
+    empty body.
+    """
+    stream = _wsgi_stream(request)
+    if stream is request:
+        try:
+            body: bytes = request.body
+        except RequestDataTooBig:
+            raise _json_too_large() from None
+        return body
+    cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    pieces: list[bytes] = []
+    size = 0
+    while piece := stream.read(_CHUNK):
+        size += len(piece)
+        if cap is not None and size > cap:
+            raise _json_too_large()
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise UploadTooLarge(
-            "The JSON request body is larger than DATA_UPLOAD_MAX_MEMORY_SIZE "
-            f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes).",
-            code="request_too_large",
-        ) from None
+    raw = _raw_body(request)
     if not raw:
         raise _invalid("request body: Field required")
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -84,6 +86,24 @@ def test_create_set_defaults_to_hidden(api: Api) -> None:
 def test_invalid_set_is_422(api: Api, payload: dict[str, Any]) -> None:
     """A missing, empty, over-long or mistyped title, or a non-boolean visible, is 422."""
     assert_error(api.admin.post("/api/v1/admin/music-sets", json=payload), 422, "invalid_input")
+
+
+def test_chunked_json_body_is_read(api: Api) -> None:
+    """A JSON body sent chunked (no Content-Length) is read like any other, under ASGI and
+    WSGI alike (Django alone reads a chunked body as empty under WSGI)."""
+    title = unique("chunked-json")
+    body = json.dumps({"title": title, "description": "d" * 4000}).encode()
+
+    def pieces() -> Iterator[bytes]:
+        for start in range(0, len(body), 1000):
+            yield body[start : start + 1000]
+
+    r = api.admin.post(
+        "/api/v1/admin/music-sets", content=pieces(), headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["title"] == title
+    assert r.json()["description"] == "d" * 4000
 
 
 def test_bad_json_is_422(api: Api) -> None:
