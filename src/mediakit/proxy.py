@@ -355,9 +355,9 @@ def one_trip_range(
 def _fall_back(exc: MediaKitError) -> bool:
     """True when a failed one-trip GET should be retried as HEAD, then an exact GET: the
     range lies past the end (416), or the server refused the open range."""
-    return not isinstance(exc, ObjectNotFound | StorageUnavailable) and isinstance(
-        exc, StorageError | RangeNotSatisfiable
-    )
+    if isinstance(exc, RangeNotSatisfiable):
+        return True
+    return isinstance(exc, StorageError) and not isinstance(exc, StorageUnavailable)
 
 
 def open_sync(
@@ -385,8 +385,9 @@ def open_sync(
     """
     if info is None and info_cache is not None:
         info = info_cache.get(key)
+    known = info is not None  # given, or cached: nothing new to remember
     opened: OpenedRange | None = None
-    wanted = one_trip_range(method, request_headers) if info is None else None
+    wanted = None if known else one_trip_range(method, request_headers)
     if wanted is not None and isinstance(store, RangeOpener):
         try:
             opened = store.open_range(key, *wanted, chunk_size=chunk_size)
@@ -397,15 +398,13 @@ def open_sync(
             raise _storage_error(key, exc) from exc
         else:
             info = opened.info
-            if info_cache is not None:
-                info_cache.put(info)
     if info is None:
         try:
             info = store.head(key)
         except Exception as exc:
             raise _storage_error(key, exc) from exc
-        if info_cache is not None:
-            info_cache.put(info)
+    if info_cache is not None and not known:
+        info_cache.put(info)
     plan = plan_response(
         method,
         request_headers,
@@ -446,8 +445,9 @@ async def open_async(
     """The asynchronous twin of :func:`open_sync`."""
     if info is None and info_cache is not None:
         info = info_cache.get(key)
+    known = info is not None  # given, or cached: nothing new to remember
     opened: AsyncOpenedRange | None = None
-    wanted = one_trip_range(method, request_headers) if info is None else None
+    wanted = None if known else one_trip_range(method, request_headers)
     if wanted is not None and isinstance(store, AsyncRangeOpener):
         try:
             opened = await store.open_range(key, *wanted, chunk_size=chunk_size)
@@ -458,15 +458,13 @@ async def open_async(
             raise _storage_error(key, exc) from exc
         else:
             info = opened.info
-            if info_cache is not None:
-                info_cache.put(info)
     if info is None:
         try:
             info = await store.head(key)
         except Exception as exc:
             raise _storage_error(key, exc) from exc
-        if info_cache is not None:
-            info_cache.put(info)
+    if info_cache is not None and not known:
+        info_cache.put(info)
     plan = plan_response(
         method,
         request_headers,
