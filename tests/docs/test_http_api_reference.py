@@ -116,7 +116,6 @@ def test_every_documented_route_answers_on_django_with_exactly_its_methods() -> 
 
     ensure_django()
     from django.test import Client
-
     from django.urls import resolve
 
     client = Client(raise_request_exception=False)
@@ -200,9 +199,13 @@ def test_the_error_table_lists_every_code_with_its_status() -> None:
     missing = _codes_in_source() - set(page)
     assert not missing, f"error codes missing from the page: {sorted(missing)}"
     for cls in vars(errors).values():
-        if isinstance(cls, type) and issubclass(cls, errors.MediaKitError):
-            if cls.code in page and cls is not errors.ConfigurationError:
-                assert page[cls.code] == cls.http_status, cls
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, errors.MediaKitError)
+            and cls.code in page
+            and cls is not errors.ConfigurationError
+        ):
+            assert page[cls.code] == cls.http_status, cls
 
 
 def test_the_error_table_lists_no_stale_code() -> None:
