@@ -25,7 +25,7 @@ from mediakit.http.conditional import (
     if_range_matches,
 )
 from mediakit.http.ranges import RangeRequest, content_range, unsatisfied_content_range
-from mediakit.storage._protocols import ByteSpan, ObjectInfo
+from mediakit.values import ByteSpan, ObjectInfo
 
 __all__ = [
     "ALLOWED_CONTENT_TYPES",
