@@ -104,11 +104,6 @@ class ResponsePlan:
                 return value
         return None
 
-    @property
-    def has_object_body(self) -> bool:
-        """True when the body is streamed from the object store."""
-        return self.span is not None
-
 
 def _check_header_value(name: str, value: str) -> str:
     if not _SAFE_HEADER_VALUE.fullmatch(value):
