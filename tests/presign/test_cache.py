@@ -298,3 +298,50 @@ def test_clear_forgets_everything() -> None:
     cached.sign("k")
     assert inner.calls == 2
     assert len(cached) == 1
+
+
+def test_waiters_of_different_keys_each_get_their_own_result() -> None:
+    """Singleflight (threads) over several keys at once: the shared wake-up hands every
+    waiter the result of its own key, and each key is computed once."""
+    inner = Counting(delay=0.1)
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    keys = [f"k{i}" for i in range(4)]
+    barrier = threading.Barrier(32)
+
+    def go(i: int) -> tuple[str, str]:
+        key = keys[i % 4]
+        barrier.wait()
+        return key, cached.sign(key).url
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(go, range(32)))
+    assert inner.calls == 4
+    for key, url in results:
+        assert url.startswith(f"https://x/{key}?")
+    assert len({url for _, url in results}) == 4
+
+
+def test_a_full_cache_drops_its_oldest_entries_first() -> None:
+    """Beyond maxsize the earliest-signed entries of the window go; newer ones stay."""
+    clock = ManualClock(T0)
+    inner = Counting()
+    cached = CachedSigner(inner, maxsize=3, clock=clock)
+    for i in range(5):
+        cached.sign(f"k{i}")
+    assert inner.calls == 5
+    for i in (2, 3, 4):
+        cached.sign(f"k{i}")
+    assert inner.calls == 5
+    cached.sign("k0")
+    assert inner.calls == 6
+
+
+def test_an_entry_signed_as_its_window_ends_is_not_served_after_it() -> None:
+    """A URL whose window is already over when it is stored is not served again."""
+    clock = ManualClock(T0 + 299)
+    cached = CachedSigner(Counting(presigner(clock)), clock=clock)
+    first = cached.sign("k")
+    clock.set(T0 + 300)
+    second = cached.sign("k")
+    assert second.url != first.url
+    assert second.expires_at.timestamp() == T0 + 300 + 900
