@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
 from mediakit.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from mediakit.presign import CloudFrontKey
 
 __all__ = ["ENV_VARS", "Settings"]
 
@@ -294,6 +297,97 @@ class Settings:
             "Redis for per-admin upload limits across processes (and the dramatiq broker).",
         ),
     )
+
+    # --- CDN ----------------------------------------------------------------------
+    cdn_enabled: bool = attrs.field(
+        default=False,
+        metadata=_env(
+            "MEDIA_CDN_ENABLED",
+            "Hand out URLs on `MEDIA_CDN_URL` instead of the S3 endpoint (presigned delivery, "
+            "`MEDIAKIT_STORAGE=s3`). Without a CloudFront key the URLs are unsigned: the CDN "
+            "serves the media publicly.",
+        ),
+    )
+    cdn_url: str | None = attrs.field(
+        default=None,
+        metadata=_env(
+            "MEDIA_CDN_URL",
+            "The CDN's URL for the bucket's root, e.g. `https://d111111abcdef8.cloudfront.net` "
+            "(a path prefix is allowed).",
+        ),
+    )
+    cdn_cloudfront_key_id: str | None = attrs.field(
+        default=None,
+        metadata=_env(
+            "MEDIA_CDN_CLOUDFRONT_KEY_ID",
+            "Id of the CloudFront public key (in the distribution's trusted key group) whose "
+            "private key signs the URLs (canned policy).",
+        ),
+    )
+    cdn_cloudfront_private_key: str | None = attrs.field(
+        default=None,
+        repr=False,
+        metadata=_env(
+            "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY",
+            "The RSA private key as PEM text (on one line, newlines may be escaped as backslash-n). Needs `mediakit[cdn]`.",
+        ),
+    )
+    cdn_cloudfront_private_key_file: str | None = attrs.field(
+        default=None,
+        metadata=_env(
+            "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE",
+            "Path of a PEM file holding the RSA private key (instead of the PEM text).",
+        ),
+    )
+
+    @cdn_cloudfront_private_key_file.validator
+    def _check_cdn(self, attribute: attrs.Attribute[Any], value: str | None) -> None:
+        # attrs runs validators after every field is set: the CDN fields checked together
+        if self.cdn_url is not None:
+            from mediakit.presign import check_cdn_url
+
+            check_cdn_url(self.cdn_url)
+        if self.cdn_enabled and self.cdn_url is None:
+            raise ConfigurationError("MEDIA_CDN_URL", "must be set when MEDIA_CDN_ENABLED is true")
+        if self.cdn_enabled and self.storage_backend != "s3":
+            raise ConfigurationError(
+                "MEDIA_CDN_ENABLED",
+                f"needs MEDIAKIT_STORAGE=s3 (a CDN serves the bucket); got {self.storage_backend!r}",
+            )
+        pem, path, key_id = self.cdn_cloudfront_private_key, value, self.cdn_cloudfront_key_id
+        if pem is not None and path is not None:
+            raise ConfigurationError(
+                "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE",
+                "set either MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY or ..._PRIVATE_KEY_FILE, not both",
+            )
+        if (pem is not None or path is not None) and key_id is None:
+            raise ConfigurationError(
+                "MEDIA_CDN_CLOUDFRONT_KEY_ID",
+                "must be set with a CloudFront private key: the id CloudFront shows for "
+                "the public key",
+            )
+        if key_id is not None and pem is None and path is None:
+            raise ConfigurationError(
+                "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY",
+                "must be set (or ..._PRIVATE_KEY_FILE) when MEDIA_CDN_CLOUDFRONT_KEY_ID is set",
+            )
+        self.cloudfront_key()  # readable, RSA, 2048 bits: fail at start, not per URL
+
+    def cloudfront_key(self) -> CloudFrontKey | None:
+        """The :class:`~mediakit.presign.CloudFrontKey` of the CDN settings, or ``None``.
+
+        Raises:
+            ConfigurationError: the key cannot be read or used, naming the variable.
+        """
+        key_id = self.cdn_cloudfront_key_id
+        if key_id is None:
+            return None
+        from mediakit.presign import CloudFrontKey
+
+        if self.cdn_cloudfront_private_key_file is not None:
+            return CloudFrontKey.from_file(key_id, self.cdn_cloudfront_private_key_file)
+        assert self.cdn_cloudfront_private_key is not None
+        return CloudFrontKey.from_pem(key_id, self.cdn_cloudfront_private_key)
 
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:
