@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
@@ -31,7 +35,55 @@ from mediakit.presign._core import SignedUrl, UrlSigner
 
 __all__ = ["AsyncUrlSigner", "CachedSigner"]
 
+log = logging.getLogger("mediakit.presign")
+
 _CacheKey = tuple[str, str | None, str | None]
+
+# Sign ahead this share of a window before it ends (at most _MAX_LEAD seconds).
+_LEAD_SHARE = 0.2
+_MAX_LEAD = 60.0
+
+
+@attrs.frozen
+class _Pinned:
+    """A clock stopped at ``at``: a clone of the inner signer signs as of that moment."""
+
+    at: float
+
+    def time(self) -> float:
+        """The pinned time."""
+        return self.at
+
+    def now(self) -> datetime:
+        """The pinned time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.at, UTC)
+
+
+def _prefetch_loop(ref: weakref.ref[CachedSigner]) -> None:
+    """Background: shortly before each window ends, sign its entries for the next one.
+
+    Holds the cache only weakly, so it ends once the cache is garbage.
+    """
+    while True:
+        me = ref()
+        if me is None:
+            return
+        until, created, ready = me._gen[0], me._gen_created, me._next is not None
+        del me  # no strong reference while sleeping
+        now = time.time()
+        lead = min(_MAX_LEAD, (until - created) * _LEAD_SHARE)
+        if ready or now >= until or now < until - lead:
+            time.sleep(min(1.0, max(0.05, until - lead - now)))
+            continue
+        me = ref()
+        if me is None:
+            return
+        try:
+            me.prefetch_next()
+        except Exception:  # never kill the loop: the request path signs as usual
+            log.debug("signing URLs ahead failed", exc_info=True)
+            time.sleep(1.0)
+        del me
 
 
 @runtime_checkable
@@ -92,6 +144,12 @@ class CachedSigner:
             ``asign``, :meth:`asign` awaits that).
         maxsize: most entries kept (the oldest go first).
         clock: the time source; must be the one ``inner`` uses.
+        prefetch: how many of a window's most recent entries are signed again for the
+            next window, shortly before it starts (:meth:`prefetch_next`), so that the
+            first page of a window is served from the cache; 0 turns it off. With the
+            system clock a daemon thread does it (the last fifth of each window, at most
+            a minute ahead); ``inner`` must be an attrs class with a ``clock`` field
+            (every mediakit signer is), otherwise nothing is signed ahead.
 
     Two stores: the *generation*, a plain dict holding the entries of the current
     signing window (they all renew at the same instant, so the dict is dropped whole
@@ -103,6 +161,7 @@ class CachedSigner:
     inner: UrlSigner
     maxsize: int = attrs.field(default=100_000, kw_only=True)
     clock: Clock = attrs.field(default=system_clock, kw_only=True, repr=False)
+    prefetch: int = attrs.field(default=10_000, kw_only=True)
 
     _odd: TLRUCache[_CacheKey, SignedUrl] = attrs.field(init=False, repr=False)
     _odd_used: bool = attrs.field(init=False, default=False, repr=False)
@@ -119,6 +178,12 @@ class CachedSigner:
     )
     """``(until, entries)``: the entries renewing at ``until``; replaced whole, never
     mutated apart, so readers take both with one attribute read and no lock."""
+    _gen_created: float = attrs.field(init=False, default=0.0, repr=False)
+    _next: tuple[float, float, OrderedDict[_CacheKey, SignedUrl]] | None = attrs.field(
+        init=False, default=None, repr=False
+    )
+    """``(from, until, entries)``: the next window's entries, signed ahead."""
+    _prefetch_pid: int = attrs.field(init=False, default=0, repr=False)
     _renew: tuple[object, float] = attrs.field(init=False, default=(None, 0.0), repr=False)
     """The last ``renew_at`` seen and its timestamp (a window's URLs share the object)."""
     _asign: Callable[..., Awaitable[SignedUrl]] | None = attrs.field(init=False, repr=False)
@@ -150,10 +215,13 @@ class CachedSigner:
             self._odd.clear()
             self._odd_used = False
             self._gen = (float("-inf"), OrderedDict())
+            self._next = None
 
     def _lookup(self, k: _CacheKey, now: float) -> SignedUrl | None:
         """A cached entry (call with the lock held)."""
         until, gen = self._gen
+        if now >= until and self._next is not None:
+            until, gen = self._promote(now)
         if now < until:
             hit = gen.get(k)
             if hit is not None:
@@ -176,8 +244,12 @@ class CachedSigner:
         if renew <= now:
             return  # its window is already over: the next call signs anew
         until, gen = self._gen
+        if now >= until and self._next is not None:
+            until, gen = self._promote(now)
         if now >= until or renew > until:
             self._gen = (renew, OrderedDict({k: value}))
+            self._gen_created = now
+            self._start_prefetch()
         elif renew == until:
             if len(gen) >= self.maxsize:
                 gen.popitem(last=False)
@@ -185,6 +257,70 @@ class CachedSigner:
         else:  # renews before the window ends: credentials about to expire
             self._odd[k] = value
             self._odd_used = True
+
+    def _promote(self, now: float) -> tuple[float, OrderedDict[_CacheKey, SignedUrl]]:
+        """Make the entries signed ahead the current ones if their window has come
+        (call with the lock held); returns the current generation."""
+        nxt = self._next
+        if nxt is not None and nxt[0] <= now:
+            self._next = None
+            if now < nxt[1]:
+                self._gen = (nxt[1], nxt[2])
+                self._gen_created = nxt[0]
+        return self._gen
+
+    def _start_prefetch(self) -> None:
+        """Start the background signer once per process (call with the lock held)."""
+        if self.prefetch <= 0 or not isinstance(self.clock, SystemClock):
+            return
+        pid = os.getpid()
+        if self._prefetch_pid == pid:  # a forked child starts its own
+            return
+        self._prefetch_pid = pid
+        threading.Thread(
+            target=_prefetch_loop,
+            args=(weakref.ref(self),),
+            name="mediakit-presign-ahead",
+            daemon=True,
+        ).start()
+
+    def prefetch_next(self) -> int:
+        """Sign the current window's most recent entries for the next window now.
+
+        They are served from the moment the next window starts. Returns how many were
+        signed (0 when the inner signer cannot be cloned at another time, or when there
+        is nothing to do). Safe to call from any thread; a failure of the inner signer
+        ends the round early and is raised.
+        """
+        if self.prefetch <= 0:
+            return 0
+        with self._lock:
+            until, gen = self._gen
+            keys = list(gen)[-self.prefetch :]
+            if self._next is not None and self._next[0] == until:
+                return 0
+        inner: Any = self.inner
+        if until == float("-inf") or not keys or not attrs.has(type(inner)):
+            return 0
+        if "clock" not in attrs.fields_dict(type(inner)):
+            return 0
+        ahead: UrlSigner = attrs.evolve(inner, clock=_Pinned(until))
+        entries: OrderedDict[_CacheKey, SignedUrl] = OrderedDict()
+        renew = None
+        for k in keys:
+            value = ahead.sign(k[0], content_type=k[1], disposition=k[2])
+            if value.renew_at is None:
+                return 0
+            if renew is None:
+                renew = value.renew_at.timestamp()
+            if value.renew_at.timestamp() == renew:  # not clamped by credentials
+                entries[k] = value
+        if renew is None or renew <= until:
+            return 0
+        with self._lock:
+            if self._gen[0] == until:  # still the window it was signed after
+                self._next = (until, renew, entries)
+        return len(entries)
 
     def sign(
         self, key: str, *, content_type: str | None = None, disposition: str | None = None
@@ -203,6 +339,8 @@ class CachedSigner:
         with self._lock:
             now = self._time()
             until, gen = self._gen
+            if now >= until and self._next is not None:
+                until, gen = self._promote(now)
             hit = gen.get(k) if now < until else None
             if hit is None and self._odd_used:
                 hit = self._odd.get(k)
