@@ -432,3 +432,22 @@ def test_the_background_thread_signs_ahead_with_the_system_clock() -> None:
         assert f"Expires={int(boundary) + 4}&" in got.url
         return
     pytest.fail("the prefetch thread never signed ahead in five windows")
+
+
+def _ahead_threads() -> int:
+    return sum(t.name == "mediakit-presign-ahead" for t in threading.enumerate())
+
+
+def test_a_signer_that_cannot_sign_ahead_starts_no_thread() -> None:
+    """A foreign signer (no attrs ``clock`` field) or prefetch=0: no background thread;
+    a mediakit signer with the system clock: one, started by the first entry."""
+    from mediakit.presign import CdnSigner
+
+    before = _ahead_threads()
+    CachedSigner(Counting()).sign("k")
+    CachedSigner(CdnSigner("https://cdn.example.com"), prefetch=0).sign("k")
+    assert _ahead_threads() == before
+    cached = CachedSigner(CdnSigner("https://cdn.example.com"))
+    assert _ahead_threads() == before
+    cached.sign("k")
+    assert _ahead_threads() == before + 1

@@ -62,27 +62,29 @@ class _Pinned:
 def _prefetch_loop(ref: weakref.ref[CachedSigner]) -> None:
     """Background: shortly before each window ends, sign its entries for the next one.
 
-    Holds the cache only weakly, so it ends once the cache is garbage.
+    One attempt per window, whatever its outcome. Holds the cache only weakly, so it
+    ends once the cache is garbage.
     """
+    tried = float("-inf")  # the window end last signed ahead for
     while True:
         me = ref()
         if me is None:
             return
-        until, created, ready = me._gen[0], me._gen_created, me._next is not None
+        until, created = me._gen[0], me._gen_created
         del me  # no strong reference while sleeping
         now = time.time()
         lead = min(_MAX_LEAD, (until - created) * _LEAD_SHARE)
-        if ready or now >= until or now < until - lead:
+        if until == tried or now >= until or now < until - lead:
             time.sleep(min(1.0, max(0.05, until - lead - now)))
             continue
+        tried = until
         me = ref()
         if me is None:
             return
         try:
             me.prefetch_next()
-        except Exception:  # never kill the loop: the request path signs as usual
+        except Exception:  # never end the loop: the request path signs as usual
             log.debug("signing URLs ahead failed", exc_info=True)
-            time.sleep(1.0)
         del me
 
 
@@ -95,6 +97,12 @@ class AsyncUrlSigner(Protocol):
     ) -> SignedUrl:
         """Like :meth:`UrlSigner.sign`, awaitable."""
         ...
+
+
+def _clonable(inner: object) -> bool:
+    """Whether ``inner`` can be copied with another clock (an attrs class with ``clock``)."""
+    kind: Any = type(inner)
+    return attrs.has(kind) and "clock" in attrs.fields_dict(kind)
 
 
 class _Flight:
@@ -273,6 +281,8 @@ class CachedSigner:
         """Start the background signer once per process (call with the lock held)."""
         if self.prefetch <= 0 or not isinstance(self.clock, SystemClock):
             return
+        if not _clonable(self.inner):
+            return
         pid = os.getpid()
         if self._prefetch_pid == pid:  # a forked child starts its own
             return
@@ -300,9 +310,7 @@ class CachedSigner:
             if self._next is not None and self._next[0] == until:
                 return 0
         inner: Any = self.inner
-        if until == float("-inf") or not keys or not attrs.has(type(inner)):
-            return 0
-        if "clock" not in attrs.fields_dict(type(inner)):
+        if until == float("-inf") or not keys or not _clonable(inner):
             return 0
         ahead: UrlSigner = attrs.evolve(inner, clock=_Pinned(until))
         entries: OrderedDict[_CacheKey, SignedUrl] = OrderedDict()
