@@ -443,8 +443,18 @@ def test_a_signer_that_cannot_sign_ahead_starts_no_thread() -> None:
     a mediakit signer with the system clock: one, started by the first entry."""
     from mediakit.presign import CdnSigner
 
+    class Foreign:
+        def sign(
+            self, key: str, *, content_type: str | None = None, disposition: str | None = None
+        ) -> SignedUrl:
+            now = time.time()
+            return SignedUrl(
+                key, datetime.fromtimestamp(now + 900, UTC), datetime.fromtimestamp(now + 60, UTC)
+            )
+
     before = _ahead_threads()
-    CachedSigner(Counting()).sign("k")
+    foreign = CachedSigner(Foreign())
+    assert foreign.sign("k") is foreign.sign("k")  # cached, so a window was opened
     CachedSigner(CdnSigner("https://cdn.example.com"), prefetch=0).sign("k")
     assert _ahead_threads() == before
     cached = CachedSigner(CdnSigner("https://cdn.example.com"))
