@@ -220,7 +220,8 @@ class CachedSigner:
     def clear(self) -> None:
         """Forget every cached URL."""
         with self._lock:
-            self._odd.clear()
+            if self._odd_used:
+                self._odd.clear()
             self._odd_used = False
             self._gen = (float("-inf"), OrderedDict())
             self._next = None
@@ -380,7 +381,14 @@ class CachedSigner:
         with self._lock:
             # ``now`` from before signing: an entry stored a little late is still read
             # only while its window lasts (every read checks ``until``)
-            self._store(k, result, now)
+            seen, renew = self._renew
+            until, gen = self._gen
+            if result.renew_at is seen and renew == until and now < until:
+                if len(gen) >= self.maxsize:
+                    gen.popitem(last=False)
+                gen[k] = result  # the common case of _store, inlined
+            else:
+                self._store(k, result, now)
             flight = flights.pop(k)
             if flight is not None:
                 flight.result = result
