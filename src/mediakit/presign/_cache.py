@@ -74,7 +74,10 @@ def _prefetch_loop(ref: weakref.ref[CachedSigner]) -> None:
         del me  # no strong reference while sleeping
         now = time.time()
         lead = min(_MAX_LEAD, (until - created) * _LEAD_SHARE)
-        if until == tried or now >= until or now < until - lead:
+        if until == tried or now >= until:  # done for this window, or none open yet
+            time.sleep(1.0)
+            continue
+        if now < until - lead:
             time.sleep(min(1.0, max(0.05, until - lead - now)))
             continue
         tried = until
