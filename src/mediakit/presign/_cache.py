@@ -10,6 +10,11 @@ Singleflight: when many threads (or tasks of one event loop) miss on the same ke
 once, one computes and the others wait for its result. A failure reaches every waiter
 and is not cached; the next call tries again. A miss nobody else is waiting on costs
 the inner signer plus two short critical sections (no synchronisation object per miss).
+
+Signing ahead: shortly before a window ends, a background thread signs the window's most
+recent entries again for the next window, so the first page after the boundary is served
+from the cache instead of signing every URL on the request path (for CloudFront URLs, an
+RSA signature each).
 """
 
 from __future__ import annotations
