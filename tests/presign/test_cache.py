@@ -396,6 +396,7 @@ def test_prefetch_zero_or_a_foreign_signer_signs_nothing_ahead() -> None:
     assert foreign.prefetch_next() == 0
 
 
+@pytest.mark.slow
 def test_the_background_thread_signs_ahead_with_the_system_clock() -> None:
     """With the real clock a daemon thread signs ahead before the window ends, so the
     first call of the next window signs nothing (retried over a few windows: a loaded
