@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -27,18 +27,11 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-StorageBackend = Literal["filesystem", "s3", "memory"]
-Delivery = Literal["presigned", "proxy"]
-ChecksumMode = Literal["when_required", "when_supported"]
-JobRunnerKind = Literal["inline", "thread", "dramatiq"]
-
 _STORAGE_BACKENDS = ("filesystem", "s3", "memory")
 _DELIVERIES = ("presigned", "proxy")
 _CHECKSUM_MODES = ("when_required", "when_supported")
 _JOB_RUNNERS = ("inline", "thread", "dramatiq")
 _AUDIO_QUALITIES = ("low", "medium", "high")
-
-T = TypeVar("T")
 
 
 def _env(name: str, doc: str) -> dict[str, str]:
