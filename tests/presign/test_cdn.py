@@ -82,7 +82,7 @@ def test_from_env_reads_the_cdn_variables_with_an_escaped_one_line_pem() -> None
     assert s.cdn_enabled
     assert s.cdn_url == CDN
     assert "PRIVATE" not in repr(s)  # the key never reaches logs through repr
-    key = s.cloudfront_key()
+    key = CloudFrontKey.from_settings(s)
     assert isinstance(key, CloudFrontKey)
     assert key.key_id == KEY_ID
     assert "PRIVATE" not in repr(key)

@@ -9,7 +9,7 @@ from datetime import datetime
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import ConfigurationError
 from mediakit.presign._cache import CachedSigner
-from mediakit.presign._cdn import CdnSigner
+from mediakit.presign._cdn import CdnSigner, CloudFrontKey
 from mediakit.presign._local import DEFAULT_LOCAL_BASE_PATH, LocalUrlSigner
 from mediakit.presign._sigv4 import Credentials, CredentialsProvider, SigV4Presigner
 from mediakit.settings import Settings
@@ -75,7 +75,11 @@ def build_signer(
     inner: CdnSigner | SigV4Presigner | LocalUrlSigner
     if settings.cdn_enabled and settings.cdn_url is not None:
         inner = CdnSigner(
-            settings.cdn_url, key=settings.cloudfront_key(), ttl=ttl, window=window, clock=clock
+            settings.cdn_url,
+            key=CloudFrontKey.from_settings(settings),
+            ttl=ttl,
+            window=window,
+            clock=clock,
         )
     elif settings.storage_backend == "s3":
         inner = SigV4Presigner(

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import base64
 import functools
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import attrs
 
@@ -33,94 +32,40 @@ from mediakit.clock import Clock, system_clock
 from mediakit.errors import BadRequest, ConfigurationError
 from mediakit.presign._core import SignedUrl, resolve_window, signing_time, window_end
 from mediakit.presign._sigv4 import _PATH_NEEDS_QUOTING, _quote_value
+from mediakit.settings import (
+    Settings,
+    _cdn_base_url,
+    _cloudfront_key_id,
+    _cloudfront_private_key,
+    _read_key_file,
+)
 
 __all__ = ["CdnSigner", "CloudFrontKey", "check_cdn_url"]
 
-_ENV_URL = "MEDIA_CDN_URL"
-_ENV_KEY_ID = "MEDIA_CDN_CLOUDFRONT_KEY_ID"
-_ENV_KEY = "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY"
-_ENV_KEY_FILE = "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE"
-
-# RFC 3986 characters; no quote, backslash, space or non-ASCII, so the URL goes into the
-# JSON policy unescaped (as json.dumps would write it) and into HTML attributes safely.
-_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-_KEY_ID = re.compile(r"[A-Za-z0-9]{1,128}")
 # CloudFront's URL-safe base64: + = / become - _ ~
 _CF_B64 = bytes.maketrans(b"+=/", b"-_~")
 
 
 def check_cdn_url(url: str) -> str:
-    """Validate a CDN base URL and return it normalised to end with one ``/``.
+    """Validate a CDN base URL and return it normalised: lower-case scheme and host, no
+    default port, ending with one ``/``.
 
     Raises:
         ConfigurationError: not an absolute http(s) URL of plain ASCII URL characters,
-            or it has a query string or fragment (naming ``MEDIA_CDN_URL``).
+            or it has a query string, fragment or user info (naming ``MEDIA_CDN_URL``).
 
-    >>> check_cdn_url("https://d111111abcdef8.cloudfront.net/media")
+    >>> check_cdn_url("HTTPS://D111111abcdef8.cloudfront.net:443/media")
     'https://d111111abcdef8.cloudfront.net/media/'
     """
-    if not _URL_CHARS.fullmatch(url):
-        raise ConfigurationError(
-            _ENV_URL,
-            f"must be a URL of ASCII characters (punycode for international domain names, "
-            f"percent-encoding elsewhere); got {url!r}",
-        )
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            _ENV_URL, f"must be an https:// (or http://) URL with a host; got {url!r}"
-        )
-    if parts.query or parts.fragment or "?" in url or "#" in url:
-        raise ConfigurationError(_ENV_URL, f"must not have a query string or fragment; got {url!r}")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(_ENV_URL, f"must not hold a user name or password; got {url!r}")
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigurationError(_ENV_URL, f"has a bad port ({exc}); got {url!r}") from exc
-    # Browsers send the host in lower case and drop a default port; a signed resource
-    # URL must match the request as CloudFront sees it.
-    host = parts.hostname
-    if ":" in host:
-        host = f"[{host}]"
-    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
-        host = f"{host}:{port}"
-    path = parts.path.rstrip("/")
-    return f"{parts.scheme}://{host}{path}/"
-
-
-class _NotUsable(Exception):
-    """A readable private key that CloudFront cannot use."""
-
-
-@functools.lru_cache(maxsize=8)
-def _load_rsa(pem: bytes) -> Any:
-    """Parse a PEM private key once (settings validation and the signer share it).
-
-    Raises:
-        ValueError: not a readable, unencrypted PEM private key.
-        _NotUsable: not RSA, or too short.
-    """
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    try:
-        key = load_pem_private_key(pem, password=None)
-    except Exception as exc:  # ValueError, TypeError (encrypted), UnsupportedAlgorithm
-        raise ValueError(str(exc) or type(exc).__name__) from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        kind = type(key).__name__.lstrip("_").removesuffix("PrivateKey") or "non-RSA"
-        raise _NotUsable(f"this is an {kind} key, not an RSA one")
-    if key.key_size < 2048:
-        raise _NotUsable(f"this RSA key has {key.key_size} bits; CloudFront needs 2048")
-    return key
+    return _cdn_base_url(url)
 
 
 @attrs.frozen
 class CloudFrontKey:
     """A CloudFront key pair: the public key's id and the RSA private key.
 
-    Build it with :meth:`from_pem` or :meth:`from_file`; both check the key at once.
+    Build it with :meth:`from_pem`, :meth:`from_file` or :meth:`from_settings`; each
+    checks the key at once.
     """
 
     key_id: str
@@ -128,7 +73,9 @@ class CloudFrontKey:
     """A ``cryptography`` ``RSAPrivateKey``."""
 
     @classmethod
-    def from_pem(cls, key_id: str, pem: str | bytes, *, env: str = _ENV_KEY) -> CloudFrontKey:
+    def from_pem(
+        cls, key_id: str, pem: str | bytes, *, env: str = "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY"
+    ) -> CloudFrontKey:
         """The key pair from PEM text (PKCS#1 ``BEGIN RSA PRIVATE KEY`` or PKCS#8).
 
         Literal ``\\n`` sequences (a PEM squeezed into one line of an ``.env`` file) are
@@ -139,51 +86,41 @@ class CloudFrontKey:
                 or the text is not an unencrypted RSA private key of 2048 bits or more;
                 the message names ``env`` (or the key id's variable).
         """
-        if not _KEY_ID.fullmatch(key_id):
-            raise ConfigurationError(
-                _ENV_KEY_ID,
-                f"must be the id of a CloudFront public key (letters and digits, such as "
-                f"K2JCJMDEHXQW5F); got {key_id!r}",
-            )
-        data = pem.encode() if isinstance(pem, str) else pem
-        if b"\n" not in data.strip() and b"\\n" in data:
-            data = data.replace(b"\\n", b"\n")
-        try:
-            import cryptography  # noqa: F401
-        except ImportError as exc:
-            raise ConfigurationError(
-                env,
-                "signing CloudFront URLs needs the cryptography package: "
-                "pip install 'mediakit[cdn]'",
-            ) from exc
-        try:
-            key = _load_rsa(data.strip() + b"\n")
-        except _NotUsable as exc:
-            raise ConfigurationError(
-                env, f"must be an RSA private key of 2048 bits: {exc}"
-            ) from exc
-        except ValueError as exc:
-            raise ConfigurationError(
-                env,
-                "is not a readable, unencrypted PEM private key "
-                f"('-----BEGIN RSA PRIVATE KEY-----' or '-----BEGIN PRIVATE KEY-----'): {exc}",
-            ) from exc
-        return cls(key_id, key)
+        return cls(_cloudfront_key_id(key_id), _cloudfront_private_key(pem, env))
 
     @classmethod
-    def from_file(cls, key_id: str, path: str | Path, *, env: str = _ENV_KEY_FILE) -> CloudFrontKey:
+    def from_file(
+        cls,
+        key_id: str,
+        path: str | Path,
+        *,
+        env: str = "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE",
+    ) -> CloudFrontKey:
         """The key pair from a PEM file (see :meth:`from_pem`).
 
         Raises:
             ConfigurationError: the file cannot be read, or :meth:`from_pem` refuses it.
         """
-        try:
-            pem = Path(path).read_bytes()
-        except OSError as exc:
+        return cls.from_pem(key_id, _read_key_file(str(path)), env=env)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CloudFrontKey | None:
+        """The key pair the CDN settings name, or ``None`` when they name none.
+
+        Raises:
+            ConfigurationError: as :meth:`from_pem` and :meth:`from_file`.
+        """
+        key_id = settings.cdn_cloudfront_key_id
+        if key_id is None:
+            return None
+        if settings.cdn_cloudfront_private_key_file is not None:
+            return cls.from_file(key_id, settings.cdn_cloudfront_private_key_file)
+        if settings.cdn_cloudfront_private_key is None:
             raise ConfigurationError(
-                env, f"cannot read the private key file {str(path)!r}: {exc.strerror or exc}"
-            ) from exc
-        return cls.from_pem(key_id, pem, env=env)
+                "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY",
+                "must be set (or ..._PRIVATE_KEY_FILE) when MEDIA_CDN_CLOUDFRONT_KEY_ID is set",
+            )
+        return cls.from_pem(key_id, settings.cdn_cloudfront_private_key)
 
     def sign(self, message: bytes) -> bytes:
         """RSA PKCS#1 v1.5 with SHA-1 over ``message``: CloudFront's signature scheme."""
