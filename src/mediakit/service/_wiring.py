@@ -6,7 +6,8 @@
   local stores are shared by both twins through a thread bridge;
 - repositories: SQL from ``MEDIAKIT_DATABASE_URL`` (SQLite or PostgreSQL), migrated at
   start; pass ``repos=`` to use others (memory in tests, the Django ORM);
-- signer: native SigV4 for S3, HMAC-signed local URLs otherwise, behind the cache;
+- signer: CDN URLs when ``MEDIA_CDN_ENABLED`` (CloudFront-signed with a key), native SigV4
+  for S3, HMAC-signed local URLs otherwise, behind the cache;
 - upload limiter: in-process, or Redis when ``MEDIAKIT_REDIS_URL`` is set;
 - job runner: ``MEDIAKIT_JOB_RUNNER`` (inline, thread pool, dramatiq).
 
