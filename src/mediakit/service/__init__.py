@@ -5,9 +5,12 @@
   the contract's JSON as dicts (or a :class:`ServedObject` for the byte routes);
   errors are :class:`~mediakit.errors.MediaKitError`.
 - :func:`build_service` / :class:`MediaKit`: the composition root from settings.
+- :func:`mounted_at`: adapters say where the request reached their routes, so that the
+  proxy and local-file URLs handed out follow the app's prefixes and ``root_path``.
 """
 
 from mediakit.service._async import AsyncMediaService
+from mediakit.service._mount import current_mount, mounted_at
 from mediakit.service._serving import ServedObject
 from mediakit.service._sync import MediaService
 from mediakit.service._wiring import LOCAL_PATH, PROXY_PATH, MediaKit, build_service
@@ -22,4 +25,7 @@ __all__ = [
     "PROXY_PATH",
     "MediaKit",
     "build_service",
+    # where the adapter's routes are mounted (the base of URLs handed out)
+    "current_mount",
+    "mounted_at",
 ]
