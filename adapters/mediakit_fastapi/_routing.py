@@ -10,6 +10,7 @@ proxy's ``root_path``.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Coroutine, MutableMapping
 from typing import Any
 
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from pydantic_core import to_json
+from starlette.convertors import Convertor
 from starlette.routing import compile_path, replace_params
 
 from mediakit.contract import API_ROOT
@@ -71,6 +73,12 @@ def _public_path(scope: MutableMapping[str, Any]) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> tuple[str, dict[str, Convertor[Any]]]:
+    _, path_format, convertors = compile_path(template)
+    return path_format, convertors
+
+
 def mount_point(
     scope: MutableMapping[str, Any], template: str, path_params: dict[str, Any]
 ) -> str | None:
@@ -80,7 +88,7 @@ def mount_point(
     matched: e.g. ``/proxy/api/media`` for ``/proxy/api/media/api/v1/user/images/42``
     and ``/api/v1/user/images/{image_id}``. ``None`` when the path does not end so.
     """
-    _, path_format, convertors = compile_path(template)
+    path_format, convertors = _compiled(template)
     matched, _ = replace_params(path_format, convertors, dict(path_params))
     public = _public_path(scope)
     if not public.endswith(matched):
