@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 
 from mediakit import contract
+from mediakit.uploads import FILES_FIELD
 from mediakit_fastapi._schemas import ErrorBody
 
 __all__ = [
@@ -67,9 +68,9 @@ MULTIPART: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["files"],
+                    "required": [FILES_FIELD],
                     "properties": {
-                        "files": {
+                        FILES_FIELD: {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
                             "description": "One or more files (repeat the field).",

@@ -96,6 +96,34 @@ def test_app_errors_keep_the_apps_shape_and_mediakits_get_mediakits(
     _mediakit_error(r, 413, "request_too_large")
 
 
+def test_unexpected_errors_in_mediakit_routes_go_to_the_app(kit: MediaKit) -> None:
+    """A bug (here in the principal resolver) is the app's 500, not mediakit's JSON: the
+    app's error reporting sees it; an HTTPException of the resolver keeps the app's shape."""
+    from fastapi import APIRouter, HTTPException
+
+    from mediakit_fastapi import create_router
+    from tests.fastapi_adapter.thirdparty import _app_errors
+
+    def broken() -> None:
+        raise RuntimeError("resolver bug")
+
+    def refusing() -> None:
+        raise HTTPException(401, "Log in through the app.")
+
+    app = FastAPI()
+    _app_errors(app)
+    for name, resolver in (("broken", broken), ("refusing", refusing)):
+        router = APIRouter(prefix=f"/{name}")
+        router.include_router(create_router(kit, get_principal=resolver))
+        app.include_router(router)
+    client = Client(app, raise_server_exceptions=False)
+    r = client.get("/broken/api/v1/user/images")
+    assert (r.status_code, r.text) == (500, "Internal Server Error")
+    _app_error(client.get("/refusing/api/v1/user/images"), 401)
+    with pytest.raises(RuntimeError, match="resolver bug"):
+        Client(app).get("/broken/api/v1/user/images")
+
+
 @pytest.mark.parametrize("mount", MOUNTS)
 def test_urls_handed_out_follow_the_mount_point_and_work(kit: MediaKit, mount: str) -> None:
     """Local-file URLs of uploaded and listed images point below the mount point and serve
