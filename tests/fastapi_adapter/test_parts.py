@@ -210,3 +210,15 @@ def test_wrong_type_is_415_naming_the_file_and_the_type(parts: PartsServer) -> N
     )
     assert r.status_code == 415
     assert (sorted(parts.stored_keys()), parts.rows()) == before
+
+
+def test_truncated_body_is_400_and_leaves_nothing(parts: PartsServer) -> None:
+    """A multipart body cut off inside a file is a 400 (not a stored half file)."""
+    before = (sorted(parts.stored_keys()), parts.rows())
+    body, ct = multipart([("cut.png", PNG)])
+    r = httpx.post(
+        f"{parts.url}/documents", headers={"Content-Type": ct}, content=body[: len(body) // 2]
+    )
+    assert r.status_code == 400, r.text
+    assert set(r.json()) == {"detail"}
+    assert (sorted(parts.stored_keys()), parts.rows()) == before
