@@ -5,12 +5,13 @@ the quality tiers, the field lengths, the page-size bounds, the paths the router
 below their mount point, and the bearer-token matching of the ready-made principal
 resolvers. Pure: no I/O, no framework.
 
->>> STREAM_TIERS, PROXY_QUALITIES[-1], (MIN_LIMIT, DEFAULT_LIMIT, MAX_LIMIT)
-(('low', 'medium', 'high'), 'original', (1, 50, 100))
->>> bearer_token("Bearer  abc "), bearer_token("Basic abc"), bearer_token(None)
-('abc', None, None)
->>> find_token("b", {"a": 1, "b": 2}), find_token("c", {"a": 1})
-(2, None)
+```python
+from mediakit.contract import MAX_LIMIT, STREAM_TIERS, bearer_token, find_token
+
+assert STREAM_TIERS == ("low", "medium", "high") and MAX_LIMIT == 100
+assert bearer_token("Bearer  abc ") == "abc" and bearer_token("Basic abc") is None
+assert find_token("b", {"a": 1, "b": 2}) == 2
+```
 """
 
 from __future__ import annotations

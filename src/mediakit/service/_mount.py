@@ -13,11 +13,13 @@ kept per request in a context-local), and threading it through every use case an
 would add a parameter to each without changing a decision. ``anyio.to_thread`` and
 asyncio tasks copy the context, so the value follows the request.
 
->>> with mounted_at("/behind-proxy/media/"):
-...     current_mount()
-'/behind-proxy/media'
->>> current_mount() is None
-True
+```python
+from mediakit.service import current_mount, mounted_at
+
+with mounted_at("/behind-proxy/media/"):
+    assert current_mount() == "/behind-proxy/media"
+assert current_mount() is None
+```
 """
 
 from __future__ import annotations
