@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from mediakit.contract import STREAM_TIERS
 from mediakit.errors import ConfigurationError
 
 __all__ = ["ENV_VARS", "Settings"]
@@ -28,7 +29,7 @@ _STORAGE_BACKENDS = ("filesystem", "s3", "memory")
 _DELIVERIES = ("presigned", "proxy")
 _CHECKSUM_MODES = ("when_required", "when_supported")
 _JOB_RUNNERS = ("inline", "thread", "dramatiq")
-_AUDIO_QUALITIES = ("low", "medium", "high")
+_AUDIO_QUALITIES = STREAM_TIERS
 
 
 def _env(name: str, doc: str) -> dict[str, str]:

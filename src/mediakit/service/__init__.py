@@ -5,6 +5,8 @@
   the contract's JSON as dicts (or a :class:`ServedObject` for the byte routes);
   errors are :class:`~mediakit.errors.MediaKitError`.
 - :func:`build_service` / :class:`MediaKit`: the composition root from settings.
+- :func:`mounted_at`: adapters say where the request reached their routes, so that the
+  proxy and local-file URLs handed out follow the app's prefixes and ``root_path``.
 """
 
 from typing import TYPE_CHECKING
@@ -14,6 +16,7 @@ from mediakit._lazy import lazy_exports
 if TYPE_CHECKING:  # loaded on first use (see mediakit._lazy), so that the pure policy
     # module (mediakit.service._policy) can be imported without the shells
     from mediakit.service._async import AsyncMediaService
+    from mediakit.service._mount import current_mount, mounted_at
     from mediakit.service._serving import ServedObject
     from mediakit.service._sync import MediaService
     from mediakit.service._wiring import LOCAL_PATH, PROXY_PATH, MediaKit, build_service
@@ -22,6 +25,8 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "AsyncMediaService": "mediakit.service._async",
+        "current_mount": "mediakit.service._mount",
+        "mounted_at": "mediakit.service._mount",
         "ServedObject": "mediakit.service._serving",
         "MediaService": "mediakit.service._sync",
         "LOCAL_PATH": "mediakit.service._wiring",
@@ -42,4 +47,7 @@ __all__ = [
     "PROXY_PATH",
     "MediaKit",
     "build_service",
+    # where the adapter's routes are mounted (the base of URLs handed out)
+    "current_mount",
+    "mounted_at",
 ]

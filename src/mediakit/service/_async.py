@@ -25,6 +25,7 @@ import attrs
 
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
+from mediakit.contract import PROXY_PATH
 from mediakit.errors import MediaKitError, NotFound
 from mediakit.models import Image, Principal, Track
 from mediakit.proxy import ObjectInfoCache
@@ -32,6 +33,7 @@ from mediakit.repositories import Repositories
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
+from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
     JobRunner,
     LocalVerifier,
@@ -100,7 +102,11 @@ class AsyncMediaService:
     ) -> SignedUrlLike:
         if self.settings.delivery == "proxy":
             return policy.proxy_url(
-                self.proxy_base, item_id, params, self.clock.now(), self.settings.presign_ttl
+                mount_base(self.proxy_base, PROXY_PATH),
+                item_id,
+                params,
+                self.clock.now(),
+                self.settings.presign_ttl,
             )
         asign = getattr(self.signer, "asign", None)
         if asign is None:

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 
 from mediakit.clock import Clock, system_clock
+from mediakit.contract import LOCAL_PATH, PROXY_PATH
 from mediakit.errors import ConfigurationError
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
 from mediakit.processing.jobs import runner_from_settings
@@ -31,7 +32,8 @@ from mediakit.processing.tasks import ProcessingContext
 from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
 from mediakit.service._async import AsyncMediaService
-from mediakit.service._ports import JobRunner, LocalVerifier, UploadLimiter
+from mediakit.service._mount import MountedSigner
+from mediakit.service._ports import JobRunner, UploadLimiter, UrlSigner
 from mediakit.service._sync import MediaService
 from mediakit.settings import Settings
 from mediakit.storage import (
@@ -46,11 +48,6 @@ from mediakit.uploads import limiter_from_settings
 __all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "build_service"]
 
 log = logging.getLogger("mediakit.service")
-
-LOCAL_PATH = "/api/v1/media/local"
-"""Where the adapters serve filesystem-store URLs (below the router's prefix)."""
-PROXY_PATH = "/api/v1/user/media"
-"""Where the adapters mount the Range proxy (below the router's prefix)."""
 
 
 @attrs.define
@@ -149,14 +146,18 @@ def build_service(
         )
     repos = repos if repos is not None else _sql_repositories(settings)
     signer = _signer(settings, clock, prefix)
-    local: LocalVerifier | None = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+    local = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+    # Local URLs are paths on the app: they follow the adapter's mount point per request.
+    urls: UrlSigner = (
+        signer if local is None else MountedSigner(signer, local.base_path, LOCAL_PATH)
+    )
     limiter = limiter if limiter is not None else limiter_from_settings(settings)
     if runner is None:
         runner = runner_from_settings(ProcessingContext(store, repos, settings, clock))
     common: dict[str, Any] = {
         "settings": settings,
         "repos": repos,
-        "signer": signer,
+        "signer": urls,
         "limiter": limiter,
         "runner": runner,
         "clock": clock,
