@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORE = (
     "mediakit",
     "mediakit.values",
+    "mediakit.contract",
     "mediakit.errors",
     "mediakit.models",
     "mediakit.keys",
