@@ -209,3 +209,91 @@ def test_images_are_uploaded_through_the_admin(shop: Shop) -> None:
 def test_the_shops_own_routes_are_untouched(shop: Shop) -> None:
     """The project's own views answer as they always did."""
     assert httpx.get(f"{shop.url}/catalog/ping").json() == {"catalog": "ok"}
+
+
+# --- the project's own FileField on MediaKitStorage, served by range_response -----------
+
+
+@pytest.fixture(scope="module")
+def product(shop: Shop) -> dict[str, Any]:
+    """A product whose file (100 000 bytes) is stored by the shop's default storage."""
+    data = bytes(range(256)) * 390 + b"end-of-file!" + b"." * 148
+    assert len(data) == 100_000
+    with shop.client(**{"X-Api-Key": ADMIN_KEY}) as c:
+        r = c.post(
+            "/catalog/products",
+            data={"name": "Manual"},
+            files={"file": ("manual.bin", data, "application/octet-stream")},
+        )
+    assert r.status_code == 201, r.text
+    return {**r.json(), "data": data}
+
+
+def test_a_filefield_url_is_stable_and_serves_the_file(shop: Shop, product: dict[str, Any]) -> None:
+    """FieldFile.url: the same presigned URL on every request, serving the bytes."""
+    assert product["file"] == "products/manual.bin"
+    with shop.client(**{"X-Api-Key": USER_KEY}) as c:
+        again = c.get(f"/catalog/products/{product['id']}").json()
+    assert again["url"] == product["url"]
+    assert f"/{shop.bucket}/shop/products/manual.bin?" in product["url"]
+    got = httpx.get(product["url"])
+    assert (got.status_code, got.content) == (200, product["data"])
+
+
+def test_range_response_answers_206_with_the_bytes_asked_for(
+    shop: Shop, product: dict[str, Any]
+) -> None:
+    """Range: bytes=99990-99999 -> 206, Content-Range, those bytes, as an attachment."""
+    with shop.client(**{"X-Api-Key": USER_KEY}) as c:
+        r = c.get(f"/catalog/products/{product['id']}/file", headers={"Range": "bytes=99990-"})
+        assert r.status_code == 206
+        assert r.headers["content-range"] == "bytes 99990-99999/100000"
+        assert r.content == product["data"][99990:]
+        assert r.headers["content-disposition"].startswith("attachment")
+        assert r.headers["accept-ranges"] == "bytes"
+        whole = c.get(f"/catalog/products/{product['id']}/file")
+        assert (whole.status_code, whole.content) == (200, product["data"])
+        head = c.head(f"/catalog/products/{product['id']}/file")
+        assert (head.status_code, head.headers["content-length"], head.content) == (
+            200,
+            "100000",
+            b"",
+        )
+
+
+def test_range_response_answers_304_to_a_matching_etag(shop: Shop, product: dict[str, Any]) -> None:
+    """If-None-Match with the ETag -> 304 without a body; If-Range with it -> 206."""
+    url = f"/catalog/products/{product['id']}/file"
+    with shop.client(**{"X-Api-Key": USER_KEY}) as c:
+        etag = c.head(url).headers["etag"]
+        r = c.get(url, headers={"If-None-Match": etag})
+        assert (r.status_code, r.content) == (304, b"")
+        assert r.headers["etag"] == etag
+        r = c.get(url, headers={"If-Range": etag, "Range": "bytes=0-3"})
+        assert (r.status_code, r.content) == (206, product["data"][:4])
+        r = c.get(url, headers={"If-Range": '"other"', "Range": "bytes=0-3"})
+        assert (r.status_code, len(r.content)) == (200, 100_000)
+
+
+def test_range_response_answers_416_past_the_end(shop: Shop, product: dict[str, Any]) -> None:
+    """A range starting past the end -> 416 with Content-Range: bytes */size, JSON error."""
+    with shop.client(**{"X-Api-Key": USER_KEY}) as c:
+        r = c.get(f"/catalog/products/{product['id']}/file", headers={"Range": "bytes=100000-"})
+    assert r.status_code == 416
+    assert r.headers["content-range"] == "bytes */100000"
+    assert r.json()["error"]["code"] == "range_not_satisfiable"
+
+
+def test_range_response_serves_any_key_of_an_object_store(
+    shop: Shop, product: dict[str, Any]
+) -> None:
+    """An ObjectStore source (the kit's store; its aioboto3 store under ASGI): same rules;
+    a missing key is a JSON 404."""
+    with shop.client(**{"X-Api-Key": ADMIN_KEY}) as c:
+        r = c.get("/catalog/raw/shop/products/manual.bin", headers={"Range": "bytes=0-9"})
+        assert (r.status_code, r.content) == (206, product["data"][:10])
+        missing = c.get("/catalog/raw/shop/nothing-here.bin")
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "object_not_found"
+        refused = c.post("/catalog/raw/shop/products/manual.bin")
+        assert refused.status_code in (403, 405)

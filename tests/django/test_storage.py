@@ -380,3 +380,57 @@ def test_a_filefield_model_saves_reads_and_deletes_through_the_orm(
         assert not again.file.storage.exists("products/manual.pdf")
         assert again.file.storage.exists(again.file.name)
         Product.objects.all().delete()
+
+
+# --- range_response on the storage (in-process; over HTTP: tests/django/test_shop.py) -------
+
+
+def _body(response: Any) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_range_response_serves_a_storage_file_with_range_semantics(
+    storage: MediaKitStorage,
+) -> None:
+    """206 for one range (with the stored type), ranges close together coalesced into one
+    206, 405 with Allow for a POST."""
+    from django.test import RequestFactory
+
+    from mediakit_django.responses import range_response
+
+    name = storage.save("r/abc.txt", ContentFile(b"abcdefghij"))
+    rf = RequestFactory()
+    one = range_response(rf.get("/f", headers={"Range": "bytes=2-4"}), storage, name)
+    assert (one.status_code, _body(one)) == (206, b"cde")
+    # only media types on mediakit's list are served as themselves (no active content)
+    assert one["Content-Type"] == "application/octet-stream"
+    png = storage.save("r/pic.png", ContentFile(b"\x89PNG-ish"))
+    assert range_response(rf.get("/f"), storage, png)["Content-Type"] == "image/png"
+    two = range_response(rf.get("/f", headers={"Range": "bytes=0-0,9-9"}), storage, name)
+    assert (two.status_code, two["Content-Range"], _body(two)) == (
+        206,
+        "bytes 0-9/10",
+        b"abcdefghij",
+    )
+    refused = range_response(rf.post("/f"), storage, name)
+    assert (refused.status_code, refused["Allow"]) == (405, "GET, HEAD")
+
+
+def test_arange_response_serves_the_same_from_an_async_view(storage: MediaKitStorage) -> None:
+    """The async twin: a storage source runs on a worker thread; 206 and 404 alike."""
+    import asyncio
+
+    from django.test import RequestFactory
+
+    from mediakit_django.responses import arange_response
+
+    name = storage.save("r/async.txt", ContentFile(b"0123456789"))
+    rf = RequestFactory()
+
+    async def run() -> tuple[int, bytes, int]:
+        r = await arange_response(rf.get("/f", headers={"Range": "bytes=-3"}), storage, name)
+        body = b"".join([c async for c in r.streaming_content])  # type: ignore[union-attr]
+        missing = await arange_response(rf.get("/f"), storage, "r/none.txt")
+        return r.status_code, body, missing.status_code
+
+    assert asyncio.run(run()) == (206, b"789", 404)

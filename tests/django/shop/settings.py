@@ -47,6 +47,16 @@ STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ASYNC = os.environ.get("SHOP_SERVER", "wsgi") == "asgi"
 
+# the project's files on mediakit's storage backend: same bucket and credentials as
+# mediakit (MEDIA_* variables), under the key prefix "shop"
+STORAGES = {
+    "default": {
+        "BACKEND": "mediakit_django.storage.MediaKitStorage",
+        "OPTIONS": {"location": "shop"},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
 MEDIAKIT = {
     "PRINCIPAL_RESOLVER": "tests.django.shop.accounts.api_key_or_session_principal",
     "ASYNC_VIEWS": ASYNC,
