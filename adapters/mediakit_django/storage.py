@@ -272,19 +272,24 @@ class MediaKitStorage(Storage):
         """The mediakit settings of this storage (``MEDIAKIT`` + ``OPTIONS``)."""
         return conf.mediakit_settings(extra={**self._options, "storage_backend": "s3"})
 
+    @cached_property
+    def _shared(self) -> _Parts:
+        return _parts_for(self.settings)
+
     @property
     def store(self) -> S3ObjectStore:
         """The object store (shared by storages with the same settings)."""
-        return _parts_for(self.settings).store
+        return self._shared.store
 
     @property
     def signer(self) -> CachedSigner:
         """The URL signer and its cache (shared like the store)."""
-        return _parts_for(self.settings).signer
+        return self._shared.signer
 
     def key(self, name: str) -> str:
         """The object key of ``name``: the location, then the name."""
-        name = str(name).replace("\\", "/").lstrip("/")
+        if "\\" in name or name.startswith("/"):
+            name = name.replace("\\", "/").lstrip("/")
         return f"{self.location}/{name}" if self.location else name
 
     # --- reading -------------------------------------------------------------------
@@ -337,7 +342,7 @@ class MediaKitStorage(Storage):
         """A presigned GET URL: the same within a signing window, cached per process."""
         if name is None:
             raise ValueError("MediaKitStorage.url() needs a name.")
-        return self.signer.sign(self.key(name)).url
+        return self._shared.signer.sign(self.key(name)).url
 
     def listdir(self, path: str) -> tuple[list[str], list[str]]:
         """``(directories, files)`` directly under ``path`` (``ListObjectsV2`` with a
