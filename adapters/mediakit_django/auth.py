@@ -259,6 +259,7 @@ class _Watch:
         self.request = request
         self.touched = False
         self._saved: dict[str, Any] = {}
+        self._wrappers: dict[str, Any] = {}
         self._accessed: bool | None = None
 
     def _mark(self, value: Any) -> Any:
@@ -285,12 +286,18 @@ class _Watch:
 
             r.auser = watched_auser
         r.COOKIES = _WatchedCookies(r.COOKIES, self)
+        self._wrappers = {name: d[name] for name in ("user", "auser", "COOKIES") if name in d}
         return self
 
     def __exit__(self, *exc: object) -> None:
         d = self.request.__dict__
-        d.pop("COOKIES", None)
-        d.update(self._saved)
+        for name, wrapper in self._wrappers.items():
+            if d.get(name) is not wrapper:
+                continue  # the resolver set its own (request.user = key.owner, say): keep it
+            if name in self._saved:
+                d[name] = self._saved[name]
+            else:
+                del d[name]
         session = d.get("session")
         if self._accessed is not None and session is not None:
             if session.accessed:

@@ -263,3 +263,26 @@ def test_async_views_follow_the_resolver_too(kit: MediaKit, use: Any) -> None:
         return await aclient.post(f"/async{SETS}", {"title": "s"}, content_type="application/json")
 
     assert _error(asyncio.run(by_session()))["code"] == "csrf_failed"
+
+
+def key_owner_principal(request: HttpRequest) -> Principal | None:
+    """Sets request.user to the key's owner, as API-key packages do."""
+    if request.headers.get("X-Api-Key") != KEY:
+        return None
+    request.user = User.objects.get(username="key-owner")
+    return ADMIN
+
+
+def test_what_a_resolver_sets_on_the_request_is_kept(kit: MediaKit, use: Any) -> None:
+    """The watch puts back only its own wrappers: request.user set by the resolver stays."""
+    use(key_owner_principal)
+    owner = User.objects.filter(username="key-owner").first() or User.objects.create_user(
+        "key-owner", password="x"
+    )
+    request = RequestFactory().post(SETS, "{}", content_type="application/json")
+    request.META["HTTP_X_API_KEY"] = KEY
+    SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+    AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+    assert auth.authenticate(request) == ADMIN
+    assert request.user.pk == owner.pk
+    assert isinstance(request.COOKIES, dict)
