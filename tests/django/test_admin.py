@@ -165,7 +165,7 @@ def test_images_uploaded_in_the_admin_are_stored_and_processed_by_the_service(
             "csrfmiddlewaretoken": token,
             "images": [
                 SimpleUploadedFile("one.jpg", jpeg_bytes(90, 60), content_type="image/jpeg"),
-                SimpleUploadedFile("two.jpg", jpeg_bytes(40, 30), content_type="image/jpeg"),
+                SimpleUploadedFile("zwei Größe.jpg", jpeg_bytes(40, 30), content_type="image/jpeg"),
             ],
             "title": "From the admin",
             "visible": "on",
@@ -174,7 +174,7 @@ def test_images_uploaded_in_the_admin_are_stored_and_processed_by_the_service(
     assert r.status_code == 302, r.content.decode()[-1500:]
     assert r["Location"] == IMAGES
     rows = kit.repos.images.list(visible_only=False).items
-    assert sorted(i.filename for i in rows) == ["one.jpg", "two.jpg"]
+    assert sorted(i.filename for i in rows) == ["one.jpg", "zwei Größe.jpg"]
     for image in rows:
         assert (image.title, image.visible, image.status.value) == ("From the admin", True, "ready")
         assert image.thumbnails
