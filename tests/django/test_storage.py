@@ -448,3 +448,23 @@ def test_arange_response_serves_the_same_from_an_async_view(storage: MediaKitSto
         return r.status_code, body, missing.status_code
 
     assert asyncio.run(run()) == (206, b"789", 404)
+
+
+def test_image_dimensions_are_read_from_the_head_of_the_file(
+    storage: MediaKitStorage, ranges_sent: list[str | None]
+) -> None:
+    """ImageField's width/height (get_image_dimensions) read the image's first bytes over
+    one GET, not the whole file."""
+    from django.core.files.images import get_image_dimensions
+
+    from tests.fixtures_media import jpeg_bytes
+
+    name = storage.save("pics/wide.jpg", ContentFile(jpeg_bytes(320, 200)))
+    ranges_sent.clear()
+    with storage.open(name) as f:
+        assert get_image_dimensions(f) == (320, 200)
+        assert isinstance(f, MediaKitFile)
+        assert f.raw.requests == 1
+    # from position 0 the GET needs no Range header; it is read only as far as needed,
+    # then closed
+    assert ranges_sent == [None]
