@@ -21,6 +21,7 @@ from pathlib import Path
 
 ALL = [
     "presign",
+    "storage_url",
     "list_images_steps",
     "list_images",
     "routes",
