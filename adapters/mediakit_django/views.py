@@ -40,6 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 from mediakit.errors import MediaKitError, Unauthorized, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
+from mediakit.service._delivery import has_grant
 from mediakit_django import auth
 from mediakit_django.asgi import SCOPE_KEY, StreamedBody
 from mediakit_django.kit import get_kit
@@ -313,6 +314,12 @@ class Endpoint:
     name: str
     methods: Mapping[str, Handler]
     authenticated: bool = True
+    grant: bool = False
+    """A URL grant (``exp``/``sig``, checked by the service) may stand in for the principal."""
+
+    def needs_principal(self, request: HttpRequest) -> bool:
+        """Whether this request must resolve a principal (not when it carries a grant)."""
+        return self.authenticated and not (self.grant and has_grant(request.GET))
 
 
 def _upload(request: HttpRequest) -> dict[str, Any]:
@@ -390,6 +397,7 @@ def _proxy(request: HttpRequest, who: Principal, media_id: str) -> Call:
             "headers": request.headers,
             "quality": _choice(request, "quality", _PROXY_QUALITIES),
             "size": request.GET.get("size"),
+            "query": request.GET,
         },
         stream=True,
     )
@@ -503,6 +511,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         f"{PROXY_PATH.lstrip('/')}/<str:media_id>/stream",
         "proxy",
         {"GET": _proxy, "HEAD": _proxy},
+        grant=True,
     ),
     Endpoint(
         f"{LOCAL_PATH.lstrip('/')}/<path:key>",
@@ -626,7 +635,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
         stream: Any = None
         try:
             who: Principal | None = None
-            if endpoint.authenticated:
+            if endpoint.needs_principal(request):
                 who = auth.get_resolver()(request)
                 if who is None:
                     raise Unauthorized("Send 'Authorization: Bearer <token>'.")
@@ -669,7 +678,7 @@ def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
             return handler
         try:
             who: Principal | None = None
-            if endpoint.authenticated:
+            if endpoint.needs_principal(request):
                 who = await _aresolve(request)
                 if who is None:
                     raise Unauthorized("Send 'Authorization: Bearer <token>'.")

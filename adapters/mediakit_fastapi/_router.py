@@ -17,6 +17,7 @@ from pydantic_core import to_json
 from mediakit.errors import UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, MediaKit, ServedObject
+from mediakit_fastapi._grants import principal_or_grant
 from mediakit_fastapi._schemas import (
     DownloadUrl,
     ErrorBody,
@@ -456,12 +457,27 @@ def create_router(
 
     # --- bytes ----------------------------------------------------------------------
 
+    WhoOrGrant = Annotated[Principal | None, Depends(principal_or_grant(get_principal))]
+
     async def proxy(
-        request: Request, who: Who, media_id: Id, quality: ProxyQuality = None, size: Size = None
+        request: Request,
+        who: WhoOrGrant,
+        media_id: Id,
+        quality: ProxyQuality = None,
+        size: Size = None,
+        exp: Annotated[
+            str | None, Query(description="Grant expiry (from a handed-out URL).")
+        ] = None,
+        sig: Annotated[
+            str | None, Query(description="Grant signature (from a handed-out URL).")
+        ] = None,
     ) -> StreamingResponse:
         """Stream a track tier or an image through the app, with Range and conditional requests.
 
-        Access is checked on every request, so hiding an item takes effect at once.
+        Authorized by the caller's principal, or by the short-lived grant (`exp`, `sig`)
+        of a URL the API handed out, so media elements need no header. Visibility is
+        checked on every request, so hiding an item takes effect at once. With
+        `MEDIA_DELIVERY=offload` the answer is an empty `X-Accel-Redirect` for nginx.
         """
         served = await svc.proxy(
             who,
@@ -470,6 +486,7 @@ def create_router(
             headers=request.headers,
             quality=quality,
             size=size,
+            query=request.query_params,
         )
         return _served(served)
 
@@ -482,7 +499,11 @@ def create_router(
         )
         return _served(served)
 
-    proxy_responses = {**_RANGE_RESPONSES, **_errors(*_AUTH, 404, 409, 412, 416)}
+    proxy_responses = {
+        **_RANGE_RESPONSES,
+        **_errors(*_AUTH, 404, 409, 412, 416),
+        403: {"model": ErrorBody, "description": "Tampered or expired URL grant."},
+    }
     local_responses = {
         **_RANGE_RESPONSES,
         403: {"model": ErrorBody, "description": "Tampered or expired URL."},

@@ -45,7 +45,14 @@ from mediakit.errors import (
     StorageError,
     StorageUnavailable,
 )
-from mediakit.http.plan import DEFAULT_CACHE_CONTROL, ResponsePlan, plan_response
+from mediakit.http.conditional import ETag, if_range_matches
+from mediakit.http.plan import (
+    CONTENT_SECURITY_POLICY,
+    DEFAULT_CACHE_CONTROL,
+    ResponsePlan,
+    plan_response,
+    safe_content_type,
+)
 from mediakit.http.ranges import RangeRequest
 from mediakit.storage._protocols import (
     AsyncObjectStore,
@@ -59,9 +66,14 @@ from mediakit.storage._protocols import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "OFFLOAD_WHOLE",
+    "AsyncEmptyBody",
     "AsyncProxyResponse",
+    "EmptyBody",
     "ObjectInfoCache",
     "ProxyResponse",
+    "offload_headers",
+    "offload_ignores_range",
     "open_async",
     "one_trip_range",
     "open_sync",
@@ -487,3 +499,98 @@ async def open_async(
             info_cache.discard(key)
         raise
     return AsyncProxyResponse(plan, first, body)
+
+
+# --- nginx offload (MEDIA_DELIVERY=offload) ---------------------------------------------
+
+OFFLOAD_WHOLE = "_whole/"
+"""Redirect sub-path telling nginx to drop the client's ``Range`` (a failed ``If-Range``).
+
+No bucket name can start with ``_``, so it never collides with a path-style S3 path."""
+
+
+def offload_ignores_range(request_headers: Mapping[str, str], info: ObjectInfo) -> bool:
+    """True when a Range request's ``If-Range`` fails for ``info``: nginx must then fetch
+    and send the whole object (S3 services disagree on ``If-Range``, so the app decides).
+
+    The headers are looked up case-insensitively.
+    """
+    headers = {name.lower(): value for name, value in request_headers.items()}
+    if_range = headers.get("if-range")
+    if if_range is None or "range" not in headers:
+        return False
+    etag = ETag.from_store(info.etag)
+    return not if_range_matches(if_range, etag=etag, last_modified=info.last_modified)
+
+
+def offload_headers(
+    presigned_url: str,
+    *,
+    origins: tuple[str, ...],
+    location: str,
+    content_type: str | None,
+    disposition: str | None,
+    whole: bool = False,
+    cache_control: str = DEFAULT_CACHE_CONTROL,
+) -> tuple[tuple[str, str], ...]:
+    """The headers of an ``X-Accel-Redirect`` answer handing ``presigned_url`` to nginx.
+
+    The redirect is ``{location}[_whole/]{path}?{query}``: the presigned URL's path and
+    query only, never its host. nginx's internal ``location`` proxies to one fixed S3
+    upstream, so whatever reaches it, nginx fetches from that endpoint alone; and the app
+    refuses a URL whose origin is none of ``origins`` (the configured endpoint's).
+    The security headers are the Range proxy's (allowlisted Content-Type, nosniff, CSP
+    sandbox, Cache-Control); nginx keeps Content-Type, Content-Disposition and
+    Cache-Control of an ``X-Accel-Redirect`` answer and adds the rest itself (see the
+    nginx how-to).
+
+    Raises:
+        StorageError: the presigned URL does not point at ``origins`` (a misconfiguration).
+    """
+    for origin in origins:
+        if presigned_url.startswith(origin + "/"):
+            rest = presigned_url[len(origin) + 1 :]
+            break
+    else:
+        raise StorageError(
+            "The presigned URL does not point at the configured S3 endpoint "
+            f"({', '.join(origins)}); refusing to offload it to nginx. Check "
+            "MEDIA_S3_ENDPOINT and MEDIA_S3_PATH_STYLE."
+        )
+    target = location + (OFFLOAD_WHOLE if whole else "") + rest
+    headers = [
+        ("X-Accel-Redirect", target),
+        ("Content-Type", safe_content_type(content_type)),
+        ("Cache-Control", cache_control),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ]
+    if disposition is not None:
+        headers.append(("Content-Disposition", disposition))
+    return tuple(headers)
+
+
+class EmptyBody:
+    """The empty body of an offloaded answer (a WSGI iterable with ``close()``)."""
+
+    def __iter__(self) -> EmptyBody:
+        return self
+
+    def __next__(self) -> bytes:
+        raise StopIteration
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class AsyncEmptyBody:
+    """The async twin of :class:`EmptyBody` (``aclose()``)."""
+
+    def __aiter__(self) -> AsyncEmptyBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

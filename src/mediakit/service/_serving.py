@@ -15,10 +15,20 @@ from typing import Generic, TypeVar
 import attrs
 
 from mediakit.errors import NotFound, ObjectNotFound
-from mediakit.proxy import AsyncProxyResponse, ObjectInfoCache, ProxyResponse, open_async, open_sync
-from mediakit.storage import AsyncObjectStore, ObjectStore
+from mediakit.proxy import (
+    AsyncEmptyBody,
+    AsyncProxyResponse,
+    EmptyBody,
+    ObjectInfoCache,
+    ProxyResponse,
+    offload_headers,
+    offload_ignores_range,
+    open_async,
+    open_sync,
+)
+from mediakit.storage import AsyncObjectStore, ObjectInfo, ObjectStore
 
-__all__ = ["AsyncServing", "ServedObject", "SyncServing"]
+__all__ = ["AsyncServing", "Offload", "ServedObject", "SyncServing"]
 
 B = TypeVar("B")
 
@@ -34,6 +44,21 @@ class ServedObject(Generic[B]):
     status: int
     headers: Mapping[str, str]
     body: B
+
+
+@attrs.frozen
+class Offload:
+    """Where offloaded answers send nginx (``MEDIA_DELIVERY=offload``)."""
+
+    location: str
+    """nginx's internal location (``MEDIA_OFFLOAD_LOCATION``)."""
+    origins: tuple[str, ...]
+    """The S3 endpoint origins a presigned URL may have."""
+
+
+def _has_if_range(headers: Mapping[str, str]) -> bool:
+    names = {name.lower() for name in headers}
+    return "if-range" in names and "range" in names
 
 
 def _missing() -> NotFound:
@@ -72,6 +97,44 @@ class SyncServing:
             raise _missing() from None
         return ServedObject(response.status, dict(response.headers), response)
 
+    def offload(
+        self,
+        key: str,
+        presigned_url: str,
+        headers: Mapping[str, str],
+        content_type: str | None,
+        disposition: str | None,
+        offload: Offload,
+    ) -> ServedObject[Iterator[bytes]]:
+        """An empty answer with ``X-Accel-Redirect``: nginx fetches ``presigned_url``.
+
+        Only a Range request with ``If-Range`` costs a HEAD (or a cache hit): the app
+        decides whether the range applies, whatever the S3 service does with ``If-Range``.
+        """
+        whole = False
+        if _has_if_range(headers):
+            info = self.info_cache.get(key) if self.info_cache is not None else None
+            if info is None:
+                try:
+                    info = self.store.head(key)
+                except ObjectNotFound:
+                    raise _missing() from None
+                self._remember(info)
+            whole = offload_ignores_range(headers, info)
+        planned = offload_headers(
+            presigned_url,
+            origins=offload.origins,
+            location=offload.location,
+            content_type=content_type,
+            disposition=disposition,
+            whole=whole,
+        )
+        return ServedObject(200, dict(planned), EmptyBody())
+
+    def _remember(self, info: ObjectInfo) -> None:
+        if self.info_cache is not None:
+            self.info_cache.put(info)
+
 
 @attrs.frozen
 class AsyncServing:
@@ -104,3 +167,34 @@ class AsyncServing:
         except ObjectNotFound:
             raise _missing() from None
         return ServedObject(response.status, dict(response.headers), response)
+
+    async def offload(
+        self,
+        key: str,
+        presigned_url: str,
+        headers: Mapping[str, str],
+        content_type: str | None,
+        disposition: str | None,
+        offload: Offload,
+    ) -> ServedObject[AsyncIterator[bytes]]:
+        """See :meth:`SyncServing.offload`."""
+        whole = False
+        if _has_if_range(headers):
+            info = self.info_cache.get(key) if self.info_cache is not None else None
+            if info is None:
+                try:
+                    info = await self.store.head(key)
+                except ObjectNotFound:
+                    raise _missing() from None
+                if self.info_cache is not None:
+                    self.info_cache.put(info)
+            whole = offload_ignores_range(headers, info)
+        planned = offload_headers(
+            presigned_url,
+            origins=offload.origins,
+            location=offload.location,
+            content_type=content_type,
+            disposition=disposition,
+            whole=whole,
+        )
+        return ServedObject(200, dict(planned), AsyncEmptyBody())

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import attrs
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import ConfigurationError
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
+from mediakit.presign._local import GrantSigner
 from mediakit.processing.jobs import runner_from_settings
 from mediakit.processing.tasks import ProcessingContext
 from mediakit.proxy import ObjectInfoCache
@@ -120,6 +122,26 @@ def _signer(settings: Settings, clock: Clock, prefix: str) -> CachedSigner:
     return CachedSigner(moved, maxsize=settings.presign_cache_size, clock=clock)
 
 
+def _grants(settings: Settings, clock: Clock, local: LocalUrlSigner | None) -> GrantSigner:
+    """The signer of proxy-URL grants: the filesystem store's secret, else the setting."""
+    if local is not None:
+        secret = local.secret
+    elif settings.signing_secret:
+        secret = settings.signing_secret.encode()
+    else:
+        if settings.delivery != "presigned":
+            log.warning(
+                "MEDIAKIT_SIGNING_SECRET is not set: proxy media URLs are signed with a "
+                "random secret, so they differ between processes and stop working on "
+                "restart. Set it (the same in every process) with MEDIA_DELIVERY=%s.",
+                settings.delivery,
+            )
+        secret = secrets.token_bytes(32)
+    return GrantSigner(
+        secret, ttl=settings.presign_ttl, window=settings.effective_presign_window, clock=clock
+    )
+
+
 def build_service(
     settings: Settings | None = None,
     *,
@@ -162,6 +184,9 @@ def build_service(
         "local": local,
         "proxy_base": prefix + PROXY_PATH,
         "info_cache": ObjectInfoCache(),
+        "grants": _grants(
+            settings, clock, signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+        ),
     }
     return MediaKit(
         settings=settings,
