@@ -26,6 +26,7 @@ import attrs
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import MediaKitError, NotFound
+from mediakit.http.plan import safe_content_type
 from mediakit.models import Image, Principal, Track
 from mediakit.presign._local import GrantSigner
 from mediakit.proxy import ObjectInfoCache
@@ -440,7 +441,10 @@ class AsyncMediaService:
             pre_encode=self.settings.audio_pre_encode,
         )
         if self.settings.delivery == "offload":
-            signed = await self._sign(target)
+            # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
+            signed = await self._sign(
+                attrs.evolve(target, content_type=safe_content_type(target.content_type))
+            )
             return await self._serving.offload(
                 target.key,
                 signed.url,

@@ -19,6 +19,7 @@ import attrs
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import MediaKitError, NotFound
+from mediakit.http.plan import safe_content_type
 from mediakit.models import Image, Principal, Track
 from mediakit.presign._local import GrantSigner
 from mediakit.proxy import ObjectInfoCache
@@ -394,8 +395,11 @@ class MediaService:
             pre_encode=self.settings.audio_pre_encode,
         )
         if self.settings.delivery == "offload":
+            # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
             signed = self.signer.sign(
-                target.key, content_type=target.content_type, disposition=target.disposition
+                target.key,
+                content_type=safe_content_type(target.content_type),
+                disposition=target.disposition,
             )
             return self._serving.offload(
                 target.key,
