@@ -472,6 +472,7 @@ def run(quick: bool = False, kinds: tuple[str, ...] = ("async", "sync", "offload
             )
         }
         roots: dict[str, int] = {}
+        nginx_pids: list[int] = []
         for kind in kinds:
             url, roots[kind] = stack.enter_context(_server(kind, env))
             urls[kind] = f"{url}/media/{KEY}"
@@ -484,12 +485,17 @@ def run(quick: bool = False, kinds: tuple[str, ...] = ("async", "sync", "offload
                 running_nginx(tmp, listen=free_port(), app=app, s3_endpoint=s3.url)
             )
             urls["offload"] = f"{front}/api/v1/user/media/{OFFLOAD_ID}/stream"
+            _ttfb(client_for_warmup := httpx.Client(timeout=60), urls["offload"], 0, 3)
+            client_for_warmup.close()
+            master = int((tmp / "nginx.pid").read_text())
+            nginx_pids = [master, *_children(master)]
         client = stack.enter_context(httpx.Client(timeout=120))
         for url in urls.values():
             _ttfb(client, url, 0, 3)  # warm up apps, S3 clients, connections
         pids = {kind: [pid, *_children(pid)] for kind, pid in roots.items()}
         rss_before = {kind: _rss(p) for kind, p in pids.items()}
         cpu = dict.fromkeys(pids, 0.0)
+        nginx_cpu = 0.0
         peaks = {kind: _PeakRss(p) for kind, p in pids.items()}
         tputs: dict[str, list[float]] = {kind: [] for kind in urls}
         httpx_tputs: dict[str, list[float]] = {kind: [] for kind in urls}
@@ -499,9 +505,12 @@ def run(quick: bool = False, kinds: tuple[str, ...] = ("async", "sync", "offload
             for round_ in range(rounds):
                 for kind, url in urls.items():
                     before = _cpu_seconds(pids[kind]) if kind in pids else 0.0
+                    nginx_before = _cpu_seconds(nginx_pids) if kind == "offload" else 0.0
                     tputs[kind].append(_raw_throughput(url, size))
                     if kind in pids:
                         cpu[kind] += _cpu_seconds(pids[kind]) - before
+                    if kind == "offload":
+                        nginx_cpu += _cpu_seconds(nginx_pids) - nginx_before
                     if round_ < httpx_rounds:
                         httpx_tputs[kind].append(_throughput(client, url, size))
         finally:
@@ -529,6 +538,7 @@ def run(quick: bool = False, kinds: tuple[str, ...] = ("async", "sync", "offload
                 rows[kind]["cpu"] = cpu[kind] / (rounds * size / 2**30)
             if kind == "offload":
                 rows[kind]["rss"] = (peaks[kind].peak - rss_before[kind]) / MiB
+                rows[kind]["nginx_cpu"] = nginx_cpu / (rounds * size / 2**30)
                 rows[kind]["cpu_request"] = _app_cpu_per_request(
                     client, urls[kind], pids[kind], 100 if quick else 300
                 )
@@ -604,7 +614,8 @@ def _report(
             f"| {row['tput'] / direct['tput']:.2f}x | {row['httpx'] / 1e6:.0f} MB/s "
             f"| {row['httpx'] / direct['httpx']:.2f}x | {ms(row['ttfb'])} "
             f"| {overhead(row['ttfb'])} | | | | | {row['rss']:.1f} MiB (app) "
-            f"| {row['cpu_request'] * 1e3:.3f} ms per request (app) |"
+            f"| {row['cpu_request'] * 1e3:.3f} ms per request (app); "
+            f"nginx {row['nginx_cpu']:.2f} s per GiB |"
         )
     verdict = []
     if "offload" in rows:
