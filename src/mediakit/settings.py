@@ -147,8 +147,9 @@ class Settings:
         repr=False,
         metadata=_env(
             "MEDIAKIT_SIGNING_SECRET",
-            "HMAC secret for filesystem-store URLs. Set it for stable URLs across restarts "
-            "and processes; a random one is generated when unset.",
+            "HMAC secret for filesystem-store URLs and proxy-URL grants. Set it for stable "
+            "URLs across restarts and processes; when unset, grants use a key derived from "
+            "the S3 secret key, and otherwise a random one is generated.",
         ),
     )
     # --- delivery ---------------------------------------------------------------

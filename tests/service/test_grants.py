@@ -193,3 +193,42 @@ def test_grant_verification_accepts_only_what_was_signed(
     if sig != query["sig"]:
         with pytest.raises(Forbidden):
             signer.verify(media_id, variant, {"sig": sig, "exp": exp})
+
+
+def _s3_kit(secret_key: str, signing_secret: str | None = None) -> MediaKit:
+    from mediakit.repositories.memory import MemoryRepositories
+    from mediakit.service import build_service
+    from mediakit.settings import Settings
+
+    settings = Settings(
+        storage_backend="s3",
+        s3_endpoint="http://127.0.0.1:9",
+        s3_access_key_id="AKIDEXAMPLE",
+        s3_secret_access_key=secret_key,
+        delivery="proxy",
+        job_runner="inline",
+        signing_secret=signing_secret,
+    )
+    return build_service(settings, repos=MemoryRepositories.create(), clock=ManualClock(1.79e9))
+
+
+def test_grants_under_s3_agree_across_processes_without_a_signing_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without MEDIAKIT_SIGNING_SECRET, kits sharing the S3 credentials sign alike (a key
+    derived from the secret key), with no warning; other credentials sign otherwise, and
+    a set signing secret wins."""
+    a, b, other = _s3_kit("secret-1" * 4), _s3_kit("secret-1" * 4), _s3_kit("secret-2" * 4)
+    configured = _s3_kit("secret-1" * 4, signing_secret="configured-secret-0123456789")
+    try:
+        grants = [k.service.grants for k in (a, b, other, configured)]
+        assert all(g is not None for g in grants)
+        queries = [g.grant("media1", "").query for g in grants if g is not None]
+        assert queries[0] == queries[1]
+        assert queries[2] != queries[0]
+        assert queries[3] not in (queries[0], queries[2])
+        assert b"secret-1" not in (grants[0].secret if grants[0] else b"")
+        assert "random secret" not in caplog.text
+    finally:
+        for k in (a, b, other, configured):
+            k.close()

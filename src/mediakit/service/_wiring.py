@@ -16,6 +16,7 @@ Everything is overridable by keyword, so tests and apps swap one part and keep t
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import secrets
 from pathlib import Path
@@ -123,11 +124,17 @@ def _signer(settings: Settings, clock: Clock, prefix: str) -> CachedSigner:
 
 
 def _grants(settings: Settings, clock: Clock, local: LocalUrlSigner | None) -> GrantSigner:
-    """The signer of proxy-URL grants: the filesystem store's secret, else the setting."""
+    """The signer of proxy-URL grants: the filesystem store's secret, else the setting,
+    else a key derived from the S3 secret key (the same in every process that shares the
+    credentials, and never revealing them: HMAC is one-way)."""
     if local is not None:
         secret = local.secret
     elif settings.signing_secret:
         secret = settings.signing_secret.encode()
+    elif settings.s3_secret_access_key:
+        secret = hmac.digest(
+            settings.s3_secret_access_key.encode(), b"mediakit-proxy-grant-v1", "sha256"
+        )
     else:
         if settings.delivery != "presigned":
             log.warning(
