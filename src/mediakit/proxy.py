@@ -45,7 +45,6 @@ from mediakit.errors import (
     StorageError,
     StorageUnavailable,
 )
-from mediakit.http.conditional import ETag, if_range_matches
 from mediakit.http.plan import (
     CONTENT_SECURITY_POLICY,
     DEFAULT_CACHE_CONTROL,
@@ -58,6 +57,7 @@ from mediakit.storage._protocols import (
     AsyncObjectStore,
     AsyncOpenedRange,
     AsyncRangeOpener,
+    ByteSpan,
     ObjectInfo,
     ObjectStore,
     OpenedRange,
@@ -66,14 +66,12 @@ from mediakit.storage._protocols import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
-    "OFFLOAD_WHOLE",
-    "AsyncEmptyBody",
+    "AsyncFixedBody",
     "AsyncProxyResponse",
-    "EmptyBody",
+    "FixedBody",
     "ObjectInfoCache",
     "ProxyResponse",
     "offload_headers",
-    "offload_ignores_range",
     "open_async",
     "one_trip_range",
     "open_sync",
@@ -503,46 +501,28 @@ async def open_async(
 
 # --- nginx offload (MEDIA_DELIVERY=offload) ---------------------------------------------
 
-OFFLOAD_WHOLE = "_whole/"
-"""Redirect sub-path telling nginx to drop the client's ``Range`` (a failed ``If-Range``).
-
-No bucket name can start with ``_``, so it never collides with a path-style S3 path."""
-
-
-def offload_ignores_range(request_headers: Mapping[str, str], info: ObjectInfo) -> bool:
-    """True when a Range request's ``If-Range`` fails for ``info``: nginx must then fetch
-    and send the whole object (S3 services disagree on ``If-Range``, so the app decides).
-
-    The headers are looked up case-insensitively.
-    """
-    headers = {name.lower(): value for name, value in request_headers.items()}
-    if_range = headers.get("if-range")
-    if if_range is None or "range" not in headers:
-        return False
-    etag = ETag.from_store(info.etag)
-    return not if_range_matches(if_range, etag=etag, last_modified=info.last_modified)
-
 
 def offload_headers(
     presigned_url: str,
     *,
     origins: tuple[str, ...],
     location: str,
+    span: ByteSpan | None,
     content_type: str | None,
     disposition: str | None,
-    whole: bool = False,
     cache_control: str = DEFAULT_CACHE_CONTROL,
 ) -> tuple[tuple[str, str], ...]:
     """The headers of an ``X-Accel-Redirect`` answer handing ``presigned_url`` to nginx.
 
-    The redirect is ``{location}[_whole/]{path}?{query}``: the presigned URL's path and
-    query only, never its host. nginx's internal ``location`` proxies to one fixed S3
-    upstream, so whatever reaches it, nginx fetches from that endpoint alone; and the app
-    refuses a URL whose origin is none of ``origins`` (the configured endpoint's).
-    The security headers are the Range proxy's (allowlisted Content-Type, nosniff, CSP
-    sandbox, Cache-Control); nginx keeps Content-Type, Content-Disposition and
-    Cache-Control of an ``X-Accel-Redirect`` answer and adds the rest itself (see the
-    nginx how-to).
+    The redirect is ``{location}{bytes=FIRST-LAST|all}/{path}?{query}``: the byte span the
+    app planned (``all``: the whole object, a 200), then the presigned URL's path and query
+    only, never its host. nginx's internal ``location`` sends that span as the ``Range`` of
+    its GET to one fixed S3 upstream, so whatever reaches it, nginx fetches from that
+    endpoint alone; and the app refuses a URL whose origin is none of ``origins`` (the
+    configured endpoint's). The security headers are the Range proxy's (allowlisted
+    Content-Type, nosniff, CSP sandbox, Cache-Control); nginx keeps Content-Type,
+    Content-Disposition and Cache-Control of an ``X-Accel-Redirect`` answer and adds the
+    rest itself (see the nginx how-to).
 
     Raises:
         StorageError: the presigned URL does not point at ``origins`` (a misconfiguration).
@@ -557,9 +537,9 @@ def offload_headers(
             f"({', '.join(origins)}); refusing to offload it to nginx. Check "
             "MEDIA_S3_ENDPOINT and MEDIA_S3_PATH_STYLE."
         )
-    target = location + (OFFLOAD_WHOLE if whole else "") + rest
+    segment = "all" if span is None else f"bytes={span.first}-{span.last}"
     headers = [
-        ("X-Accel-Redirect", target),
+        ("X-Accel-Redirect", f"{location}{segment}/{rest}"),
         ("Content-Type", safe_content_type(content_type)),
         ("Cache-Control", cache_control),
         ("X-Content-Type-Options", "nosniff"),
@@ -570,27 +550,40 @@ def offload_headers(
     return tuple(headers)
 
 
-class EmptyBody:
-    """The empty body of an offloaded answer (a WSGI iterable with ``close()``)."""
+class FixedBody:
+    """A small body known in full (empty for offloaded answers, HEAD and 304; the JSON
+    error of a 412/416): a WSGI iterable with ``close()``."""
 
-    def __iter__(self) -> EmptyBody:
+    def __init__(self, data: bytes = b"") -> None:
+        self._data: bytes | None = data or None
+
+    def __iter__(self) -> FixedBody:
         return self
 
     def __next__(self) -> bytes:
-        raise StopIteration
+        if self._data is None:
+            raise StopIteration
+        data, self._data = self._data, None
+        return data
 
     def close(self) -> None:
         """Nothing to release."""
 
 
-class AsyncEmptyBody:
-    """The async twin of :class:`EmptyBody` (``aclose()``)."""
+class AsyncFixedBody:
+    """The async twin of :class:`FixedBody` (``aclose()``)."""
 
-    def __aiter__(self) -> AsyncEmptyBody:
+    def __init__(self, data: bytes = b"") -> None:
+        self._data: bytes | None = data or None
+
+    def __aiter__(self) -> AsyncFixedBody:
         return self
 
     async def __anext__(self) -> bytes:
-        raise StopAsyncIteration
+        if self._data is None:
+            raise StopAsyncIteration
+        data, self._data = self._data, None
+        return data
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -56,25 +56,30 @@ KINDS = {
 """The reference servers put behind nginx (Django under uvicorn: its async views)."""
 
 
-@pytest.fixture(scope="module", params=sorted(KINDS))
+@pytest.fixture(
+    scope="module",
+    params=[("fastapi", "nanio_server"), ("fastapi", "moto_server"), ("django", "nanio_server")],
+    ids=["fastapi-nanio", "fastapi-moto", "django-nanio"],
+)
 def offloaded(
-    request: pytest.FixtureRequest,
-    moto_server: ServerHandle,
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Offloaded]:
-    """nginx (offload config from the docs) -> reference server -> moto."""
+    """nginx (offload config from the docs) -> reference server -> an S3 server (nanio
+    checks the presigned URLs' signatures, so the Host and path nginx sends must be exact)."""
     servers.need(NGINX is not None, "nginx is not installed: apt-get install nginx")
-    name = f"offload-{request.param}"
+    kind, s3_fixture = request.param
+    s3: ServerHandle = request.getfixturevalue(s3_fixture)
+    name = f"offload-{kind}-{s3_fixture.removesuffix('_server')}"
     tmp = tmp_path_factory.mktemp(name)
-    env = s3_env(StartContext(name, tmp, {"moto_server": moto_server}))
+    env = s3_env(StartContext(name, tmp, {"moto_server": s3}))  # any S3 server's handle
     env["MEDIA_DELIVERY"] = "offload"
-    proc, app_url, full_env, _log = start_server(KINDS[request.param], name, tmp, env)
+    proc, app_url, full_env, _log = start_server(KINDS[kind], name, tmp, env)
     try:
         with running_nginx(
             tmp / "nginx",
             listen=servers.free_port(),
             app=app_url.removeprefix("http://"),
-            s3_endpoint=moto_server.url,
+            s3_endpoint=s3.url,
         ) as nginx_url:
             clients = [
                 httpx.Client(base_url=nginx_url, headers=_bearer(ADMIN_TOKEN), timeout=30),

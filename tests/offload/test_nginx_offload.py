@@ -70,14 +70,22 @@ def media(offloaded: Offloaded, url: str, **headers: str) -> httpx.Response:
 def test_app_answers_with_a_redirect_to_the_internal_location(
     offloaded: Offloaded, track: dict[str, Any]
 ) -> None:
-    """Straight from the app: an empty answer whose X-Accel-Redirect holds only the presigned
-    URL's path and query under MEDIA_OFFLOAD_LOCATION, plus the proxy's headers."""
+    """Straight from the app: an empty answer whose X-Accel-Redirect holds the planned span
+    and only the presigned URL's path and query under MEDIA_OFFLOAD_LOCATION, plus the
+    proxy's headers."""
     r = offloaded.raw.get(offloaded.app_url + track["stream"]["url"])
     assert r.status_code == 200
     assert r.content == b""
     target = r.headers["x-accel-redirect"]
     bucket = offloaded.env["MEDIA_ASSETS_BUCKET"]
-    assert target.startswith(f"/_mediakit_offload/{bucket}/music/")
+    assert target.startswith(f"/_mediakit_offload/all/{bucket}/music/")
+    ranged = offloaded.raw.get(
+        offloaded.app_url + track["stream"]["url"], headers={"Range": "bytes=-100"}
+    )
+    size = len(track["bytes"])
+    assert ranged.headers["x-accel-redirect"].startswith(
+        f"/_mediakit_offload/bytes={size - 100}-{size - 1}/{bucket}/music/"
+    )
     assert "://" not in target
     assert "X-Amz-Signature=" in target
     assert r.headers["content-type"] == "audio/mpeg"
@@ -122,9 +130,28 @@ def test_head_is_the_get_headers_without_body(offloaded: Offloaded, track: dict[
 
 
 def test_range_past_the_end_is_416(offloaded: Offloaded, track: dict[str, Any]) -> None:
-    """A range starting past the end is 416."""
-    r = media(offloaded, track["stream"]["url"], Range=f"bytes={len(track['bytes']) + 10}-")
+    """A range starting past the end is the proxy's 416: Content-Range */size, JSON error,
+    whatever the S3 service would have answered."""
+    size = len(track["bytes"])
+    r = media(offloaded, track["stream"]["url"], Range=f"bytes={size + 10}-")
     assert r.status_code == 416
+    assert r.headers["content-range"] == f"bytes */{size}"
+    assert r.json()["error"]["code"] == "range_not_satisfiable"
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_suffix_clamped_and_invalid_ranges(offloaded: Offloaded, track: dict[str, Any]) -> None:
+    """bytes=-N is the last N bytes, an end past the size is clamped, garbage is ignored."""
+    data: bytes = track["bytes"]
+    size = len(data)
+    url = track["stream"]["url"]
+    r = media(offloaded, url, Range="bytes=-500")
+    assert (r.status_code, r.content) == (206, data[-500:])
+    assert r.headers["content-range"] == f"bytes {size - 500}-{size - 1}/{size}"
+    r = media(offloaded, url, Range=f"bytes=100-{size * 2}")
+    assert (r.status_code, r.content) == (206, data[100:])
+    r = media(offloaded, url, Range="bytes=garbage0-9garbage")
+    assert (r.status_code, r.content) == (200, data)
 
 
 def test_if_range(offloaded: Offloaded, track: dict[str, Any]) -> None:
@@ -141,11 +168,21 @@ def test_if_range(offloaded: Offloaded, track: dict[str, Any]) -> None:
     assert r.status_code == 200
 
 
-def test_conditional_get_is_304(offloaded: Offloaded, track: dict[str, Any]) -> None:
-    """If-None-Match with the current ETag reaches S3 and answers 304."""
+def test_conditional_get_is_304_and_412(offloaded: Offloaded, track: dict[str, Any]) -> None:
+    """If-None-Match with the current ETag is 304; a failing If-Match 412; the ETag and date
+    nginx passes from S3 are the ones the app plans with."""
     url = track["stream"]["url"]
-    etag = media(offloaded, url, Range="bytes=0-0").headers["etag"]
-    assert media(offloaded, url, **{"If-None-Match": etag}).status_code == 304
+    got = media(offloaded, url, Range="bytes=0-0")
+    etag = got.headers["etag"]
+    r = media(offloaded, url, **{"If-None-Match": etag})
+    assert r.status_code == 304
+    assert r.headers["etag"] == etag
+    assert r.content == b""
+    assert (
+        media(offloaded, url, **{"If-Modified-Since": got.headers["last-modified"]}).status_code
+        == 304
+    )
+    assert media(offloaded, url, **{"If-Match": '"nope"'}).status_code == 412
 
 
 def test_security_headers_on_the_offloaded_response(

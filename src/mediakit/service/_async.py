@@ -448,6 +448,7 @@ class AsyncMediaService:
             return await self._serving.offload(
                 target.key,
                 signed.url,
+                method,
                 headers,
                 target.content_type,
                 target.disposition,

@@ -15,18 +15,18 @@ from typing import Generic, TypeVar
 import attrs
 
 from mediakit.errors import NotFound, ObjectNotFound
+from mediakit.http.plan import ResponsePlan, plan_response
 from mediakit.proxy import (
-    AsyncEmptyBody,
+    AsyncFixedBody,
     AsyncProxyResponse,
-    EmptyBody,
+    FixedBody,
     ObjectInfoCache,
     ProxyResponse,
     offload_headers,
-    offload_ignores_range,
     open_async,
     open_sync,
 )
-from mediakit.storage import AsyncObjectStore, ObjectInfo, ObjectStore
+from mediakit.storage import AsyncObjectStore, ObjectStore
 
 __all__ = ["AsyncServing", "Offload", "ServedObject", "SyncServing"]
 
@@ -56,9 +56,24 @@ class Offload:
     """The S3 endpoint origins a presigned URL may have."""
 
 
-def _has_if_range(headers: Mapping[str, str]) -> bool:
-    names = {name.lower() for name in headers}
-    return "if-range" in names and "range" in names
+def _redirect(
+    plan: ResponsePlan,
+    presigned_url: str,
+    content_type: str | None,
+    disposition: str | None,
+    offload: Offload,
+) -> dict[str, str]:
+    span = plan.span if plan.status == 206 else None
+    return dict(
+        offload_headers(
+            presigned_url,
+            origins=offload.origins,
+            location=offload.location,
+            span=span,
+            content_type=content_type,
+            disposition=disposition,
+        )
+    )
 
 
 def _missing() -> NotFound:
@@ -101,39 +116,30 @@ class SyncServing:
         self,
         key: str,
         presigned_url: str,
+        method: str,
         headers: Mapping[str, str],
         content_type: str | None,
         disposition: str | None,
         offload: Offload,
     ) -> ServedObject[Iterator[bytes]]:
-        """An empty answer with ``X-Accel-Redirect``: nginx fetches ``presigned_url``.
-
-        Only a Range request with ``If-Range`` costs a HEAD (or a cache hit): the app
-        decides whether the range applies, whatever the S3 service does with ``If-Range``.
-        """
-        whole = False
-        if _has_if_range(headers):
-            info = self.info_cache.get(key) if self.info_cache is not None else None
-            if info is None:
-                try:
-                    info = self.store.head(key)
-                except ObjectNotFound:
-                    raise _missing() from None
-                self._remember(info)
-            whole = offload_ignores_range(headers, info)
-        planned = offload_headers(
-            presigned_url,
-            origins=offload.origins,
-            location=offload.location,
-            content_type=content_type,
-            disposition=disposition,
-            whole=whole,
+        """Answer for nginx offload: an empty ``X-Accel-Redirect`` to ``presigned_url`` with
+        the planned byte span, or, when no bytes are to be sent (HEAD, 304, 412, 416), the
+        full answer from here. Needs the object's info: cached, else one HEAD."""
+        info = self.info_cache.get(key) if self.info_cache is not None else None
+        if info is None:
+            try:
+                info = self.store.head(key)
+            except ObjectNotFound:
+                raise _missing() from None
+            if self.info_cache is not None:
+                self.info_cache.put(info)
+        plan = plan_response(
+            method, headers, info, content_type=content_type, disposition=disposition
         )
-        return ServedObject(200, dict(planned), EmptyBody())
-
-    def _remember(self, info: ObjectInfo) -> None:
-        if self.info_cache is not None:
-            self.info_cache.put(info)
+        if method.upper() != "GET" or plan.span is None:
+            return ServedObject(plan.status, dict(plan.headers), FixedBody(plan.body))
+        redirect = _redirect(plan, presigned_url, content_type, disposition, offload)
+        return ServedObject(200, redirect, FixedBody())
 
 
 @attrs.frozen
@@ -172,29 +178,25 @@ class AsyncServing:
         self,
         key: str,
         presigned_url: str,
+        method: str,
         headers: Mapping[str, str],
         content_type: str | None,
         disposition: str | None,
         offload: Offload,
     ) -> ServedObject[AsyncIterator[bytes]]:
         """See :meth:`SyncServing.offload`."""
-        whole = False
-        if _has_if_range(headers):
-            info = self.info_cache.get(key) if self.info_cache is not None else None
-            if info is None:
-                try:
-                    info = await self.store.head(key)
-                except ObjectNotFound:
-                    raise _missing() from None
-                if self.info_cache is not None:
-                    self.info_cache.put(info)
-            whole = offload_ignores_range(headers, info)
-        planned = offload_headers(
-            presigned_url,
-            origins=offload.origins,
-            location=offload.location,
-            content_type=content_type,
-            disposition=disposition,
-            whole=whole,
+        info = self.info_cache.get(key) if self.info_cache is not None else None
+        if info is None:
+            try:
+                info = await self.store.head(key)
+            except ObjectNotFound:
+                raise _missing() from None
+            if self.info_cache is not None:
+                self.info_cache.put(info)
+        plan = plan_response(
+            method, headers, info, content_type=content_type, disposition=disposition
         )
-        return ServedObject(200, dict(planned), AsyncEmptyBody())
+        if method.upper() != "GET" or plan.span is None:
+            return ServedObject(plan.status, dict(plan.headers), AsyncFixedBody(plan.body))
+        redirect = _redirect(plan, presigned_url, content_type, disposition, offload)
+        return ServedObject(200, redirect, AsyncFixedBody())

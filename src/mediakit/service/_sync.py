@@ -404,6 +404,7 @@ class MediaService:
             return self._serving.offload(
                 target.key,
                 signed.url,
+                method,
                 headers,
                 target.content_type,
                 target.disposition,
