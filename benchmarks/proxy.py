@@ -34,7 +34,7 @@ conditional or suffix-range request costs.
   streams the presigned URL from the same S3 server.
 
 Run: ``python -m benchmarks.proxy`` (1 GiB) or ``python -m benchmarks.proxy --quick`` (64 MiB);
-``--offload-only`` measures direct and offload alone.
+``--offload-only`` measures direct and offload alone; ``MKB_MIB`` overrides the object size.
 The app factories below (:func:`asgi_factory`, :func:`wsgi_factory`) are what the servers run.
 """
 
@@ -447,7 +447,7 @@ def run(quick: bool = False, kinds: tuple[str, ...] = ("async", "sync", "offload
         kinds = tuple(k for k in kinds if k != "offload")
     proxies = tuple(k for k in kinds if k != "offload")
 
-    size = (64 if quick else 1024) * MiB
+    size = int(os.environ.get("MKB_MIB", 64 if quick else 1024)) * MiB
     rounds = 3 if quick else 5
     httpx_rounds = 2 if quick else 3
     load_before = os.getloadavg()[0]

@@ -5,6 +5,10 @@ A thin layer over :func:`mediakit.proxy.open_sync` / :func:`~mediakit.proxy.open
 they HEAD the object (or take it from an :class:`~mediakit.proxy.ObjectInfoCache`), plan
 the response with :func:`mediakit.http.plan_response` and fetch the first chunk before
 any header is sent, so a storage failure is still a clean 404/502/503.
+
+With ``MEDIA_DELIVERY=offload``, ``offload()`` plans the same answer from the object's
+(cached) info and hands the bytes to nginx with ``X-Accel-Redirect`` instead of streaming
+them (see :func:`mediakit.proxy.offload_headers` and the nginx how-to).
 """
 
 from __future__ import annotations
