@@ -88,6 +88,12 @@ def test_audio_plays_and_seeks_through_proxy_urls_and_hiding_cuts_them(
     """<audio> plays and seeks over 206s carrying no Authorization; <img> loads; after the
     admin hides the set, the same URL is 404 at once."""
     servers.need(FFMPEG is not None, "ffmpeg is not installed: apt-get install ffmpeg")
+    play_seek_and_hide(page, base_url)
+
+
+def play_seek_and_hide(page: Any, base_url: str) -> None:
+    """The browser scenario against a server at ``base_url`` handing out proxy URLs
+    (``MEDIA_DELIVERY=proxy``, or ``offload`` behind nginx)."""
     set_id, track_id = _ready_track(base_url)
     user = httpx.Client(
         base_url=base_url, headers={"Authorization": f"Bearer {USER_TOKEN}"}, timeout=30
