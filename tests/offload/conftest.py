@@ -4,6 +4,7 @@ and a real nginx in front of both, configured from docs/howto/nginx.md."""
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def offloaded(
     servers.need(NGINX is not None, "nginx is not installed: apt-get install nginx")
     kind, s3_fixture = request.param
     s3: ServerHandle = request.getfixturevalue(s3_fixture)
-    name = f"offload-{kind}-{s3_fixture.removesuffix('_server')}"
+    name = f"offload-{kind}-{s3_fixture.removesuffix('_server')}-{uuid.uuid4().hex[:6]}"
     tmp = tmp_path_factory.mktemp(name)
     env = s3_env(StartContext(name, tmp, {"moto_server": s3}))  # any S3 server's handle
     env["MEDIA_DELIVERY"] = "offload"
