@@ -588,7 +588,8 @@ def _report(
         f"socket client, and best of {rounds[1]} with httpx (streaming), interleaved. "
         f"TTFB: median of {samples} 64 KiB mid-file ranges with httpx on a kept-alive "
         "connection, interleaved; overhead is against the direct GET. Command: "
-        f"`python -m benchmarks.proxy{' --quick' if quick else ''}`. "
+        f"`python -m benchmarks.proxy{' --quick' if quick else ''}"
+        f"{'' if proxies else ' --offload-only'}`. "
         f"Load average before/after: {load[0]:.1f}/{load[1]:.1f} on {os.cpu_count()} CPUs.",
         "",
         "| Path | Throughput | vs direct | with httpx | httpx vs direct | TTFB (cold) | overhead "
