@@ -37,6 +37,7 @@ from django.urls import URLPattern, path, re_path
 from mediakit.errors import MediaKitError, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
+from mediakit.service._delivery import has_grant
 from mediakit_django import auth
 from mediakit_django.asgi import SCOPE_KEY, StreamedBody
 from mediakit_django.kit import get_kit
@@ -309,6 +310,12 @@ class Endpoint:
     name: str
     methods: Mapping[str, Handler]
     authenticated: bool = True
+    grant: bool = False
+    """A URL grant (``exp``/``sig``, checked by the service) may stand in for the principal."""
+
+    def needs_principal(self, request: HttpRequest) -> bool:
+        """Whether this request must resolve a principal (not when it carries a grant)."""
+        return self.authenticated and not (self.grant and has_grant(request.GET))
 
 
 def _upload(request: HttpRequest) -> dict[str, Any]:
@@ -386,6 +393,7 @@ def _proxy(request: HttpRequest, who: Principal, media_id: str) -> Call:
             "headers": request.headers,
             "quality": _choice(request, "quality", _PROXY_QUALITIES),
             "size": request.GET.get("size"),
+            "query": request.GET,
         },
         stream=True,
     )
@@ -499,6 +507,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         f"{PROXY_PATH.lstrip('/')}/<str:media_id>/stream",
         "proxy",
         {"GET": _proxy, "HEAD": _proxy},
+        grant=True,
     ),
     Endpoint(
         f"{LOCAL_PATH.lstrip('/')}/<path:key>",
@@ -585,7 +594,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
             return handler
         stream: Any = None
         try:
-            who = auth.authenticate(request) if endpoint.authenticated else None
+            who = auth.authenticate(request) if endpoint.needs_principal(request) else None
             call = handler(request, who, **kwargs)
             if BODY in call.args:
                 stream = _wsgi_stream(request)
@@ -612,7 +621,7 @@ def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
         if isinstance(handler, HttpResponse):
             return handler
         try:
-            who = await auth.aauthenticate(request) if endpoint.authenticated else None
+            who = await auth.aauthenticate(request) if endpoint.needs_principal(request) else None
             call = handler(request, who, **kwargs)
             args = tuple(_async_body(request) if a is BODY else a for a in call.args)
             result = await getattr(get_kit().aservice, call.method)(*args, **call.kwargs)

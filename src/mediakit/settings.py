@@ -26,7 +26,7 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 _STORAGE_BACKENDS = ("filesystem", "s3", "memory")
-_DELIVERIES = ("presigned", "proxy")
+_DELIVERIES = ("presigned", "proxy", "offload")
 _CHECKSUM_MODES = ("when_required", "when_supported")
 _JOB_RUNNERS = ("inline", "thread", "dramatiq")
 _AUDIO_QUALITIES = STREAM_TIERS
@@ -141,8 +141,9 @@ class Settings:
         repr=False,
         metadata=_env(
             "MEDIAKIT_SIGNING_SECRET",
-            "HMAC secret for filesystem-store URLs. Set it for stable URLs across restarts "
-            "and processes; a random one is generated when unset.",
+            "HMAC secret for filesystem-store URLs and proxy-URL grants. Set it for stable "
+            "URLs across restarts and processes; when unset, grants use a key derived from "
+            "the S3 secret key, and otherwise a random one is generated.",
         ),
     )
     # --- delivery ---------------------------------------------------------------
@@ -173,7 +174,10 @@ class Settings:
         validator=_one_of(*_DELIVERIES),
         metadata=_env(
             "MEDIA_DELIVERY",
-            "`presigned`: URLs point at the object store. `proxy`: URLs point at the app's Range proxy.",
+            "`presigned`: URLs point at the object store. `proxy`: URLs point at the app's Range "
+            "proxy (with a short signed grant, so media elements need no header). `offload`: "
+            "as `proxy`, but the app only authorizes and nginx streams the bytes from S3 "
+            "(`X-Accel-Redirect`, see the nginx how-to).",
         ),
     )
     proxy_chunk_size: int = attrs.field(
@@ -370,6 +374,42 @@ class Settings:
             else:
                 assert pem is not None
                 _cloudfront_private_key(pem, "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY")
+
+    # --- delivery: proxy grants and nginx offload -------------------------------------
+    offload_location: str = attrs.field(
+        default="/_mediakit_offload/",
+        metadata=_env(
+            "MEDIA_OFFLOAD_LOCATION",
+            "`MEDIA_DELIVERY=offload`: the nginx `internal` location the app's "
+            "`X-Accel-Redirect` points at (starts and ends with `/`).",
+        ),
+    )
+
+    @offload_location.validator
+    def _check_offload_location(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if (
+            not value.startswith("/")
+            or not value.endswith("/")
+            or len(value) < 3
+            or not all(c.isalnum() or c in "/_-." for c in value)
+            or "//" in value
+            or "/./" in value
+            or "/../" in value
+        ):
+            raise ConfigurationError(
+                "MEDIA_OFFLOAD_LOCATION",
+                f"must be a path such as /_mediakit_offload/ (starting and ending with '/', "
+                f"letters, digits, '_', '-', '.'); got {value!r}",
+            )
+
+    @delivery.validator
+    def _check_offload_store(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value == "offload" and self.storage_backend != "s3":
+            raise ConfigurationError(
+                "MEDIA_DELIVERY",
+                "offload needs MEDIAKIT_STORAGE=s3 (nginx fetches presigned S3 URLs); "
+                f"the store is {self.storage_backend!r}. Use MEDIA_DELIVERY=proxy instead.",
+            )
 
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:

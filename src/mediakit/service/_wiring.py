@@ -17,7 +17,9 @@ Everything is overridable by keyword, so tests and apps swap one part and keep t
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from mediakit.clock import Clock, system_clock
 from mediakit.contract import LOCAL_PATH, PROXY_PATH
 from mediakit.errors import ConfigurationError
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
+from mediakit.presign._local import GrantSigner
 from mediakit.processing.jobs import runner_from_settings
 from mediakit.processing.tasks import ProcessingContext
 from mediakit.proxy import ObjectInfoCache
@@ -118,6 +121,32 @@ def _signer(settings: Settings, clock: Clock, prefix: str) -> CachedSigner:
     return CachedSigner(moved, maxsize=settings.presign_cache_size, clock=clock)
 
 
+def _grants(settings: Settings, clock: Clock, local: LocalUrlSigner | None) -> GrantSigner:
+    """The signer of proxy-URL grants: the filesystem store's secret, else the setting,
+    else a key derived from the S3 secret key (the same in every process that shares the
+    credentials, and never revealing them: HMAC is one-way)."""
+    if local is not None:
+        secret = local.secret
+    elif settings.signing_secret:
+        secret = settings.signing_secret.encode()
+    elif settings.s3_secret_access_key:
+        secret = hmac.digest(
+            settings.s3_secret_access_key.encode(), b"mediakit-proxy-grant-v1", "sha256"
+        )
+    else:
+        if settings.delivery != "presigned":
+            log.warning(
+                "MEDIAKIT_SIGNING_SECRET is not set: proxy media URLs are signed with a "
+                "random secret, so they differ between processes and stop working on "
+                "restart. Set it (the same in every process) with MEDIA_DELIVERY=%s.",
+                settings.delivery,
+            )
+        secret = secrets.token_bytes(32)
+    return GrantSigner(
+        secret, ttl=settings.presign_ttl, window=settings.effective_presign_window, clock=clock
+    )
+
+
 def build_service(
     settings: Settings | None = None,
     *,
@@ -164,6 +193,9 @@ def build_service(
         "local": local,
         "proxy_base": prefix + PROXY_PATH,
         "info_cache": ObjectInfoCache(),
+        "grants": _grants(
+            settings, clock, signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+        ),
     }
     return MediaKit(
         settings=settings,
