@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
+
+from PIL import Image
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -25,3 +28,19 @@ def tiny_bomb_png(width: int, height: int) -> bytes:
 
 BOMB_SIZES: tuple[tuple[int, int], ...] = ((20000, 20000), (65535, 65535), (2**31 - 1, 1))
 """The declared sizes of the issue's bombs (2**31 - 1 is PNG's largest dimension)."""
+
+
+def corrupt_png() -> bytes:
+    """A PNG that passes the door (valid chunk CRCs, plausible data length) and that no
+    decoder can decode: its deflate stream is damaged and the CRC recomputed."""
+    buf = io.BytesIO()
+    Image.effect_noise((300, 200), 60).convert("RGB").save(buf, "PNG")
+    data = bytearray(buf.getvalue())
+    at = data.index(b"IDAT")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    body = at + 4
+    for i in range(body + 2, body + length, 7):  # keep the zlib header, wreck the rest
+        data[i] ^= 0x5A
+    crc = zlib.crc32(bytes(data[at : body + length]))
+    data[body + length : body + length + 4] = struct.pack(">I", crc)
+    return bytes(data)

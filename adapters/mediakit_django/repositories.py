@@ -191,11 +191,14 @@ def _list_page(
     visible_only: bool,
     limit: int,
     cursor: str | None,
+    ready_only: bool = False,
 ) -> Page[Any]:
     limit = check_limit(limit)
     qs = model._default_manager.using(alias).order_by("-created_at", "-id")
     if visible_only:
         qs = qs.filter(visible=True)
+    if ready_only:  # in the query, before the slice: a page is full whatever is left out
+        qs = qs.filter(status=ProcessingStatus.READY.value)
     if cursor is not None:
         key = decode_cursor(cursor)
         at = _to_db_time(key.created_at, "cursor")
@@ -268,10 +271,15 @@ class DjangoImageRepository:
         return deleted > 0
 
     def list(
-        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        visible_only: bool,
+        limit: int = 50,
+        cursor: str | None = None,
+        ready_only: bool = False,
     ) -> Page[Image]:
         """Newest first, ties broken by id; ``cursor`` from the previous page."""
-        return _list_page(self.alias, MediaImage, _image, visible_only, limit, cursor)
+        return _list_page(self.alias, MediaImage, _image, visible_only, limit, cursor, ready_only)
 
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and thumbnail key, read in batches."""
@@ -379,12 +387,14 @@ class DjangoTrackRepository:
         deleted, _ = MediaTrack.objects.using(self.alias).filter(pk=track_id).delete()
         return deleted > 0
 
-    def list_for_set(self, set_id: str) -> list[Track]:
-        """The set's tracks by position."""
+    def list_for_set(self, set_id: str, *, ready_only: bool = False) -> list[Track]:
+        """The set's tracks by position (only ``ready`` ones with ``ready_only``)."""
         qs = MediaTrack.objects.using(self.alias).filter(music_set_id=set_id).order_by("position")
+        if ready_only:
+            qs = qs.filter(status=ProcessingStatus.READY.value)
         return [_track(r) for r in qs]
 
-    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+    def count_for_sets(self, set_ids: Sequence[str], *, ready_only: bool = False) -> dict[str, int]:
         """How many tracks each given set holds (``0`` when none).
 
         One ``GROUP BY`` query (``values`` + ``Count``) per :data:`_BATCH` distinct ids.
@@ -392,6 +402,8 @@ class DjangoTrackRepository:
         counts = dict.fromkeys(set_ids, 0)
         ids = list(counts)
         base = MediaTrack.objects.using(self.alias).order_by()
+        if ready_only:
+            base = base.filter(status=ProcessingStatus.READY.value)
         for i in range(0, len(ids), _BATCH):
             rows = (
                 base.filter(music_set_id__in=ids[i : i + _BATCH])

@@ -148,3 +148,15 @@ def test_any_bytes_pass_or_raise_processing_error(tail: bytes, head: bytes) -> N
     except ProcessingError:
         return
     assert found.width * found.height <= pixel_limit(CAP)
+
+
+def test_a_png_with_a_broken_data_stream_fails_processing() -> None:
+    """A PNG whose deflate data is damaged (CRCs recomputed) passes the door check but its
+    thumbnails are refused: reading its EXIF first must not swallow the decode error."""
+    from mediakit.processing.images import make_thumbnails
+    from tests.hostile_images import corrupt_png
+
+    data = corrupt_png()
+    assert check_image(io.BytesIO(data), max_pixels=CAP).format == "PNG"
+    with pytest.raises(ProcessingError, match="truncated or corrupt"):
+        make_thumbnails(io.BytesIO(data), (160,), max_pixels=CAP)

@@ -378,6 +378,17 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
         raise ProcessingError("The image has no pixels.")
     if raw_w * raw_h > pixel_limit(max_pixels):
         raise _over_limit(raw_w, raw_h, max_pixels)
+    if fmt != "JPEG":
+        # Only a JPEG's EXIF comes before its pixels (and its draft scale needs the
+        # orientation); reading a PNG's or WebP's decodes the image first, and a decode
+        # error there must fail the image, not pass as "no EXIF" (a second load() of a
+        # failed image returns its partial pixels without error).
+        try:
+            im.load()
+        except Image.DecompressionBombError as exc:
+            raise _bomb(exc, max_pixels) from None
+        except (OSError, SyntaxError, ValueError, EOFError, Warning) as exc:
+            raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
     try:
         orientation = int(im.getexif().get(0x0112, 1))
     except Exception:  # a broken EXIF block must not fail the image; ignore orientation
