@@ -17,13 +17,14 @@ naive UTC); either way the repositories return aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 from django.conf import settings as django_settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, OperationalError, connections, models, transaction
 from django.db.models import Case, Count, F, Max, Q, Value, When
 
 from mediakit.errors import Conflict, NotFound
@@ -37,6 +38,7 @@ from mediakit.repositories._fields import (
     normalize_changes,
 )
 from mediakit.repositories._protocols import Repositories
+from mediakit.repositories._unavailable import database_unavailable
 from mediakit_django.models import MediaImage, MediaMusicSet, MediaTrack
 
 __all__ = [
@@ -239,9 +241,44 @@ def _lock_sets(alias: str, set_ids: Sequence[str]) -> set[str]:
     return set(qs.values_list("id", flat=True))
 
 
+# --------------------------------------------------------------------------- database faults
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_C = TypeVar("_C", bound=type)
+
+
+def _translated(method: _F) -> _F:
+    """``method`` with a busy or unreachable database (Django's ``OperationalError``:
+    SQLite "database is locked", PostgreSQL refusing connections) raised as
+    ``DatabaseUnavailable`` (503 + Retry-After). ``transaction.atomic`` has rolled the
+    write back by the time the error gets here."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OperationalError as exc:
+            busy = database_unavailable(exc, vendor=connections[self.alias].vendor)
+            if busy is None:
+                raise
+            raise busy from exc
+
+    return cast(_F, wrapper)
+
+
+def _translating(cls: _C) -> _C:
+    """The one translation point of database faults: every public method of a repository
+    class goes through :func:`_translated`."""
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and callable(value) and name != "iter_object_keys":
+            setattr(cls, name, _translated(value))
+    return cls
+
+
 # --------------------------------------------------------------------------- repositories
 
 
+@_translating
 @attrs.define
 class DjangoImageRepository:
     """:class:`~mediakit.repositories.ImageRepository` over :class:`MediaImage`."""
@@ -286,6 +323,7 @@ class DjangoImageRepository:
         return _iter_keys(self.alias, MediaImage, "thumbnails")
 
 
+@_translating
 @attrs.define
 class DjangoMusicSetRepository:
     """:class:`~mediakit.repositories.MusicSetRepository` over :class:`MediaMusicSet`."""
@@ -324,6 +362,7 @@ class DjangoMusicSetRepository:
         return _list_page(self.alias, MediaMusicSet, _music_set, visible_only, limit, cursor)
 
 
+@_translating
 @attrs.define
 class DjangoTrackRepository:
     """:class:`~mediakit.repositories.TrackRepository` over :class:`MediaTrack`."""

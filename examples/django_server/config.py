@@ -49,11 +49,13 @@ def server_kind(environ: Mapping[str, str] | None = None) -> str:
     return kind
 
 
-def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
+def databases_from_url(url: str, timeout_s: int = 5) -> dict[str, dict[str, Any]]:
     """Django ``DATABASES`` for a mediakit database URL (SQLite file or PostgreSQL).
 
     SQLite runs IMMEDIATE transactions in WAL mode, so concurrent writers queue
-    instead of failing with "database is locked".
+    instead of failing with "database is locked"; a writer waits at most ``timeout_s``
+    (``MEDIAKIT_DATABASE_TIMEOUT_SECONDS``) for the lock, PostgreSQL's connect timeout
+    is the same, and past it the request is a 503 with Retry-After.
     """
     try:
         u = sa.make_url(url)
@@ -73,7 +75,7 @@ def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
                 "NAME": str(Path(name).expanduser()),
                 "OPTIONS": {
                     "transaction_mode": "IMMEDIATE",
-                    "timeout": 30,
+                    "timeout": timeout_s,
                     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
                 },
             }
@@ -87,7 +89,10 @@ def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
                 "PASSWORD": u.password or "",
                 "HOST": u.host or "",
                 "PORT": str(u.port or ""),
-                "OPTIONS": {k: v for k, v in u.query.items() if isinstance(v, str)},
+                "OPTIONS": {
+                    "connect_timeout": timeout_s,
+                    **{k: v for k, v in u.query.items() if isinstance(v, str)},
+                },
                 "CONN_HEALTH_CHECKS": True,
             }
         }

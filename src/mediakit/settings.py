@@ -294,6 +294,17 @@ class Settings:
             "Redis for per-admin upload limits across processes (and the dramatiq broker).",
         ),
     )
+    # --- database availability (issue 14) ---------------------------------------------
+    database_timeout: int = attrs.field(
+        default=5,
+        validator=_positive,
+        metadata=_env(
+            "MEDIAKIT_DATABASE_TIMEOUT_SECONDS",
+            "How long a request waits for the database: SQLite's busy timeout (another "
+            "writer holds the lock), PostgreSQL's connect timeout. Past it the request is "
+            "answered `503 database_unavailable` with Retry-After, nothing written.",
+        ),
+    )
 
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:

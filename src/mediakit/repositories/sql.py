@@ -73,6 +73,7 @@ from mediakit.repositories._fields import (
     normalize_changes,
 )
 from mediakit.repositories._protocols import Repositories
+from mediakit.repositories._unavailable import database_unavailable
 
 __all__ = [
     "MIGRATIONS",
@@ -385,16 +386,23 @@ def _is_memory_sqlite(url: sa.URL) -> bool:
     )
 
 
-def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 30.0, **kwargs: Any) -> Engine:
+def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 5.0, **kwargs: Any) -> Engine:
     """A SQLAlchemy engine for ``url``, configured as the module docstring describes.
 
-    For a SQLite file, its parent directory is created. An in-memory SQLite database
-    (``sqlite://``) lives in one shared connection; use it for tests. Extra keyword
-    arguments go to :func:`sqlalchemy.create_engine`.
+    ``busy_timeout_s`` (``MEDIAKIT_DATABASE_TIMEOUT_SECONDS``) bounds how long a request
+    waits for the database: SQLite's busy timeout, PostgreSQL's connect timeout and the
+    wait for a pooled connection. For a SQLite file, its parent directory is created. An
+    in-memory SQLite database (``sqlite://``) lives in one shared connection; use it for
+    tests. Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     u = sa.make_url(url)
     if u.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_timeout", busy_timeout_s)
+        if u.get_backend_name() == "postgresql":
+            connect_args = dict(kwargs.pop("connect_args", {}))
+            connect_args.setdefault("connect_timeout", max(1, round(busy_timeout_s)))
+            kwargs["connect_args"] = connect_args
         return sa.create_engine(u, **kwargs)
     memory = _is_memory_sqlite(u)
     connect_args = dict(kwargs.pop("connect_args", {}))
@@ -450,13 +458,25 @@ class _Db:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._mutex, self.engine.connect() as conn:
+        with self._translated(), self._mutex, self.engine.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._mutex, self.engine.connect() as conn, _locked(conn).begin():
+        with self._translated(), self._mutex, self.engine.connect() as conn, _locked(conn).begin():
             yield conn
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """The one translation point of database faults: a busy or unreachable database
+        (after the transaction was rolled back) becomes ``DatabaseUnavailable`` (503)."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
+            busy = database_unavailable(exc, vendor=self.engine.dialect.name)
+            if busy is None:
+                raise
+            raise busy from exc
 
 
 # --------------------------------------------------------------------------- helpers
