@@ -19,7 +19,16 @@ import sys
 import traceback
 from pathlib import Path
 
-ALL = ["presign", "list_images_steps", "list_images", "proxy", "upload", "thumbnails", "audio"]
+ALL = [
+    "presign",
+    "list_images_steps",
+    "list_images",
+    "proxy",
+    "upload",
+    "thumbnails",
+    "image_check",
+    "audio",
+]
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks
