@@ -160,3 +160,15 @@ def test_a_png_with_a_broken_data_stream_fails_processing() -> None:
     assert check_image(io.BytesIO(data), max_pixels=CAP).format == "PNG"
     with pytest.raises(ProcessingError, match="truncated or corrupt"):
         make_thumbnails(io.BytesIO(data), (160,), max_pixels=CAP)
+
+
+def test_bomb_warning_turned_error_by_the_app_is_a_bomb_refusal() -> None:
+    """An app running with Pillow's DecompressionBombWarning as an error gets mediakit's
+    refusal naming the setting, not a stray warning exception."""
+    import warnings
+
+    data = io.BytesIO(tiny_bomb_png(12000, 8000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with pytest.raises(ProcessingError, match="MEDIA_IMAGE_MAX_PIXELS"):
+            check_image(data, max_pixels=CAP)

@@ -237,8 +237,10 @@ def check_image(
         im = _open(src, allowed)
     except Image.DecompressionBombError as exc:
         raise _bomb(exc, max_pixels) from None
-    except Warning as exc:  # DecompressionBombWarning under the app's "error" filters
+    except Image.DecompressionBombWarning as exc:  # under the app's "error" filters
         raise _bomb(exc, max_pixels) from None
+    except Warning as exc:  # e.g. corrupt EXIF, under the app's "error" filters
+        raise ProcessingError(f"The image header could not be read: {exc}") from None
     with im:
         fmt = im.format or "unknown"
         width, height = im.size  # from the header only; nothing decoded yet
@@ -250,8 +252,8 @@ def check_image(
             if fmt == "PNG":
                 im.verify()
                 _check_png_data_length(src, width, height)
-            elif fmt in ("JPEG", "GIF"):
-                if fmt == "JPEG":
+            elif fmt in ("JPEG", "MPO", "GIF"):
+                if fmt != "GIF":  # MPO: a camera's multi-picture JPEG, read as one
                     im.draft(None, (1, 1))  # the smallest DCT scale, 1/8
                 im.load()
         except Image.DecompressionBombError as exc:
