@@ -301,8 +301,9 @@ class Settings:
         metadata=_env(
             "MEDIAKIT_DATABASE_TIMEOUT_SECONDS",
             "How long a request waits for the database: SQLite's busy timeout (another "
-            "writer holds the lock), PostgreSQL's connect timeout. Past it the request is "
-            "answered `503 database_unavailable` with Retry-After, nothing written.",
+            "writer holds the lock), PostgreSQL's connect timeout and the wait for a pooled "
+            "connection. Past it the request is answered `503 database_unavailable` with "
+            "Retry-After, nothing written.",
         ),
     )
 
