@@ -28,6 +28,7 @@ ALL = [
     "proxy",
     "upload",
     "thumbnails",
+    "image_check",
     "audio",
 ]
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"

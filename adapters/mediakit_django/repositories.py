@@ -17,13 +17,14 @@ naive UTC); either way the repositories return aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import attrs
 from django.conf import settings as django_settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, OperationalError, connections, models, transaction
 from django.db.models import Case, Count, F, Max, Q, Value, When
 
 from mediakit.errors import Conflict, NotFound
@@ -37,6 +38,7 @@ from mediakit.repositories._fields import (
     normalize_changes,
 )
 from mediakit.repositories._protocols import Repositories
+from mediakit.repositories._unavailable import database_unavailable
 from mediakit_django.models import MediaImage, MediaMusicSet, MediaTrack
 
 __all__ = [
@@ -191,11 +193,14 @@ def _list_page(
     visible_only: bool,
     limit: int,
     cursor: str | None,
+    ready_only: bool = False,
 ) -> Page[Any]:
     limit = check_limit(limit)
     qs = model._default_manager.using(alias).order_by("-created_at", "-id")
     if visible_only:
         qs = qs.filter(visible=True)
+    if ready_only:  # in the query, before the slice: a page is full whatever is left out
+        qs = qs.filter(status=ProcessingStatus.READY.value)
     if cursor is not None:
         key = decode_cursor(cursor)
         at = _to_db_time(key.created_at, "cursor")
@@ -236,9 +241,44 @@ def _lock_sets(alias: str, set_ids: Sequence[str]) -> set[str]:
     return set(qs.values_list("id", flat=True))
 
 
+# --------------------------------------------------------------------------- database faults
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_C = TypeVar("_C", bound=type)
+
+
+def _translated(method: _F) -> _F:
+    """``method`` with a busy or unreachable database (Django's ``OperationalError``:
+    SQLite "database is locked", PostgreSQL refusing connections) raised as
+    ``DatabaseUnavailable`` (503 + Retry-After). ``transaction.atomic`` has rolled the
+    write back by the time the error gets here."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except OperationalError as exc:
+            busy = database_unavailable(exc, vendor=connections[self.alias].vendor)
+            if busy is None:
+                raise
+            raise busy from exc
+
+    return cast(_F, wrapper)
+
+
+def _translating(cls: _C) -> _C:
+    """The one translation point of database faults: every public method of a repository
+    class goes through :func:`_translated`."""
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and callable(value) and name != "iter_object_keys":
+            setattr(cls, name, _translated(value))
+    return cls
+
+
 # --------------------------------------------------------------------------- repositories
 
 
+@_translating
 @attrs.define
 class DjangoImageRepository:
     """:class:`~mediakit.repositories.ImageRepository` over :class:`MediaImage`."""
@@ -268,16 +308,22 @@ class DjangoImageRepository:
         return deleted > 0
 
     def list(
-        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        visible_only: bool,
+        limit: int = 50,
+        cursor: str | None = None,
+        ready_only: bool = False,
     ) -> Page[Image]:
         """Newest first, ties broken by id; ``cursor`` from the previous page."""
-        return _list_page(self.alias, MediaImage, _image, visible_only, limit, cursor)
+        return _list_page(self.alias, MediaImage, _image, visible_only, limit, cursor, ready_only)
 
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and thumbnail key, read in batches."""
         return _iter_keys(self.alias, MediaImage, "thumbnails")
 
 
+@_translating
 @attrs.define
 class DjangoMusicSetRepository:
     """:class:`~mediakit.repositories.MusicSetRepository` over :class:`MediaMusicSet`."""
@@ -316,6 +362,7 @@ class DjangoMusicSetRepository:
         return _list_page(self.alias, MediaMusicSet, _music_set, visible_only, limit, cursor)
 
 
+@_translating
 @attrs.define
 class DjangoTrackRepository:
     """:class:`~mediakit.repositories.TrackRepository` over :class:`MediaTrack`."""
@@ -379,12 +426,14 @@ class DjangoTrackRepository:
         deleted, _ = MediaTrack.objects.using(self.alias).filter(pk=track_id).delete()
         return deleted > 0
 
-    def list_for_set(self, set_id: str) -> list[Track]:
-        """The set's tracks by position."""
+    def list_for_set(self, set_id: str, *, ready_only: bool = False) -> list[Track]:
+        """The set's tracks by position (only ``ready`` ones with ``ready_only``)."""
         qs = MediaTrack.objects.using(self.alias).filter(music_set_id=set_id).order_by("position")
+        if ready_only:
+            qs = qs.filter(status=ProcessingStatus.READY.value)
         return [_track(r) for r in qs]
 
-    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+    def count_for_sets(self, set_ids: Sequence[str], *, ready_only: bool = False) -> dict[str, int]:
         """How many tracks each given set holds (``0`` when none).
 
         One ``GROUP BY`` query (``values`` + ``Count``) per :data:`_BATCH` distinct ids.
@@ -392,6 +441,8 @@ class DjangoTrackRepository:
         counts = dict.fromkeys(set_ids, 0)
         ids = list(counts)
         base = MediaTrack.objects.using(self.alias).order_by()
+        if ready_only:
+            base = base.filter(status=ProcessingStatus.READY.value)
         for i in range(0, len(ids), _BATCH):
             rows = (
                 base.filter(music_set_id__in=ids[i : i + _BATCH])

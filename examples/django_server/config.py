@@ -63,13 +63,16 @@ def sqlite_transaction_mode_supported() -> bool:
     return django.VERSION >= (5, 1)
 
 
-def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
+def databases_from_url(url: str, timeout_s: int = 5) -> dict[str, dict[str, Any]]:
     """Django ``DATABASES`` for a mediakit database URL (SQLite file or PostgreSQL).
 
     SQLite runs IMMEDIATE transactions in WAL mode, so concurrent writers queue
     instead of failing with "database is locked" (the ``transaction_mode`` and
     ``init_command`` options need Django 5.1; on Django 4.2 and 5.0 only the busy
-    timeout is set: use PostgreSQL there when several requests write at once).
+    timeout is set: use PostgreSQL there when several requests write at once). A writer
+    waits at most ``timeout_s`` (``MEDIAKIT_DATABASE_TIMEOUT_SECONDS``) for the lock,
+    PostgreSQL's connect timeout is the same, and past it the request is a 503 with
+    Retry-After.
     """
     try:
         u = sa.make_url(url)
@@ -83,7 +86,7 @@ def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
                 "MEDIAKIT_DATABASE_URL", "the Django project needs a SQLite file, not :memory:"
             )
         Path(name).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        options: dict[str, Any] = {"timeout": 30}
+        options: dict[str, Any] = {"timeout": timeout_s}
         if sqlite_transaction_mode_supported():
             options["transaction_mode"] = "IMMEDIATE"
             options["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
@@ -103,7 +106,10 @@ def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
                 "PASSWORD": u.password or "",
                 "HOST": u.host or "",
                 "PORT": str(u.port or ""),
-                "OPTIONS": {k: v for k, v in u.query.items() if isinstance(v, str)},
+                "OPTIONS": {
+                    "connect_timeout": timeout_s,
+                    **{k: v for k, v in u.query.items() if isinstance(v, str)},
+                },
                 "CONN_HEALTH_CHECKS": True,
             }
         }

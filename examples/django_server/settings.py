@@ -62,7 +62,7 @@ TEMPLATES = [
 WSGI_APPLICATION = "examples.django_server.wsgi.application"
 if _async:
     ASGI_APPLICATION = "examples.django_server.asgi.application"
-DATABASES = databases_from_url(_mk.database_url)
+DATABASES = databases_from_url(_mk.database_url, _mk.database_timeout)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -16,6 +16,7 @@
     galleryCursor: null,
     current: null, // {setId, trackId, title}
     polls: new Map(),
+    adminPending: false,
     uploadQueue: Promise.resolve(),
   };
 
@@ -246,7 +247,16 @@
         )
       );
     }
-    if (pending) poll("admin-images", loadAdminImages);
+    // Users (the gallery) see an image only once it is ready: while some are still being
+    // processed, refresh the gallery with the admin list, and once more when they are done.
+    const wasPending = state.adminPending;
+    state.adminPending = pending;
+    if (pending) {
+      poll("admin-images", loadAdminImages);
+      poll("gallery", () => loadGallery(true));
+    } else if (wasPending) {
+      loadGallery(true);
+    }
   }
 
   // ----------------------------------------------------------- uploading

@@ -18,7 +18,9 @@ __all__ = [
     "BadRequest",
     "ConfigurationError",
     "Conflict",
+    "DatabaseUnavailable",
     "Forbidden",
+    "ImageRefused",
     "MediaKitError",
     "NotFound",
     "ObjectNotFound",
@@ -182,6 +184,13 @@ class ProcessingError(UnprocessableEntity):
     code = "processing_failed"
 
 
+class ImageRefused(UnprocessableEntity):
+    """An uploaded image was refused at the door (422): over ``MEDIA_IMAGE_MAX_PIXELS``,
+    a decompression bomb, truncated or corrupt. The message names the file."""
+
+    code = "image_refused"
+
+
 class TooManyRequests(MediaKitError):
     """A concurrency or rate limit was hit (429, with ``Retry-After``)."""
 
@@ -215,3 +224,23 @@ class StorageUnavailable(StorageError):
 
     def __init__(self, message: str, *, retry_after: int = 5) -> None:
         super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class DatabaseUnavailable(MediaKitError):
+    """The database is busy (locked) or unreachable (503, with ``Retry-After``).
+
+    Translated once per repository implementation from the driver's operational error
+    (SQLAlchemy's ``OperationalError``, Django's ``OperationalError``); the transaction
+    it interrupted was rolled back, so nothing is half-written.
+    """
+
+    http_status = 503
+    code = "database_unavailable"
+    public_message = (
+        "The database is busy or unreachable. Nothing was changed; try again after the "
+        "Retry-After delay."
+    )
+
+    def __init__(self, message: str, *, retry_after: int = 2) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
+        self.retry_after = retry_after

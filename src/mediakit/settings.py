@@ -292,6 +292,18 @@ class Settings:
             "Redis for per-admin upload limits across processes (and the dramatiq broker).",
         ),
     )
+    # --- database availability (issue 14) ---------------------------------------------
+    database_timeout: int = attrs.field(
+        default=5,
+        validator=_positive,
+        metadata=_env(
+            "MEDIAKIT_DATABASE_TIMEOUT_SECONDS",
+            "How long a request waits for the database: SQLite's busy timeout (another "
+            "writer holds the lock), PostgreSQL's connect timeout and the wait for a pooled "
+            "connection. Past it the request is answered `503 database_unavailable` with "
+            "Retry-After, nothing written.",
+        ),
+    )
 
     # --- CDN ----------------------------------------------------------------------
     cdn_enabled: bool = attrs.field(

@@ -51,7 +51,18 @@ def test_a_postgresql_url_becomes_django_postgresql_settings() -> None:
         "5433",
         "media",
     )
-    assert db["default"]["OPTIONS"] == {"sslmode": "require"}
+    assert db["default"]["OPTIONS"] == {"sslmode": "require", "connect_timeout": 5}
+
+
+def test_the_database_timeout_reaches_sqlite_and_postgresql() -> None:
+    """MEDIAKIT_DATABASE_TIMEOUT_SECONDS: SQLite's busy timeout, PostgreSQL's connect timeout."""
+    sqlite = databases_from_url("sqlite:////tmp/mk-example/m.db", 2)["default"]["OPTIONS"]
+    assert sqlite["timeout"] == 2
+    pg = databases_from_url("postgresql+psycopg://u@h/d?connect_timeout=9", 2)["default"]
+    assert pg["OPTIONS"]["connect_timeout"] == "9"  # an explicit URL option wins
+    assert databases_from_url("postgresql+psycopg://u@h/d", 2)["default"]["OPTIONS"] == {
+        "connect_timeout": 2
+    }
 
 
 @pytest.mark.parametrize("url", ["mysql://x@y/z", "sqlite://", "not a url"])

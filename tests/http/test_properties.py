@@ -69,6 +69,38 @@ def test_to_header_round_trips(request: RangeRequest) -> None:
     assert RangeRequest.from_header(request.to_header()) == request
 
 
+ows = st.text(alphabet=" \t", max_size=3)
+
+
+@given(range_requests, st.data())
+def test_whitespace_around_range_specs_parses_identically(
+    request: RangeRequest, data: st.DataObject
+) -> None:
+    """OWS around the value, after 'bytes=' and around each comma parses like the canonical form."""
+    parts = [spec.to_header() for spec in request.specs]
+    padded = [data.draw(ows) + p + data.draw(ows) for p in parts]
+    header = data.draw(ows) + "bytes=" + ",".join(padded) + data.draw(ows)
+    assert RangeRequest.from_header(header) == request
+
+
+@given(range_specs(), st.sampled_from([" ", "\t", " \t"]), st.data())
+def test_whitespace_inside_a_range_spec_or_before_equals_is_refused(
+    spec: ByteRangeSpec, space: str, data: st.DataObject
+) -> None:
+    """'1 -2', '1- 2' and 'bytes =1-2' stay errors: only list OWS is tolerated."""
+    text = spec.to_header()
+    dash = text.index("-")
+    where = data.draw(st.sampled_from(["before-dash", "after-dash", "before-equals"]))
+    if where == "before-dash" and dash > 0:
+        header = "bytes=" + text[:dash] + space + text[dash:]
+    elif where == "after-dash" and dash < len(text) - 1:
+        header = "bytes=" + text[: dash + 1] + space + text[dash + 1 :]
+    else:
+        header = "bytes" + space + "=" + text
+    with pytest.raises(BadRequest):
+        RangeRequest.from_header(header)
+
+
 @given(range_requests, sizes)
 def test_resolved_spans_lie_within_the_object(request: RangeRequest, size: int) -> None:
     """Resolved spans are inside 0..size-1, sorted, disjoint, or the request is unsatisfiable."""

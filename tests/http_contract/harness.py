@@ -170,14 +170,18 @@ class Api:
     def create_image(
         self, title: str, *, visible: bool = True, content: bytes | None = None
     ) -> dict[str, Any]:
-        """Upload one JPEG and return its JSON."""
+        """Upload one JPEG, wait until it is processed, and return its (admin) JSON.
+
+        Users see an image only once it is ``ready``, so tests that go on to read it as
+        a user start from there.
+        """
         r = self.upload_images(
             [(f"{title}.jpg", content or jpeg_small(), "image/jpeg")], title=title, visible=visible
         )
         assert r.status_code == 201, r.text
         items: list[dict[str, Any]] = r.json()["items"]
         assert len(items) == 1
-        return items[0]
+        return self.wait_image(items[0]["id"])
 
     def create_set(self, title: str, *, visible: bool = True, **extra: Any) -> dict[str, Any]:
         """Create a music set and return its JSON."""

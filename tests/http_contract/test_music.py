@@ -315,6 +315,8 @@ def test_track_update_reorder_and_delete(api: Api) -> None:
     r = api.admin.put(f"/api/v1/admin/music-sets/{sid}/tracks/order", json={"track_ids": new_order})
     assert r.status_code == 200, r.text
     assert [t["id"] for t in r.json()["tracks"]] == new_order
+    for tid in ids:  # users see ready tracks only
+        api.wait_track(sid, tid)
     assert [t["id"] for t in api.user.get(f"/api/v1/user/music-sets/{sid}").json()["tracks"]] == (
         new_order
     )
@@ -391,7 +393,8 @@ def test_track_upload_without_files_is_400(api: Api) -> None:
 
 
 def test_undecodable_track_fails_and_its_tiers_are_409_not_ready(api: Api) -> None:
-    """Audio that sniffs as WAV but cannot be decoded ends 'failed' with a reason; tiers are 409."""
+    """Audio that sniffs as WAV but cannot be decoded ends 'failed' with a reason; for an
+    admin its tiers are 409 and its original downloadable, for users it does not exist."""
     s = api.create_set(unique("broken"), visible=True)
     r = api.upload_tracks(s["id"], [("broken.wav", broken_wav_bytes(), "audio/wav")])
     assert r.status_code == 201, r.text
@@ -401,11 +404,12 @@ def test_undecodable_track_fails_and_its_tiers_are_409_not_ready(api: Api) -> No
     assert track["failure_reason"]
     assert track["qualities"] == []
     for quality in ("low", "medium", "high"):
-        r = api.user.get(
-            f"/api/v1/user/music-sets/{s['id']}/stream/{tid}", params={"quality": quality}
-        )
-        assert_error(r, 409, "not_ready")
-    # the original is still downloadable
-    r = api.user.get(f"/api/v1/user/music-sets/{s['id']}/download/{tid}")
+        path = f"/api/v1/user/music-sets/{s['id']}/stream/{tid}"
+        assert_error(api.admin.get(path, params={"quality": quality}), 409, "not_ready")
+        assert_error(api.user.get(path, params={"quality": quality}), 404, "not_found")
+    # the original is still downloadable, by an admin only
+    path = f"/api/v1/user/music-sets/{s['id']}/download/{tid}"
+    r = api.admin.get(path)
     assert r.status_code == 200, r.text
     assert api.fetch(r.json()["url"]).content == broken_wav_bytes()
+    assert_error(api.user.get(path), 404, "not_found")

@@ -34,6 +34,8 @@ def seeded(api: Api) -> dict[str, list[str]]:
         [(f"h{i}.jpg", jpeg_small(), "image/jpeg") for i in range(2)], title=title, visible=False
     )
     hidden = [i["id"] for i in r.json()["items"]]
+    for image_id in visible + hidden:  # users see ready images only
+        assert api.wait_image(image_id)["status"] == "ready"
     sets = [api.create_set(f"{title}-{i}", visible=True)["id"] for i in range(4)]
     hidden_sets = [api.create_set(f"{title}-hidden", visible=False)["id"]]
     return {"visible": visible, "hidden": hidden, "sets": sets, "hidden_sets": hidden_sets}

@@ -5,6 +5,11 @@ lenient in ways that matter here (Starlette's ``findall`` reads ``bytes=garbage0
 as a range; ``int()`` accepts ``+1``, ``1_0`` and non-ASCII digits). It is strict, runs in
 time linear in the header's length, and :meth:`RangeRequest.to_header` round-trips.
 
+Whitespace: optional whitespace (space, tab) is tolerated around the whole value and
+around each comma-separated range-spec, including right after ``bytes=``
+(``bytes= 0-9``, as nginx, werkzeug and Starlette read it); nowhere else (not inside
+``first-last``, not around ``=``).
+
 Multi-range policy (documented choice): ranges that overlap or lie within
 :data:`COALESCE_GAP` bytes of each other are coalesced. If one span remains, the answer is
 a normal single-part 206. If several remain, the response plan answers a plain 200 with the
@@ -150,9 +155,10 @@ class RangeRequest:
         # Count before splitting so a huge header costs one linear scan, not a big list.
         if range_set.count(",") >= _MAX_ELEMENTS:
             raise _invalid(f"The Range header has more than {MAX_PARTS} parts.")
+        # OWS around each list element (RFC 9110 §5.6.1), the first one included:
+        # "bytes= 0-9" is a range for nginx, werkzeug and Starlette too. Whitespace
+        # inside a range-spec ("1 -2") or before "=" stays an error.
         elements = range_set.split(",")
-        if elements[0][:1] in (" ", "\t"):
-            raise _invalid("Whitespace is not allowed after 'bytes='.")
         specs: list[ByteRangeSpec] = []
         for raw in elements:
             element = raw.strip(_OWS)

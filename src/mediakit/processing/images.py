@@ -1,6 +1,8 @@
 """Image thumbnails with Pillow: bytes or a file in, WebP thumbnails out.
 
-:func:`make_thumbnails` is the whole public surface. It is safe on untrusted input:
+:func:`check_image` is the door check run on every upload before it is answered (see its
+docstring for what it costs); :func:`make_thumbnails` makes the thumbnails later, in the
+job. Both are safe on untrusted input:
 
 - **format allowlist**: only JPEG, PNG, WebP, GIF (first frame), and AVIF/HEIF when this
   Pillow can decode them (:data:`ALLOWED_FORMATS`); anything else (BMP, TIFF, SVG, PSD...)
@@ -28,9 +30,10 @@ from __future__ import annotations
 import functools
 import io
 import os
+import struct
 from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import attrs
 from PIL import Image, ImageChops, ImageCms, UnidentifiedImageError, features
@@ -40,9 +43,12 @@ from mediakit.errors import ProcessingError
 __all__ = [
     "ALLOWED_FORMATS",
     "MIME_TO_FORMAT",
+    "CheckedImage",
     "Thumbnail",
     "ThumbnailSet",
+    "check_image",
     "make_thumbnails",
+    "pixel_limit",
 ]
 
 
@@ -133,6 +139,196 @@ def fit_box(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def pixel_limit(max_pixels: int) -> int:
+    """The largest ``width * height`` accepted: ``max_pixels``, capped at Pillow's own
+    decompression-bomb warning threshold (:data:`PIL.Image.MAX_IMAGE_PIXELS`, about
+    89.5 MP), so Pillow's warning is treated as an error instead of a decode going ahead."""
+    pillow = Image.MAX_IMAGE_PIXELS
+    return max_pixels if pillow is None else min(max_pixels, int(pillow))
+
+
+def _over_limit(width: int, height: int, max_pixels: int) -> ProcessingError:
+    limit = pixel_limit(max_pixels)
+    capped = (
+        ""
+        if limit == max_pixels
+        else f" (MEDIA_IMAGE_MAX_PIXELS is {max_pixels}, capped at Pillow's "
+        f"decompression-bomb threshold of {limit})"
+    )
+    return ProcessingError(
+        f"The image is {width}x{height} = {width * height} pixels, over the limit of "
+        f"{limit} pixels set by MEDIA_IMAGE_MAX_PIXELS{capped}; refused as a possible "
+        "decompression bomb."
+    )
+
+
+def _bomb(exc: Exception, max_pixels: int) -> ProcessingError:
+    # Pillow refuses before giving us the size (over twice its threshold, or its warning
+    # turned into an error by the app's warning filters): say so in our terms.
+    return ProcessingError(
+        f"The image declares more than {pixel_limit(max_pixels)} pixels, the limit set by "
+        f"MEDIA_IMAGE_MAX_PIXELS; refused as a possible decompression bomb ({exc})."
+    )
+
+
+def _open(src: IO[bytes] | str | os.PathLike[str], allowed: Collection[str]) -> Image.Image:
+    """``Image.open`` restricted to ``allowed`` formats, its errors as ProcessingError."""
+    try:
+        return Image.open(src, formats=sorted(allowed))
+    except UnidentifiedImageError:
+        raise ProcessingError(
+            f"Not a supported image: allowed formats are {', '.join(sorted(allowed))}."
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ProcessingError(f"The image header could not be read: {exc}") from None
+
+
+def _allowed(formats: Collection[str] | None) -> frozenset[str]:
+    allowed = ALLOWED_FORMATS if formats is None else ALLOWED_FORMATS & {f.upper() for f in formats}
+    if not allowed:
+        raise ProcessingError(f"None of the formats {sorted(formats or ())} can be decoded here.")
+    return allowed
+
+
+@attrs.frozen
+class CheckedImage:
+    """What :func:`check_image` found: the format and the size the header declares."""
+
+    format: str
+    """Pillow's name of the format (``"JPEG"``, ``"PNG"``...)."""
+    width: int
+    height: int
+
+
+def check_image(
+    src: IO[bytes] | str | os.PathLike[str],
+    *,
+    max_pixels: int,
+    formats: Collection[str] | None = None,
+) -> CheckedImage:
+    """Refuse an untrusted image that processing could not (or must not) decode.
+
+    Run on every uploaded image before the upload is answered, so a bad file is refused
+    at the door instead of leaving a ``failed`` item behind. In order:
+
+    1. **format allowlist**: only :data:`ALLOWED_FORMATS` (narrowed by ``formats``, e.g.
+       to the sniffed type) may even parse the header;
+    2. **declared size**: width x height from the header, nothing decoded, against
+       :func:`pixel_limit` (``MEDIA_IMAGE_MAX_PIXELS``, capped at Pillow's
+       decompression-bomb threshold, so Pillow's warning counts as an error);
+    3. **the whole file read, cheaply**: a truncated or corrupt file is refused.
+
+       - JPEG: decoded at 1/8 scale (``Image.draft``): every entropy-coded byte is read,
+         the IDCT runs on 1/64 of the pixels. A truncated scan raises.
+       - PNG: ``Image.verify()``: every chunk's CRC and the ``IEND`` chunk, no inflating.
+       - GIF: the first frame (the one thumbnails use) is decoded: one byte a pixel.
+       - WebP, AVIF, HEIF: opening them already runs the container parser (a truncated
+         file is refused); a bitstream corrupt *inside* an intact container is only
+         found by the job's decode (the item becomes ``failed``, never shown to users):
+         a full decode here would cost ~0.6 s and 4 bytes a pixel per 24 MP WebP.
+
+    Measured cost per image (``python -m benchmarks image_check``): see docs/security.md.
+
+    Raises:
+        ProcessingError: not an allowed format, over the pixel limit, truncated or corrupt.
+    """
+    allowed = _allowed(formats)
+    try:
+        im = _open(src, allowed)
+    except Image.DecompressionBombError as exc:
+        raise _bomb(exc, max_pixels) from None
+    except Image.DecompressionBombWarning as exc:  # under the app's "error" filters
+        raise _bomb(exc, max_pixels) from None
+    except Warning as exc:  # e.g. corrupt EXIF, under the app's "error" filters
+        raise ProcessingError(f"The image header could not be read: {exc}") from None
+    with im:
+        fmt = im.format or "unknown"
+        width, height = im.size  # from the header only; nothing decoded yet
+        if width <= 0 or height <= 0:
+            raise ProcessingError("The image has no pixels.")
+        if width * height > pixel_limit(max_pixels):
+            raise _over_limit(width, height, max_pixels)
+        try:
+            if fmt == "PNG":
+                im.verify()
+                _check_png_data_length(src, width, height)
+            elif fmt in ("JPEG", "MPO", "GIF"):
+                if fmt != "GIF":  # MPO: a camera's multi-picture JPEG, read as one
+                    im.draft(None, (1, 1))  # the smallest DCT scale, 1/8
+                im.load()
+        except Image.DecompressionBombError as exc:
+            raise _bomb(exc, max_pixels) from None
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error, Warning) as exc:
+            raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
+    return CheckedImage(fmt, width, height)
+
+
+# Deflate cannot compress better than 1032:1 (a 258-byte match per 2-bit code, RFC 1951),
+# so IDAT data shorter than 1/1032 of the pixel bytes cannot hold the declared image.
+_DEFLATE_MAX_RATIO = 1032
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+
+
+def _check_png_data_length(
+    src: IO[bytes] | str | os.PathLike[str], width: int, height: int
+) -> None:
+    """Refuse a PNG whose compressed pixel data is too short for its declared size.
+
+    ``verify()`` checks every chunk's CRC but does not inflate the data (inflating costs
+    as much as decoding); this bound catches the tiny PNG that declares millions of
+    pixels, for the cost of reading the chunk headers. Hand-written: twenty lines over
+    the PNG chunk layout, which no library exposes without decoding.
+    """
+    with _reopen(src) as fp:
+        fp.seek(8)
+        ihdr = fp.read(25)
+        if len(ihdr) < 25 or ihdr[4:8] != b"IHDR":
+            raise ProcessingError("The image is truncated or corrupt: no PNG header.")
+        depth, colour = ihdr[16], ihdr[17]
+        bits = width * height * depth * _PNG_CHANNELS.get(colour, 1)
+        idat = 0
+        fp.seek(8)
+        while True:
+            head = fp.read(8)
+            if len(head) < 8:
+                break
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IDAT":
+                idat += length
+            elif kind == b"IEND":
+                break
+            fp.seek(length + 4, io.SEEK_CUR)
+    if idat * _DEFLATE_MAX_RATIO * 8 < bits:
+        raise ProcessingError(
+            f"The image is truncated or corrupt: {idat} bytes of compressed pixel data "
+            f"cannot hold the {width}x{height} pixels its header declares."
+        )
+
+
+class _reopen:
+    """The source as a binary file positioned anywhere: a path is opened (and closed),
+    a file object is used as it is and put back where it was."""
+
+    def __init__(self, src: IO[bytes] | str | os.PathLike[str]) -> None:
+        self._src = src
+        self._fp: IO[bytes] | None = None
+        self._pos = 0
+
+    def __enter__(self) -> IO[bytes]:
+        if isinstance(self._src, (str, os.PathLike)):
+            self._fp = open(self._src, "rb")  # closed in __exit__
+            return self._fp
+        self._pos = self._src.tell()
+        return self._src
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fp is not None:
+            self._fp.close()
+        else:
+            assert not isinstance(self._src, (str, os.PathLike))
+            self._src.seek(self._pos)
+
+
 def make_thumbnails(
     src: BinaryIO | str | os.PathLike[str],
     sizes: Sequence[int],
@@ -164,18 +360,12 @@ def make_thumbnails(
     threads = _ENCODE_THREADS if encode_threads is None else int(encode_threads)
     if threads < 1:
         raise ValueError("encode_threads must be at least 1")
-    allowed = ALLOWED_FORMATS if formats is None else ALLOWED_FORMATS & {f.upper() for f in formats}
-    if not allowed:
-        raise ProcessingError(f"None of the formats {sorted(formats or ())} can be decoded here.")
+    allowed = _allowed(formats)
     try:
-        im = Image.open(src, formats=sorted(allowed))
-    except UnidentifiedImageError:
-        raise ProcessingError(
-            f"Not a supported image: allowed formats are {', '.join(sorted(allowed))}."
-        ) from None
+        im = _open(src, allowed)
     except Image.DecompressionBombError as exc:
-        raise ProcessingError(f"Image refused as a decompression bomb: {exc}") from None
-    except (OSError, SyntaxError, ValueError, Warning) as exc:
+        raise _bomb(exc, max_pixels) from None
+    except Warning as exc:
         # Warning: Pillow warns about corrupt EXIF or near-bomb sizes; an app running with
         # warnings as errors gets a ProcessingError, not a stray exception.
         raise ProcessingError(f"The image header could not be read: {exc}") from None
@@ -188,11 +378,19 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
     raw_w, raw_h = im.size  # from the header only; nothing decoded yet
     if raw_w <= 0 or raw_h <= 0:
         raise ProcessingError("The image has no pixels.")
-    if raw_w * raw_h > max_pixels:
-        raise ProcessingError(
-            f"The image is {raw_w}x{raw_h} = {raw_w * raw_h} pixels, over the limit of "
-            f"{max_pixels} (MEDIA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb."
-        )
+    if raw_w * raw_h > pixel_limit(max_pixels):
+        raise _over_limit(raw_w, raw_h, max_pixels)
+    if fmt != "JPEG":
+        # Only a JPEG's EXIF comes before its pixels (and its draft scale needs the
+        # orientation); reading a PNG's or WebP's decodes the image first, and a decode
+        # error there must fail the image, not pass as "no EXIF" (a second load() of a
+        # failed image returns its partial pixels without error).
+        try:
+            im.load()
+        except Image.DecompressionBombError as exc:
+            raise _bomb(exc, max_pixels) from None
+        except (OSError, SyntaxError, ValueError, EOFError, Warning) as exc:
+            raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
     try:
         orientation = int(im.getexif().get(0x0112, 1))
     except Exception:  # a broken EXIF block must not fail the image; ignore orientation
@@ -225,7 +423,7 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
             frame = frame.transpose(method)
         largest_frame = _to_srgb(frame, icc if isinstance(icc, bytes) else None)
     except Image.DecompressionBombError as exc:
-        raise ProcessingError(f"Image refused as a decompression bomb: {exc}") from None
+        raise _bomb(exc, max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError, Warning) as exc:
         raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
 

@@ -60,11 +60,17 @@ class ImageRepository(Protocol):
         ...
 
     def list(
-        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        visible_only: bool,
+        limit: int = 50,
+        cursor: str | None = None,
+        ready_only: bool = False,
     ) -> Page[Image]:
         """Newest first, ties broken by id; ``cursor`` from the previous page.
 
-        ``visible_only`` leaves out rows whose ``visible`` is false.
+        ``visible_only`` leaves out rows whose ``visible`` is false, ``ready_only`` rows
+        whose ``status`` is not ``ready``; both filter in the query, so pages stay full.
         """
         ...
 
@@ -126,12 +132,13 @@ class TrackRepository(Protocol):
         """Delete the track; later tracks keep their relative order."""
         ...
 
-    def list_for_set(self, set_id: str) -> list[Track]:
-        """The set's tracks by position."""
+    def list_for_set(self, set_id: str, *, ready_only: bool = False) -> list[Track]:
+        """The set's tracks by position (only ``ready`` ones with ``ready_only``)."""
         ...
 
-    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
-        """How many tracks each of ``set_ids`` holds, in one query.
+    def count_for_sets(self, set_ids: Sequence[str], *, ready_only: bool = False) -> dict[str, int]:
+        """How many tracks (``ready`` ones with ``ready_only``) each of ``set_ids`` holds,
+        in one query.
 
         Every given id is a key of the result (``0`` for a set without tracks or
         with no row at all); repeated ids are counted once. Listings use this

@@ -23,7 +23,7 @@ from typing import TypeVar
 import attrs
 
 from mediakit.errors import Conflict, NotFound
-from mediakit.models import Image, MusicSet, Page, Track
+from mediakit.models import Image, MusicSet, Page, ProcessingStatus, Track
 from mediakit.repositories._cursor import check_limit, decode_cursor, encode_cursor, to_utc
 from mediakit.repositories._fields import (
     IMAGE_UPDATABLE,
@@ -70,6 +70,10 @@ def _page(
         last = key(items[-1])
         return Page(items=items, next_cursor=encode_cursor(last[0], last[1]))
     return Page(items=items, next_cursor=None)
+
+
+def _ready(row: Image | Track) -> bool:
+    return row.status is ProcessingStatus.READY
 
 
 def _image_key(i: Image) -> tuple[datetime, str]:
@@ -132,11 +136,20 @@ class MemoryImageRepository:
             return self._store.images.pop(image_id, None) is not None
 
     def list(
-        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        visible_only: bool,
+        limit: int = 50,
+        cursor: str | None = None,
+        ready_only: bool = False,
     ) -> Page[Image]:
         """Newest first, ties broken by id; ``cursor`` from the previous page."""
         with self._store.lock:
-            rows = [i for i in self._store.images.values() if i.visible or not visible_only]
+            rows = [
+                i
+                for i in self._store.images.values()
+                if (i.visible or not visible_only) and (_ready(i) or not ready_only)
+            ]
         return _page(rows, _image_key, limit, cursor)
 
     def iter_object_keys(self) -> Iterator[str]:
@@ -244,18 +257,22 @@ class MemoryTrackRepository:
         with self._store.lock:
             return self._store.tracks.pop(track_id, None) is not None
 
-    def list_for_set(self, set_id: str) -> list[Track]:
-        """The set's tracks by position."""
+    def list_for_set(self, set_id: str, *, ready_only: bool = False) -> list[Track]:
+        """The set's tracks by position (only ``ready`` ones with ``ready_only``)."""
         with self._store.lock:
-            rows = [t for t in self._store.tracks.values() if t.set_id == set_id]
+            rows = [
+                t
+                for t in self._store.tracks.values()
+                if t.set_id == set_id and (_ready(t) or not ready_only)
+            ]
         return sorted(rows, key=lambda t: t.position)
 
-    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+    def count_for_sets(self, set_ids: Sequence[str], *, ready_only: bool = False) -> dict[str, int]:
         """How many tracks each given set holds (``0`` when none), in one pass."""
         counts = dict.fromkeys(set_ids, 0)
         with self._store.lock:
             for t in self._store.tracks.values():
-                if t.set_id in counts:
+                if t.set_id in counts and (_ready(t) or not ready_only):
                     counts[t.set_id] += 1
         return counts
 

@@ -73,6 +73,7 @@ from mediakit.repositories._fields import (
     normalize_changes,
 )
 from mediakit.repositories._protocols import Repositories
+from mediakit.repositories._unavailable import database_unavailable
 
 __all__ = [
     "MIGRATIONS",
@@ -385,16 +386,23 @@ def _is_memory_sqlite(url: sa.URL) -> bool:
     )
 
 
-def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 30.0, **kwargs: Any) -> Engine:
+def create_engine(url: str | sa.URL, *, busy_timeout_s: float = 5.0, **kwargs: Any) -> Engine:
     """A SQLAlchemy engine for ``url``, configured as the module docstring describes.
 
-    For a SQLite file, its parent directory is created. An in-memory SQLite database
-    (``sqlite://``) lives in one shared connection; use it for tests. Extra keyword
-    arguments go to :func:`sqlalchemy.create_engine`.
+    ``busy_timeout_s`` (``MEDIAKIT_DATABASE_TIMEOUT_SECONDS``) bounds how long a request
+    waits for the database: SQLite's busy timeout, PostgreSQL's connect timeout and the
+    wait for a pooled connection. For a SQLite file, its parent directory is created. An
+    in-memory SQLite database (``sqlite://``) lives in one shared connection; use it for
+    tests. Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
     """
     u = sa.make_url(url)
     if u.get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_timeout", busy_timeout_s)
+        if u.get_backend_name() == "postgresql":
+            connect_args = dict(kwargs.pop("connect_args", {}))
+            connect_args.setdefault("connect_timeout", max(1, round(busy_timeout_s)))
+            kwargs["connect_args"] = connect_args
         return sa.create_engine(u, **kwargs)
     memory = _is_memory_sqlite(u)
     connect_args = dict(kwargs.pop("connect_args", {}))
@@ -450,13 +458,25 @@ class _Db:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._mutex, self.engine.connect() as conn:
+        with self._translated(), self._mutex, self.engine.connect() as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._mutex, self.engine.connect() as conn, _locked(conn).begin():
+        with self._translated(), self._mutex, self.engine.connect() as conn, _locked(conn).begin():
             yield conn
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """The one translation point of database faults: a busy or unreachable database
+        (after the transaction was rolled back) becomes ``DatabaseUnavailable`` (503)."""
+        try:
+            yield
+        except (sa.exc.OperationalError, sa.exc.TimeoutError) as exc:
+            busy = database_unavailable(exc, vendor=self.engine.dialect.name)
+            if busy is None:
+                raise
+            raise busy from exc
 
 
 # --------------------------------------------------------------------------- helpers
@@ -500,13 +520,17 @@ def _to_model(cls: type[_M], row: sa.Row[Any]) -> _M:
 
 
 @functools.cache
-def _page_query(table: sa.Table, visible_only: bool, after_cursor: bool) -> sa.Select[Any]:
+def _page_query(
+    table: sa.Table, visible_only: bool, after_cursor: bool, ready_only: bool = False
+) -> sa.Select[Any]:
     """The listing statement, built once: the limit and the cursor key are bound
     parameters, so a request neither rebuilds the statement nor its cache key."""
     c = table.c
     q = _select(table).order_by(c.created_at.desc(), c.id.desc()).limit(sa.bindparam("mk_limit"))
     if visible_only:
         q = q.where(c.visible.is_(True))
+    if ready_only:  # in the query, before LIMIT: a page is full whatever is filtered out
+        q = q.where(c.status == ProcessingStatus.READY)
     if after_cursor:
         at = sa.bindparam("mk_created_at", type_=c.created_at.type)
         q = q.where(
@@ -516,25 +540,32 @@ def _page_query(table: sa.Table, visible_only: bool, after_cursor: bool) -> sa.S
 
 
 @functools.cache
-def _count_query() -> sa.Select[Any]:
+def _count_query(ready_only: bool = False) -> sa.Select[Any]:
     """Tracks per set for an expanding list of set ids, built once."""
     t = music_tracks_table
-    return (
-        sa.select(t.c.set_id, sa.func.count())
-        .where(t.c.set_id.in_(sa.bindparam("mk_set_ids", expanding=True)))
-        .group_by(t.c.set_id)
+    q = sa.select(t.c.set_id, sa.func.count()).where(
+        t.c.set_id.in_(sa.bindparam("mk_set_ids", expanding=True))
     )
+    if ready_only:
+        q = q.where(t.c.status == ProcessingStatus.READY)
+    return q.group_by(t.c.set_id)
 
 
 def _list_page(
-    db: _Db, table: sa.Table, cls: type[_M], visible_only: bool, limit: int, cursor: str | None
+    db: _Db,
+    table: sa.Table,
+    cls: type[_M],
+    visible_only: bool,
+    limit: int,
+    cursor: str | None,
+    ready_only: bool = False,
 ) -> Page[_M]:
     limit = check_limit(limit)
     params: dict[str, object] = {"mk_limit": limit + 1}
     if cursor is not None:
         key = decode_cursor(cursor)
         params.update(mk_created_at=key.created_at, mk_id=key.id)
-    q = _page_query(table, visible_only, cursor is not None)
+    q = _page_query(table, visible_only, cursor is not None, ready_only)
     with db.read() as conn:
         rows = conn.execute(q, params).all()
     items = [_to_model(cls, r) for r in rows[:limit]]
@@ -663,10 +694,15 @@ class SqlImageRepository:
         return _delete(self._db, images_table, image_id)
 
     def list(
-        self, *, visible_only: bool, limit: int = 50, cursor: str | None = None
+        self,
+        *,
+        visible_only: bool,
+        limit: int = 50,
+        cursor: str | None = None,
+        ready_only: bool = False,
     ) -> Page[Image]:
         """Newest first, ties broken by id; ``cursor`` from the previous page."""
-        return _list_page(self._db, images_table, Image, visible_only, limit, cursor)
+        return _list_page(self._db, images_table, Image, visible_only, limit, cursor, ready_only)
 
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and thumbnail key, read in batches."""
@@ -752,12 +788,12 @@ class SqlTrackRepository:
         """Delete the track; the others keep their positions (and so their order)."""
         return _delete(self._db, music_tracks_table, track_id)
 
-    def list_for_set(self, set_id: str) -> list[Track]:
-        """The set's tracks by position."""
+    def list_for_set(self, set_id: str, *, ready_only: bool = False) -> list[Track]:
+        """The set's tracks by position (only ``ready`` ones with ``ready_only``)."""
         with self._db.read() as conn:
-            return self._list(conn, set_id)
+            return self._list(conn, set_id, ready_only)
 
-    def count_for_sets(self, set_ids: Sequence[str]) -> dict[str, int]:
+    def count_for_sets(self, set_ids: Sequence[str], *, ready_only: bool = False) -> dict[str, int]:
         """How many tracks each given set holds (``0`` when none).
 
         One ``GROUP BY`` statement per :data:`_BATCH` distinct ids (a listing page
@@ -767,7 +803,7 @@ class SqlTrackRepository:
         ids = list(counts)
         if not ids:
             return counts
-        q = _count_query()
+        q = _count_query(ready_only)
         with self._db.read() as conn:
             for i in range(0, len(ids), _BATCH):
                 rows = conn.execute(q, {"mk_set_ids": ids[i : i + _BATCH]}).all()
@@ -775,9 +811,11 @@ class SqlTrackRepository:
         return counts
 
     @staticmethod
-    def _list(conn: Connection, set_id: str) -> list[Track]:
+    def _list(conn: Connection, set_id: str, ready_only: bool = False) -> list[Track]:
         t = music_tracks_table
         q = _select(t).where(t.c.set_id == set_id).order_by(t.c.position)
+        if ready_only:
+            q = q.where(t.c.status == ProcessingStatus.READY)
         return [_to_model(Track, r) for r in conn.execute(q).all()]
 
     def reorder(self, set_id: str, track_ids: Sequence[str]) -> list[Track]:

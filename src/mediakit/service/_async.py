@@ -247,6 +247,7 @@ class AsyncMediaService:
                 repos=self.repos,
                 principal=principal,
                 clock=self.clock,
+                max_pixels=self.settings.image_max_pixels,
             )
         changes = policy.upload_changes(fields, self.clock.now())
         images = await self._db(self._finish_images, images, changes)

@@ -6,7 +6,9 @@ these, so the sync and async paths can never disagree on a rule.
 
 Visibility rule: a hidden item (or a track of a hidden set) is :class:`NotFound` for a
 non-admin on every path, with the same message as an absent one, so a user cannot
-even learn that it exists.
+even learn that it exists. So is an item that is not ``ready`` (pending, processing or
+failed: its derivatives are missing and its original may be what processing refused),
+and a non-admin never sees ``failure_reason`` (it is written for operators).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
 from urllib.parse import urlencode
 
 import attrs
@@ -47,6 +50,7 @@ __all__ = [
     "ProxyUrl",
     "ServeTarget",
     "can_see",
+    "can_see_item",
     "check_limit",
     "check_track_order",
     "check_upload_field",
@@ -60,10 +64,13 @@ __all__ = [
     "parse_quality",
     "proxy_query",
     "proxy_url",
+    "ready_only",
     "require_admin",
     "see_image",
+    "see_images",
     "see_music_set",
     "see_track",
+    "see_tracks",
     "track_available_tiers",
     "track_changes",
     "track_download_target",
@@ -108,11 +115,44 @@ def can_see(principal: Principal, visible: bool) -> bool:
     return visible or principal.is_admin
 
 
+def ready_only(principal: Principal) -> bool:
+    """Whether ``principal`` sees only ``ready`` items (everyone but admins)."""
+    return not principal.is_admin
+
+
+def can_see_item(principal: Principal, item: Image | Track) -> bool:
+    """Whether ``principal`` may see an item in its processing state (admins: any state)."""
+    return principal.is_admin or item.status is ProcessingStatus.READY
+
+
+_ItemT = TypeVar("_ItemT", Image, Track)
+
+
+def _for_viewer(principal: Principal, item: _ItemT) -> _ItemT:
+    """``item`` as ``principal`` may see it: without ``failure_reason`` for non-admins."""
+    if principal.is_admin or item.failure_reason is None:
+        return item
+    return attrs.evolve(item, failure_reason=None)
+
+
 def see_image(principal: Principal, image: Image | None, image_id: str) -> Image:
-    """The image if ``principal`` may see it; :class:`NotFound` if absent or hidden."""
-    if image is None or not can_see(principal, image.visible):
+    """The image if ``principal`` may see it; :class:`NotFound` if absent, hidden or
+    (for non-admins) not ``ready``."""
+    if image is None or not can_see(principal, image.visible) or not can_see_item(principal, image):
         raise NotFound(f"There is no image with id {image_id!r}.")
-    return image
+    return _for_viewer(principal, image)
+
+
+def see_images(principal: Principal, images: Sequence[Image]) -> list[Image]:
+    """The images of a listing as ``principal`` may see them (no ``failure_reason``)."""
+    return [_for_viewer(principal, i) for i in images]
+
+
+def see_tracks(principal: Principal, tracks: Sequence[Track]) -> list[Track]:
+    """The tracks of a set ``principal`` may see: for non-admins the ``ready`` ones only,
+    without ``failure_reason`` (the repository already filtered with :func:`ready_only`;
+    this is the same rule applied to the rows it returned)."""
+    return [_for_viewer(principal, t) for t in tracks if can_see_item(principal, t)]
 
 
 def see_music_set(principal: Principal, music_set: MusicSet | None, set_id: str) -> MusicSet:
@@ -122,14 +162,24 @@ def see_music_set(principal: Principal, music_set: MusicSet | None, set_id: str)
     return music_set
 
 
-def see_track(track: Track | None, set_id: str | None, track_id: str) -> Track:
+def see_track(
+    track: Track | None,
+    set_id: str | None,
+    track_id: str,
+    principal: Principal | None = None,
+) -> Track:
     """The track if it exists (in set ``set_id`` when given); :class:`NotFound` otherwise.
 
-    The set's visibility is checked separately with :func:`see_music_set`.
+    With ``principal``, a track that is not ``ready`` is :class:`NotFound` for a
+    non-admin too. The set's visibility is checked separately with :func:`see_music_set`.
     """
-    if track is None or (set_id is not None and track.set_id != set_id):
+    if (
+        track is None
+        or (set_id is not None and track.set_id != set_id)
+        or (principal is not None and not can_see_item(principal, track))
+    ):
         raise NotFound(f"There is no track with id {track_id!r} in this music set.")
-    return track
+    return track if principal is None else _for_viewer(principal, track)
 
 
 def check_limit(limit: int) -> int:

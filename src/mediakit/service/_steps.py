@@ -36,13 +36,18 @@ __all__ = [
 ]
 
 SetWithTracks = tuple[MusicSet, list[Track]]
+_USER = Principal("", is_admin=False)  # how user listings see their rows
 
 
 def list_images(repos: Repositories, *, admin: bool, limit: int, cursor: str | None) -> Page[Image]:
-    """A page of images: every image for admin listings, visible ones otherwise."""
-    return repos.images.list(
-        visible_only=not admin, limit=policy.check_limit(limit), cursor=cursor or None
+    """A page of images: every image for admin listings, visible ready ones otherwise."""
+    page = repos.images.list(
+        visible_only=not admin,
+        limit=policy.check_limit(limit),
+        cursor=cursor or None,
+        ready_only=not admin,
     )
+    return page if admin else Page(policy.see_images(_USER, page.items), page.next_cursor)
 
 
 def load_image(repos: Repositories, principal: Principal, image_id: str) -> Image:
@@ -96,14 +101,15 @@ def list_music_sets(
     page = repos.music_sets.list(
         visible_only=not admin, limit=policy.check_limit(limit), cursor=cursor or None
     )
-    counts = repos.tracks.count_for_sets([s.id for s in page.items])
+    counts = repos.tracks.count_for_sets([s.id for s in page.items], ready_only=not admin)
     return [(s, counts[s.id]) for s in page.items], page.next_cursor
 
 
 def load_music_set(repos: Repositories, principal: Principal, set_id: str) -> SetWithTracks:
     """A set ``principal`` may see, with its tracks in order."""
     music_set = policy.see_music_set(principal, repos.music_sets.get(set_id), set_id)
-    return music_set, repos.tracks.list_for_set(set_id)
+    tracks = repos.tracks.list_for_set(set_id, ready_only=policy.ready_only(principal))
+    return music_set, policy.see_tracks(principal, tracks)
 
 
 def update_music_set(
@@ -127,7 +133,7 @@ def remove_music_set(repos: Repositories, principal: Principal, set_id: str) -> 
 def load_track(repos: Repositories, principal: Principal, set_id: str, track_id: str) -> Track:
     """A track of a set ``principal`` may see."""
     policy.see_music_set(principal, repos.music_sets.get(set_id), set_id)
-    return policy.see_track(repos.tracks.get(track_id), set_id, track_id)
+    return policy.see_track(repos.tracks.get(track_id), set_id, track_id, principal)
 
 
 def update_track(
@@ -175,6 +181,11 @@ def proxy_target(
         return policy.image_proxy_target(policy.see_image(principal, image, media_id), size)
     track = repos.tracks.get(media_id)
     music_set = None if track is None else repos.music_sets.get(track.set_id)
-    if track is None or music_set is None or not policy.can_see(principal, music_set.visible):
+    if (
+        track is None
+        or music_set is None
+        or not policy.can_see(principal, music_set.visible)
+        or not policy.can_see_item(principal, track)
+    ):
         raise NotFound(f"There is no media with id {media_id!r}.")
     return policy.track_proxy_target(track, quality, default_quality, pre_encode=pre_encode)

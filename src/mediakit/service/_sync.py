@@ -209,6 +209,7 @@ class MediaService:
                 repos=self.repos,
                 principal=principal,
                 clock=self.clock,
+                max_pixels=self.settings.image_max_pixels,
             )
         changes = policy.upload_changes(fields, self.clock.now())
         if changes:

@@ -103,7 +103,7 @@ def _sql_repositories(settings: Settings) -> Repositories:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return SqlRepositories.from_url(url)
+        return SqlRepositories.from_url(url, busy_timeout_s=settings.database_timeout)
     except ImportError as exc:
         raise ConfigurationError(
             "MEDIAKIT_DATABASE_URL", f"the database driver is not installed ({exc})"

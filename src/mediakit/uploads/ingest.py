@@ -8,6 +8,9 @@
    the allowlist *before* writing anything, then stream it to the store under a key made
    from a fresh :func:`~mediakit.models.new_id` (the client's file name is metadata only,
    kept for ``Content-Disposition``), with the sniffed type as its content type;
+   an image is also copied to a spooled temporary file as it streams, and checked
+   (:func:`~mediakit.processing.images.check_image`: format, declared size against
+   ``MEDIA_IMAGE_MAX_PIXELS``, truncation) once it is complete;
 2. insert all rows in one transaction (``add_many``), status ``pending``;
 3. call ``on_created(ids)`` (the service passes the job runner's ``submit``).
 
@@ -29,17 +32,18 @@ the pure helpers here and in :mod:`~mediakit.uploads.sniff` /
 from __future__ import annotations
 
 import logging
+import tempfile
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import IO, Protocol
 
 import anyio
 import anyio.to_thread
 
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
-from mediakit.errors import BadRequest, Forbidden, NotFound
+from mediakit.errors import BadRequest, Forbidden, ImageRefused, NotFound, ProcessingError
 from mediakit.models import Image, Principal, ProcessingStatus, Track, new_id
 from mediakit.repositories import Repositories
 from mediakit.storage import AsyncObjectStore, ObjectStore
@@ -47,6 +51,7 @@ from mediakit.uploads.multipart import FormField
 from mediakit.uploads.sniff import AUDIO_TYPES, SNIFF_BYTES, image_types, sniff
 
 __all__ = [
+    "DEFAULT_IMAGE_MAX_PIXELS",
     "FILES_FIELD",
     "AsyncUploadedFile",
     "OnCreated",
@@ -54,6 +59,7 @@ __all__ = [
     "aingest_images",
     "aingest_tracks",
     "clean_filename",
+    "image_check",
     "ingest_images",
     "ingest_tracks",
 ]
@@ -65,6 +71,14 @@ FILES_FIELD = "files"
 
 OnCreated = Callable[[list[str]], None]
 """Called with the ids of the created items once their rows are committed."""
+
+DEFAULT_IMAGE_MAX_PIXELS = 100_000_000
+"""``max_pixels`` of :func:`ingest_images` when none is given (the setting's default)."""
+
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024  # an image copy past this size goes to a temp file
+
+FileCheck = Callable[[IO[bytes], str, str], None]
+"""``check(file, filename, content_type)``: raise to refuse a complete uploaded file."""
 
 
 class UploadedFile(Protocol):
@@ -177,6 +191,38 @@ def _track_row(
     )
 
 
+def image_check(max_pixels: int) -> FileCheck:
+    """The door check of uploaded images: :func:`~mediakit.processing.images.check_image`
+    with the format narrowed to the sniffed type, its refusal naming the file."""
+    from mediakit.processing import images  # Pillow only where images are uploaded
+
+    def check(file: IO[bytes], filename: str, content_type: str) -> None:
+        fmt = images.MIME_TO_FORMAT.get(content_type)
+        file.seek(0)
+        try:
+            images.check_image(file, max_pixels=max_pixels, formats=[fmt] if fmt else None)
+        except ProcessingError as exc:
+            raise ImageRefused(f"{filename!r} was refused: {exc.message}") from None
+
+    return check
+
+
+def _spool() -> IO[bytes]:
+    return tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY, prefix="mediakit-check-")
+
+
+def _tee(chunks: Iterator[bytes], copy: IO[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        copy.write(chunk)
+        yield chunk
+
+
+async def _atee(chunks: AsyncIterator[bytes], copy: IO[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        copy.write(chunk)  # memory, or the page cache past _SPOOL_IN_MEMORY
+        yield chunk
+
+
 def _notify(on_created: OnCreated | None, ids: list[str]) -> None:
     if on_created is None or not ids:
         return
@@ -239,8 +285,9 @@ def _store_files(
     kind: str,
     key_for: Callable[[str], str],
     written: list[str],
+    check: FileCheck | None = None,
 ) -> list[tuple[str, str, str, int]]:
-    """Sniff and store each file; returns ``(id, filename, content_type, size)`` per file."""
+    """Sniff, store and ``check`` each file; returns ``(id, filename, content_type, size)``."""
     stored: list[tuple[str, str, str, int]] = []
     for item in form:
         if isinstance(item, FormField):
@@ -251,7 +298,12 @@ def _store_files(
         item_id = new_id()
         key = key_for(item_id)
         written.append(key)  # before the put: a failing put is cleaned up too
-        info = store.put_stream(key, item.chunks(), content_type=content_type)
+        if check is None:
+            info = store.put_stream(key, item.chunks(), content_type=content_type)
+        else:
+            with _spool() as copy:
+                info = store.put_stream(key, _tee(item.chunks(), copy), content_type=content_type)
+                check(copy, filename, content_type)  # refused: the caller cleans up
         stored.append((item_id, filename, content_type, info.size))
     if not stored:
         raise _no_files()
@@ -266,10 +318,12 @@ def ingest_images(
     principal: Principal,
     clock: Clock = system_clock,
     on_created: OnCreated | None = None,
+    max_pixels: int = DEFAULT_IMAGE_MAX_PIXELS,
 ) -> list[Image]:
     """Store the uploaded images and insert their rows (all or nothing); see the module doc.
 
-    Returns the created images (status ``pending``), in upload order.
+    Returns the created images (status ``pending``), in upload order. Each image is
+    checked before any row is written (``max_pixels``: ``MEDIA_IMAGE_MAX_PIXELS``).
 
     Raises:
         Forbidden: ``principal`` is not an admin.
@@ -277,6 +331,7 @@ def ingest_images(
             a malformed or truncated body.
         UploadTooLarge: a size cap was crossed.
         UnsupportedMediaType: a file is not an allowed image type.
+        ImageRefused: an image is over ``max_pixels``, truncated or corrupt (422).
         StorageError: the store failed. Any other error of the repository passes through.
     """
     _check_admin(principal)
@@ -289,6 +344,7 @@ def ingest_images(
             kind="image",
             key_for=keys.image_original,
             written=written,
+            check=image_check(max_pixels),
         )
         now = clock.now()
         rows = [_image_row(i, f, ct, n, now, principal.id) for i, f, ct, n in stored]
@@ -355,8 +411,9 @@ async def _astore_files(
     kind: str,
     key_for: Callable[[str], str],
     written: list[str],
+    check: FileCheck | None = None,
 ) -> list[tuple[str, str, str, int]]:
-    """The async twin of :func:`_store_files`."""
+    """The async twin of :func:`_store_files` (the check runs in a worker thread)."""
     stored: list[tuple[str, str, str, int]] = []
     async for item in form:
         if isinstance(item, FormField):
@@ -367,7 +424,14 @@ async def _astore_files(
         item_id = new_id()
         key = key_for(item_id)
         written.append(key)
-        info = await store.put_stream(key, item.chunks(), content_type=content_type)
+        if check is None:
+            info = await store.put_stream(key, item.chunks(), content_type=content_type)
+        else:
+            with _spool() as copy:
+                info = await store.put_stream(
+                    key, _atee(item.chunks(), copy), content_type=content_type
+                )
+                await anyio.to_thread.run_sync(check, copy, filename, content_type)
         stored.append((item_id, filename, content_type, info.size))
     if not stored:
         raise _no_files()
@@ -382,6 +446,7 @@ async def aingest_images(
     principal: Principal,
     clock: Clock = system_clock,
     on_created: OnCreated | None = None,
+    max_pixels: int = DEFAULT_IMAGE_MAX_PIXELS,
 ) -> list[Image]:
     """The async twin of :func:`ingest_images` (repository calls run in a worker thread).
 
@@ -397,6 +462,7 @@ async def aingest_images(
             kind="image",
             key_for=keys.image_original,
             written=written,
+            check=image_check(max_pixels),
         )
         now = clock.now()
         rows = [_image_row(i, f, ct, n, now, principal.id) for i, f, ct, n in stored]

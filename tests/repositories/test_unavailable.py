@@ -1,0 +1,107 @@
+"""The translation of database faults (issue 14, defect 6): a locked SQLite file or an
+unreachable PostgreSQL is DatabaseUnavailable (503 + Retry-After) after the configured
+wait, with the write rolled back; other database errors stay what they are."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from mediakit.errors import DatabaseUnavailable
+from mediakit.repositories._unavailable import database_unavailable
+from mediakit.repositories.sql import SqlRepositories
+from mediakit.settings import Settings
+from tests import servers
+from tests.repositories import builders as b
+
+
+def test_locked_sqlite_write_is_database_unavailable_after_the_busy_timeout(
+    tmp_path: Path,
+) -> None:
+    """Another connection's write transaction: add_many waits busy_timeout_s, then raises
+    DatabaseUnavailable (503, Retry-After) and stores nothing; reads still work (WAL)."""
+    path = tmp_path / "mk.db"
+    repos = SqlRepositories.from_url(f"sqlite:///{path}", busy_timeout_s=0.3)
+    try:
+        before = b.image()
+        repos.images.add_many([before])
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            started = time.monotonic()
+            with pytest.raises(DatabaseUnavailable) as info:
+                repos.images.add_many([b.image()])
+            assert 0.25 < time.monotonic() - started < 5
+            assert info.value.http_status == 503
+            assert int(info.value.headers["Retry-After"]) >= 1
+            assert "MEDIAKIT_DATABASE_TIMEOUT_SECONDS" in info.value.message
+            assert isinstance(info.value.__cause__, sa.exc.OperationalError)
+            assert [i.id for i in repos.images.list(visible_only=False).items] == [before.id]
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        repos.images.add_many([b.image()])
+        assert len(repos.images.list(visible_only=False).items) == 2
+    finally:
+        repos.close()
+
+
+def test_schema_errors_are_not_unavailability(tmp_path: Path) -> None:
+    """A missing table is a bug or a misconfiguration: it stays an OperationalError (500)."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path / 'mk.db'}")
+    try:
+        with repos.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE images")
+        with pytest.raises(sa.exc.OperationalError, match="no such table"):
+            repos.images.get("x")
+    finally:
+        repos.close()
+
+
+@pytest.mark.parametrize(
+    ("vendor", "text", "busy"),
+    [
+        ("sqlite", "(sqlite3.OperationalError) database is locked", True),
+        ("sqlite", "(sqlite3.OperationalError) unable to open database file", True),
+        ("sqlite", "(sqlite3.OperationalError) no such table: images", False),
+        ("sqlite", "(sqlite3.OperationalError) near 'SELEC': syntax error", False),
+        ("postgresql", "connection failed: Connection refused", True),
+        ("postgresql", "canceling statement due to lock timeout", True),
+    ],
+)
+def test_which_errors_mean_unavailable(vendor: str, text: str, busy: bool) -> None:
+    """Only busy/unreachable texts are translated, per backend."""
+    found = database_unavailable(Exception(text), vendor=vendor)
+    assert (found is not None) == busy
+
+
+def test_the_setting_has_a_short_default_and_names_its_variable() -> None:
+    """MEDIAKIT_DATABASE_TIMEOUT_SECONDS: 5 s by default, a bad value names the variable."""
+    assert Settings().database_timeout == 5
+    assert Settings.from_env({"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": "2"}).database_timeout == 2
+    with pytest.raises(Exception, match="MEDIAKIT_DATABASE_TIMEOUT_SECONDS"):
+        Settings.from_env({"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": "0"})
+
+
+@pytest.mark.postgres
+def test_unreachable_postgres_is_database_unavailable() -> None:
+    """A PostgreSQL that went away: reads and writes raise DatabaseUnavailable quickly."""
+    cluster = servers.start_postgres()
+    url = servers.create_pg_database(cluster, "mk_unavailable")
+    repos = SqlRepositories.from_url(url, busy_timeout_s=2)
+    try:
+        repos.images.add_many([b.image()])
+        cluster.stop()
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable):
+            repos.images.list(visible_only=False)
+        with pytest.raises(DatabaseUnavailable):
+            repos.images.add_many([b.image()])
+        assert time.monotonic() - started < 10
+    finally:
+        repos.close()
+        cluster.stop()
