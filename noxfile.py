@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -20,11 +21,22 @@ PY = ["3.11", "3.12", "3.13"]
 TYPED = ["src", "adapters"]
 
 
+def _runs(command: str) -> bool:
+    found = shutil.which(command)  # pyenv's shims exist even where they refuse to run
+    return (
+        found is not None and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0
+    )
+
+
 def _put_pyenv_pythons_on_path() -> None:
-    """Make ``python3.X`` of every pyenv-installed version findable by nox."""
+    """Make ``python3.X`` of every pyenv-installed version findable by nox.
+
+    Only interpreters on this machine: uv must not download one (``UV_PYTHON_DOWNLOADS``).
+    """
+    os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
     versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     for version in PY:
-        if shutil.which(f"python{version}"):
+        if _runs(f"python{version}"):
             continue
         found = sorted(versions.glob(f"{version}.*/bin/python{version}"))
         if found:
@@ -55,14 +67,14 @@ def installs(session: nox.Session) -> None:
 
 @nox.session(python=PY[0])
 def coverage(session: nox.Session) -> None:
-    """The whole suite with branch coverage of mediakit and its adapters (term + XML)."""
+    """The whole suite with branch coverage of mediakit and its adapters (terminal + XML)."""
     session.install("-e", ".[dev]")
     session.run(
         "pytest",
         "--cov",
         "--cov-branch",
         "--cov-report=term-missing:skip-covered",
-        "--cov-report=xml",
+        "--cov-report=xml:.nox/coverage.xml",  # for CI annotations; .nox/ is ignored by git
         *session.posargs,
     )
 
