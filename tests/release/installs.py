@@ -274,7 +274,7 @@ def _run_set(
         smoke_env = {**env, **s3.env(f"mk-installs-{os.getpid()}-{spec.name}")}
     script = {
         "core": ["core_smoke.py", str(home / "README.md")],
-        "fastapi": ["fastapi_smoke.py", str(home / "app")],
+        "fastapi": ["fastapi_smoke.py", str(home / "app"), str(home / "README.md")],
         "django": ["django_smoke.py", str(home / "app")],
         "all": ["all_smoke.py"],
     }[spec.name]

@@ -1,14 +1,18 @@
 """``pip install "mediakit[fastapi]"``: a user's app mounting the router answers through
-FastAPI's TestClient (its own routes, auth and mediakit's routes side by side)."""
+FastAPI's TestClient (its own routes, auth and mediakit's routes side by side), and so does
+the README's Quickstart app (run in an empty directory, on its embedded defaults)."""
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
-from _common import check_outside_the_source_tree, check_typed_packages, png
+from _common import check_outside_the_source_tree, check_typed_packages, png, readme_block
 
 sys.path.insert(0, str(Path(sys.argv[1])))  # the typed app's folder
+README = Path(sys.argv[2])
 
 
 def main() -> None:
@@ -48,6 +52,20 @@ def main() -> None:
         assert r.status_code == 401
         assert r.json()["error"]["code"] == "unauthorized"
     print("fastapi app through TestClient: ok")
+
+    with tempfile.TemporaryDirectory() as empty:
+        os.chdir(empty)
+        quickstart: dict[str, object] = {}
+        exec(
+            compile(readme_block(README, "Quickstart"), "README.md: Quickstart", "exec"), quickstart
+        )
+        with TestClient(quickstart["app"]) as client:
+            r = client.get("/api/v1/user/images", headers={"Authorization": "Bearer user-token"})
+            assert r.status_code == 200, r.text
+            assert r.json() == {"items": [], "next_cursor": None}
+            assert client.get("/api/v1/user/images").status_code == 401
+        assert Path(empty, "mediakit-data").is_dir()
+    print("README quickstart app: ok")
 
 
 main()
