@@ -19,7 +19,17 @@ import sys
 import traceback
 from pathlib import Path
 
-ALL = ["presign", "list_images_steps", "list_images", "proxy", "upload", "thumbnails", "audio"]
+ALL = [
+    "presign",
+    "storage_url",
+    "list_images_steps",
+    "list_images",
+    "routes",
+    "proxy",
+    "upload",
+    "thumbnails",
+    "audio",
+]
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
 HEADER = """# Benchmarks

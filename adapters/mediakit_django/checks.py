@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import django
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
@@ -17,7 +18,11 @@ __all__ = ["check_database", "check_view_mode", "register"]
 def check_database(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """SQLite without ``transaction_mode: IMMEDIATE`` lets concurrent writers fail."""
+    """SQLite without ``transaction_mode: IMMEDIATE`` lets concurrent writers fail.
+
+    ``transaction_mode`` exists from Django 5.1; on older versions every SQLite database
+    is warned about (the hint is PostgreSQL or a newer Django).
+    """
     options = conf.adapter_options()
     if options["REPOSITORIES"] != "orm":
         return []
@@ -31,6 +36,17 @@ def check_database(
             )
         ]
     if "sqlite" in str(db.get("ENGINE", "")):
+        if django.VERSION < (5, 1):
+            return [
+                checks.Warning(
+                    f"SQLite database {alias!r} runs DEFERRED transactions (Django "
+                    f"{django.get_version()} cannot make them IMMEDIATE): concurrent uploads "
+                    "can fail with 'database is locked'.",
+                    hint="Use PostgreSQL, or Django 5.1+ with "
+                    '"OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30}.',
+                    id="mediakit_django.W001",
+                )
+            ]
         mode = str(db.get("OPTIONS", {}).get("transaction_mode", "")).upper()
         if mode != "IMMEDIATE":
             return [

@@ -32,7 +32,7 @@ from django.core.exceptions import ImproperlyConfigured
 from mediakit.errors import ConfigurationError
 from mediakit.settings import Settings
 
-__all__ = ["ADAPTER_DEFAULTS", "adapter_options", "mediakit_settings"]
+__all__ = ["ADAPTER_DEFAULTS", "SETTINGS_FIELDS", "adapter_options", "mediakit_settings"]
 
 ADAPTER_DEFAULTS: Mapping[str, Any] = {
     "PRINCIPAL_RESOLVER": "mediakit_django.auth.bearer_or_session_principal",
@@ -56,6 +56,8 @@ ADAPTER_DEFAULTS: Mapping[str, Any] = {
 """
 
 _FIELDS = {f.name for f in attrs.fields(Settings)}
+SETTINGS_FIELDS: frozenset[str] = frozenset(_FIELDS)
+"""The field names of :class:`mediakit.settings.Settings` (the lower-case keys)."""
 
 
 def _raw() -> dict[str, Any]:
@@ -92,8 +94,11 @@ def adapter_options() -> dict[str, Any]:
     return out
 
 
-def mediakit_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """``Settings.from_env(environ, **overrides)`` with the lower-case ``MEDIAKIT`` keys.
+def mediakit_settings(
+    environ: Mapping[str, str] | None = None, *, extra: Mapping[str, Any] | None = None
+) -> Settings:
+    """``Settings.from_env(environ, **overrides)`` with the lower-case ``MEDIAKIT`` keys,
+    then ``extra`` (``Settings`` field names, e.g. a storage's ``OPTIONS``) over them.
 
     :class:`ImproperlyConfigured` names an unknown key or a bad value.
     """
@@ -103,6 +108,7 @@ def mediakit_settings(environ: Mapping[str, str] | None = None) -> Settings:
             overrides[key] = value
         elif key not in ADAPTER_DEFAULTS:
             raise _unknown(key)
+    overrides.update(extra or {})
     try:
         return Settings.from_env(environ, **overrides)
     except ConfigurationError as exc:

@@ -23,23 +23,21 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 import attrs
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import URLPattern, path, re_path
-from django.utils.datastructures import MultiValueDict
-from django.views.decorators.csrf import csrf_exempt
 
-from mediakit.errors import MediaKitError, Unauthorized, UnprocessableEntity, UploadTooLarge
+from mediakit.errors import MediaKitError, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
+from mediakit.service._delivery import has_grant
 from mediakit_django import auth
 from mediakit_django.asgi import SCOPE_KEY, StreamedBody
 from mediakit_django.kit import get_kit
@@ -56,7 +54,6 @@ log = logging.getLogger("mediakit_django")
 
 _CHUNK = 1024 * 1024
 _DRAIN_MAX = 64 * 1024 * 1024
-_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _MAX_TITLE = 200
 _STREAM_QUALITIES = ("low", "medium", "high")
 _PROXY_QUALITIES = ("low", "medium", "high", "original")
@@ -313,6 +310,12 @@ class Endpoint:
     name: str
     methods: Mapping[str, Handler]
     authenticated: bool = True
+    grant: bool = False
+    """A URL grant (``exp``/``sig``, checked by the service) may stand in for the principal."""
+
+    def needs_principal(self, request: HttpRequest) -> bool:
+        """Whether this request must resolve a principal (not when it carries a grant)."""
+        return self.authenticated and not (self.grant and has_grant(request.GET))
 
 
 def _upload(request: HttpRequest) -> dict[str, Any]:
@@ -390,6 +393,7 @@ def _proxy(request: HttpRequest, who: Principal, media_id: str) -> Call:
             "headers": request.headers,
             "quality": _choice(request, "quality", _PROXY_QUALITIES),
             "size": request.GET.get("size"),
+            "query": request.GET,
         },
         stream=True,
     )
@@ -503,6 +507,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         f"{PROXY_PATH.lstrip('/')}/<str:media_id>/stream",
         "proxy",
         {"GET": _proxy, "HEAD": _proxy},
+        grant=True,
     ),
     Endpoint(
         f"{LOCAL_PATH.lstrip('/')}/<path:key>",
@@ -529,42 +534,6 @@ def _not_allowed(request: HttpRequest, allowed: tuple[str, ...]) -> JsonResponse
     )
     response["Allow"] = ", ".join(allowed)
     return response
-
-
-class _CsrfCheck(CsrfViewMiddleware):
-    """Django's CSRF checks, reporting the reason instead of rendering a page."""
-
-    def _reject(self, request: HttpRequest, reason: str) -> Any:
-        return reason
-
-
-def _csrf_failure(request: HttpRequest) -> str | None:
-    """Why an unsafe request without a bearer token fails CSRF, or ``None``.
-
-    A bearer token is not ambient authority (browsers never attach one on their own),
-    so requests sending ``Authorization: Bearer`` skip the check; anything else (the
-    session cookie, HTTP Basic credentials a browser replays) gets Django's full check
-    (token, Origin, Referer). The token must come in the ``X-CSRFToken`` header: reading it from a form
-    field would make Django buffer and parse the whole upload.
-    """
-    if request.method in _SAFE_METHODS or auth.bearer_token(request) is not None:
-        return None
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        request._post = QueryDict()  # type: ignore[attr-defined]  # keep the body unread
-        request._files = MultiValueDict()  # type: ignore[attr-defined]
-    check = _CsrfCheck(lambda r: HttpResponse())
-    check.process_request(request)
-    reason = check.process_view(request, lambda r: HttpResponse(), (), {})
-    return None if reason is None else str(reason)
-
-
-def _csrf_response(reason: str) -> JsonResponse:
-    return error_response(
-        403,
-        "csrf_failed",
-        f"CSRF verification failed ({reason}). Send the csrftoken cookie's value in the "
-        "X-CSRFToken header, or authenticate with 'Authorization: Bearer <token>'.",
-    )
 
 
 def _wsgi_stream(request: HttpRequest) -> Any:
@@ -625,14 +594,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
             return handler
         stream: Any = None
         try:
-            who: Principal | None = None
-            if endpoint.authenticated:
-                who = auth.get_resolver()(request)
-                if who is None:
-                    raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-                reason = _csrf_failure(request)
-                if reason is not None:
-                    return _csrf_response(reason)
+            who = auth.authenticate(request) if endpoint.needs_principal(request) else None
             call = handler(request, who, **kwargs)
             if BODY in call.args:
                 stream = _wsgi_stream(request)
@@ -650,16 +612,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
 
     view.__name__ = view.__qualname__ = f"mediakit_{endpoint.name.replace('-', '_')}"
     view.__doc__ = f"mediakit endpoint {endpoint.route} (sync)."
-    return csrf_exempt(view)
-
-
-async def _aresolve(request: HttpRequest) -> Principal | None:
-    resolver = auth.get_resolver()
-    if resolver is auth.bearer_token_principal or (
-        resolver is auth.bearer_or_session_principal and "HTTP_AUTHORIZATION" in request.META
-    ):
-        return auth.bearer_token_principal(request)  # no I/O: stay on the event loop
-    return await sync_to_async(resolver)(request)
+    return _csrf_exempt(view)
 
 
 def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
@@ -668,15 +621,7 @@ def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
         if isinstance(handler, HttpResponse):
             return handler
         try:
-            who: Principal | None = None
-            if endpoint.authenticated:
-                who = await _aresolve(request)
-                if who is None:
-                    raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-                if request.method not in _SAFE_METHODS and auth.bearer_token(request) is None:
-                    reason = await sync_to_async(_csrf_failure)(request)
-                    if reason is not None:
-                        return _csrf_response(reason)
+            who = await auth.aauthenticate(request) if endpoint.needs_principal(request) else None
             call = handler(request, who, **kwargs)
             args = tuple(_async_body(request) if a is BODY else a for a in call.args)
             result = await getattr(get_kit().aservice, call.method)(*args, **call.kwargs)
@@ -690,7 +635,20 @@ def _async_view(endpoint: Endpoint) -> Callable[..., Any]:
 
     view.__name__ = view.__qualname__ = f"mediakit_{endpoint.name.replace('-', '_')}"
     view.__doc__ = f"mediakit endpoint {endpoint.route} (async)."
-    return csrf_exempt(view)
+    return _csrf_exempt(view)
+
+
+_V = TypeVar("_V", bound=Callable[..., Any])
+
+
+def _csrf_exempt(view: _V) -> _V:
+    """Mark ``view`` exempt from ``CsrfViewMiddleware`` (the views run the check
+    themselves, when the principal resolver needs it: :func:`mediakit_django.auth.authenticate`).
+
+    Django's ``csrf_exempt`` would wrap an async view in a sync function before 5.0.
+    """
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
 
 
 def _api_not_found(request: HttpRequest, rest: str = "") -> JsonResponse:
@@ -710,5 +668,5 @@ def build_urlpatterns(*, asynchronous: bool) -> list[URLPattern]:
     make = _async_view if asynchronous else _sync_view
     patterns = [path(e.route, make(e), name=e.name) for e in ENDPOINTS]
     fallback = _aapi_not_found if asynchronous else _api_not_found
-    patterns.append(re_path(r"^api/v1/(?P<rest>.*)$", csrf_exempt(fallback), name="not-found"))
+    patterns.append(re_path(r"^api/v1/(?P<rest>.*)$", _csrf_exempt(fallback), name="not-found"))
     return patterns

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Mapping
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from mediakit.contract import BEARER_HINT, bearer_token, find_token
 from mediakit.errors import Unauthorized
 from mediakit.models import Principal
 
@@ -19,21 +19,24 @@ def bearer_token_principal(
 ) -> Callable[..., Principal]:
     """A dependency resolving ``Authorization: Bearer <token>`` to a principal.
 
-    A missing or unknown token raises :class:`~mediakit.errors.Unauthorized` (401 with
-    ``WWW-Authenticate: Bearer``). Tokens are compared in constant time.
+    A missing or unknown token raises [`Unauthorized`][mediakit.errors.Unauthorized]
+    (401 with ``WWW-Authenticate: Bearer``). Tokens are compared in constant time.
     """
     known = dict(tokens)
+    # The scheme documents the header in OpenAPI; the matching is the core's rule
+    # (mediakit.contract), shared with the Django adapter.
     scheme = HTTPBearer(auto_error=False, description="A token from the server's configuration.")
 
     def principal(
-        credentials: HTTPAuthorizationCredentials | None = Depends(scheme),
+        request: Request,
+        _credentials: HTTPAuthorizationCredentials | None = Depends(scheme),
     ) -> Principal:
-        if credentials is None:
-            raise Unauthorized("Send 'Authorization: Bearer <token>'.")
-        presented = credentials.credentials.encode()
-        for token, who in known.items():
-            if hmac.compare_digest(presented, token.encode()):
-                return who
-        raise Unauthorized("The bearer token is not valid.")
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise Unauthorized(BEARER_HINT)
+        who = find_token(token, known)
+        if who is None:
+            raise Unauthorized("The bearer token is not valid.")
+        return who
 
     return principal

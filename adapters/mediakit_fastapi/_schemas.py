@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mediakit.contract import MAX_TITLE, StreamTier
+
 __all__ = [
     "DownloadUrl",
     "ErrorBody",
@@ -41,7 +43,7 @@ class ImageUpdate(BaseModel):
     """Fields of an image to change; absent or null fields stay as they are."""
 
     model_config = _STRICT
-    title: str | None = Field(None, description="At most 200 characters.")
+    title: str | None = Field(None, description=f"At most {MAX_TITLE} characters.")
     description: str | None = None
     visible: bool | None = None
 
@@ -50,7 +52,7 @@ class MusicSetCreate(BaseModel):
     """A new music set."""
 
     model_config = _STRICT
-    title: str = Field(..., description="1 to 200 characters.")
+    title: str = Field(..., description=f"1 to {MAX_TITLE} characters.")
     description: str | None = None
     visible: bool | None = Field(None, description="Default false (hidden).")
 
@@ -59,7 +61,7 @@ class MusicSetUpdate(BaseModel):
     """Fields of a music set to change."""
 
     model_config = _STRICT
-    title: str | None = Field(None, description="1 to 200 characters.")
+    title: str | None = Field(None, description=f"1 to {MAX_TITLE} characters.")
     description: str | None = None
     visible: bool | None = None
 
@@ -75,7 +77,7 @@ class TrackUpdate(BaseModel):
     """Fields of a track to change."""
 
     model_config = _STRICT
-    title: str | None = Field(None, description="At most 200 characters.")
+    title: str | None = Field(None, description=f"At most {MAX_TITLE} characters.")
 
 
 class TrackOrder(BaseModel):
@@ -148,7 +150,7 @@ class TrackOut(BaseModel):
     bitrate_kbps: int | None
     status: Status
     failure_reason: str | None
-    qualities: list[Literal["low", "medium", "high"]]
+    qualities: list[StreamTier]
     created_at: str
     updated_at: str
 

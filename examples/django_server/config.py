@@ -1,4 +1,5 @@
-"""Environment -> Django configuration for the reference project (no Django imports)."""
+"""Environment -> Django configuration for the reference project (importable before
+Django is configured)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,13 @@ import sqlalchemy as sa
 
 from mediakit.errors import ConfigurationError
 
-__all__ = ["DemoTokens", "databases_from_url", "demo_tokens", "server_kind"]
+__all__ = [
+    "DemoTokens",
+    "databases_from_url",
+    "demo_tokens",
+    "server_kind",
+    "sqlite_transaction_mode_supported",
+]
 
 SERVER_KINDS = ("asgi", "wsgi")
 
@@ -49,11 +56,20 @@ def server_kind(environ: Mapping[str, str] | None = None) -> str:
     return kind
 
 
+def sqlite_transaction_mode_supported() -> bool:
+    """Whether the installed Django takes SQLite's ``transaction_mode`` (Django 5.1+)."""
+    import django
+
+    return django.VERSION >= (5, 1)
+
+
 def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
     """Django ``DATABASES`` for a mediakit database URL (SQLite file or PostgreSQL).
 
     SQLite runs IMMEDIATE transactions in WAL mode, so concurrent writers queue
-    instead of failing with "database is locked".
+    instead of failing with "database is locked" (the ``transaction_mode`` and
+    ``init_command`` options need Django 5.1; on Django 4.2 and 5.0 only the busy
+    timeout is set: use PostgreSQL there when several requests write at once).
     """
     try:
         u = sa.make_url(url)
@@ -67,15 +83,15 @@ def databases_from_url(url: str) -> dict[str, dict[str, Any]]:
                 "MEDIAKIT_DATABASE_URL", "the Django project needs a SQLite file, not :memory:"
             )
         Path(name).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {"timeout": 30}
+        if sqlite_transaction_mode_supported():
+            options["transaction_mode"] = "IMMEDIATE"
+            options["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"
         return {
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": str(Path(name).expanduser()),
-                "OPTIONS": {
-                    "transaction_mode": "IMMEDIATE",
-                    "timeout": 30,
-                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-                },
+                "OPTIONS": options,
             }
         }
     if backend == "postgresql":

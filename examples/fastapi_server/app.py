@@ -94,7 +94,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.kit = kit
-    install_error_handlers(app)
+    # The reference server serves only mediakit's API: every error in its shape.
+    install_error_handlers(app, framework_errors=True)
     principal = bearer_token_principal(
         {
             tokens.admin: Principal("demo-admin", is_admin=True),

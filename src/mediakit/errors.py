@@ -100,8 +100,11 @@ class Unauthorized(MediaKitError):
     http_status = 401
     code = "unauthorized"
 
-    def __init__(self, message: str = "Authentication required.", **kw: object) -> None:
-        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+    def __init__(
+        self, message: str = "Authentication required.", *, challenge: str = "Bearer"
+    ) -> None:
+        """``challenge`` is the ``WWW-Authenticate`` value: the scheme the app expects."""
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
 
 
 class Forbidden(MediaKitError):

@@ -45,12 +45,19 @@ from mediakit.errors import (
     StorageError,
     StorageUnavailable,
 )
-from mediakit.http.plan import DEFAULT_CACHE_CONTROL, ResponsePlan, plan_response
+from mediakit.http.plan import (
+    CONTENT_SECURITY_POLICY,
+    DEFAULT_CACHE_CONTROL,
+    ResponsePlan,
+    plan_response,
+    safe_content_type,
+)
 from mediakit.http.ranges import RangeRequest
 from mediakit.storage._protocols import (
     AsyncObjectStore,
     AsyncOpenedRange,
     AsyncRangeOpener,
+    ByteSpan,
     ObjectInfo,
     ObjectStore,
     OpenedRange,
@@ -59,9 +66,12 @@ from mediakit.storage._protocols import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "AsyncFixedBody",
     "AsyncProxyResponse",
+    "FixedBody",
     "ObjectInfoCache",
     "ProxyResponse",
+    "offload_headers",
     "open_async",
     "one_trip_range",
     "open_sync",
@@ -487,3 +497,93 @@ async def open_async(
             info_cache.discard(key)
         raise
     return AsyncProxyResponse(plan, first, body)
+
+
+# --- nginx offload (MEDIA_DELIVERY=offload) ---------------------------------------------
+
+
+def offload_headers(
+    presigned_url: str,
+    *,
+    origins: tuple[str, ...],
+    location: str,
+    span: ByteSpan | None,
+    content_type: str | None,
+    disposition: str | None,
+    cache_control: str = DEFAULT_CACHE_CONTROL,
+) -> tuple[tuple[str, str], ...]:
+    """The headers of an ``X-Accel-Redirect`` answer handing ``presigned_url`` to nginx.
+
+    The redirect is ``{location}{bytes=FIRST-LAST|all}/{path}?{query}``: the byte span the
+    app planned (``all``: the whole object, a 200), then the presigned URL's path and query
+    only, never its host. nginx's internal ``location`` sends that span as the ``Range`` of
+    its GET to one fixed S3 upstream, so whatever reaches it, nginx fetches from that
+    endpoint alone; and the app refuses a URL whose origin is none of ``origins`` (the
+    configured endpoint's). The security headers are the Range proxy's (allowlisted
+    Content-Type, nosniff, CSP sandbox, Cache-Control); nginx keeps Content-Type,
+    Content-Disposition and Cache-Control of an ``X-Accel-Redirect`` answer and adds the
+    rest itself (see the nginx how-to).
+
+    Raises:
+        StorageError: the presigned URL does not point at ``origins`` (a misconfiguration).
+    """
+    for origin in origins:
+        if presigned_url.startswith(origin + "/"):
+            rest = presigned_url[len(origin) + 1 :]
+            break
+    else:
+        raise StorageError(
+            "The presigned URL does not point at the configured S3 endpoint "
+            f"({', '.join(origins)}); refusing to offload it to nginx. Check "
+            "MEDIA_S3_ENDPOINT and MEDIA_S3_PATH_STYLE."
+        )
+    segment = "all" if span is None else f"bytes={span.first}-{span.last}"
+    headers = [
+        ("X-Accel-Redirect", f"{location}{segment}/{rest}"),
+        ("Content-Type", safe_content_type(content_type)),
+        ("Cache-Control", cache_control),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ]
+    if disposition is not None:
+        headers.append(("Content-Disposition", disposition))
+    return tuple(headers)
+
+
+class FixedBody:
+    """A small body known in full (empty for offloaded answers, HEAD and 304; the JSON
+    error of a 412/416): a WSGI iterable with ``close()``."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._data: bytes | None = data or None
+
+    def __iter__(self) -> FixedBody:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._data is None:
+            raise StopIteration
+        data, self._data = self._data, None
+        return data
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class AsyncFixedBody:
+    """The async twin of :class:`FixedBody` (``aclose()``)."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._data: bytes | None = data or None
+
+    def __aiter__(self) -> AsyncFixedBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._data is None:
+            raise StopAsyncIteration
+        data, self._data = self._data, None
+        return data
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

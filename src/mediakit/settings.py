@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any
 
 import attrs
 
+from mediakit.contract import STREAM_TIERS
 from mediakit.errors import ConfigurationError
 
 __all__ = ["ENV_VARS", "Settings"]
@@ -24,18 +25,11 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-StorageBackend = Literal["filesystem", "s3", "memory"]
-Delivery = Literal["presigned", "proxy"]
-ChecksumMode = Literal["when_required", "when_supported"]
-JobRunnerKind = Literal["inline", "thread", "dramatiq"]
-
 _STORAGE_BACKENDS = ("filesystem", "s3", "memory")
-_DELIVERIES = ("presigned", "proxy")
+_DELIVERIES = ("presigned", "proxy", "offload")
 _CHECKSUM_MODES = ("when_required", "when_supported")
 _JOB_RUNNERS = ("inline", "thread", "dramatiq")
-_AUDIO_QUALITIES = ("low", "medium", "high")
-
-T = TypeVar("T")
+_AUDIO_QUALITIES = STREAM_TIERS
 
 
 def _env(name: str, doc: str) -> dict[str, str]:
@@ -147,8 +141,9 @@ class Settings:
         repr=False,
         metadata=_env(
             "MEDIAKIT_SIGNING_SECRET",
-            "HMAC secret for filesystem-store URLs. Set it for stable URLs across restarts "
-            "and processes; a random one is generated when unset.",
+            "HMAC secret for filesystem-store URLs and proxy-URL grants. Set it for stable "
+            "URLs across restarts and processes; when unset, grants use a key derived from "
+            "the S3 secret key, and otherwise a random one is generated.",
         ),
     )
     # --- delivery ---------------------------------------------------------------
@@ -179,7 +174,10 @@ class Settings:
         validator=_one_of(*_DELIVERIES),
         metadata=_env(
             "MEDIA_DELIVERY",
-            "`presigned`: URLs point at the object store. `proxy`: URLs point at the app's Range proxy.",
+            "`presigned`: URLs point at the object store. `proxy`: URLs point at the app's Range "
+            "proxy (with a short signed grant, so media elements need no header). `offload`: "
+            "as `proxy`, but the app only authorizes and nginx streams the bytes from S3 "
+            "(`X-Accel-Redirect`, see the nginx how-to).",
         ),
     )
     proxy_chunk_size: int = attrs.field(
@@ -294,6 +292,124 @@ class Settings:
             "Redis for per-admin upload limits across processes (and the dramatiq broker).",
         ),
     )
+
+    # --- CDN ----------------------------------------------------------------------
+    cdn_enabled: bool = attrs.field(
+        default=False,
+        metadata=_env(
+            "MEDIA_CDN_ENABLED",
+            "Hand out URLs on `MEDIA_CDN_URL` instead of the S3 endpoint (presigned delivery, "
+            "`MEDIAKIT_STORAGE=s3`). Without a CloudFront key the URLs are unsigned: the CDN "
+            "serves the media publicly.",
+        ),
+    )
+    cdn_url: str | None = attrs.field(
+        default=None,
+        metadata=_env(
+            "MEDIA_CDN_URL",
+            "The CDN's URL for the bucket's root, e.g. `https://d111111abcdef8.cloudfront.net` "
+            "(a path prefix is allowed).",
+        ),
+    )
+    cdn_cloudfront_key_id: str | None = attrs.field(
+        default=None,
+        metadata=_env(
+            "MEDIA_CDN_CLOUDFRONT_KEY_ID",
+            "Id of the CloudFront public key (in the distribution's trusted key group) whose "
+            "private key signs the URLs (canned policy).",
+        ),
+    )
+    cdn_cloudfront_private_key: str | None = attrs.field(
+        default=None,
+        repr=False,
+        metadata=_env(
+            "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY",
+            "The RSA private key as PEM text (on one line, newlines may be escaped as backslash-n). Needs `mediakit[cdn]`.",
+        ),
+    )
+    cdn_cloudfront_private_key_file: str | None = attrs.field(
+        default=None,
+        metadata=_env(
+            "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE",
+            "Path of a PEM file holding the RSA private key (instead of the PEM text).",
+        ),
+    )
+
+    @cdn_cloudfront_private_key_file.validator
+    def _check_cdn(self, attribute: attrs.Attribute[Any], value: str | None) -> None:
+        # attrs runs validators after every field is set: the CDN fields checked together
+        if self.cdn_url is not None:
+            _cdn_base_url(self.cdn_url)
+        if self.cdn_enabled and self.cdn_url is None:
+            raise ConfigurationError("MEDIA_CDN_URL", "must be set when MEDIA_CDN_ENABLED is true")
+        if self.cdn_enabled and self.storage_backend != "s3":
+            raise ConfigurationError(
+                "MEDIA_CDN_ENABLED",
+                f"needs MEDIAKIT_STORAGE=s3 (a CDN serves the bucket); got {self.storage_backend!r}",
+            )
+        pem, path, key_id = self.cdn_cloudfront_private_key, value, self.cdn_cloudfront_key_id
+        if pem is not None and path is not None:
+            raise ConfigurationError(
+                "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE",
+                "set either MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY or ..._PRIVATE_KEY_FILE, not both",
+            )
+        if (pem is not None or path is not None) and key_id is None:
+            raise ConfigurationError(
+                "MEDIA_CDN_CLOUDFRONT_KEY_ID",
+                "must be set with a CloudFront private key: the id CloudFront shows for "
+                "the public key",
+            )
+        if key_id is not None and pem is None and path is None:
+            raise ConfigurationError(
+                "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY",
+                "must be set (or ..._PRIVATE_KEY_FILE) when MEDIA_CDN_CLOUDFRONT_KEY_ID is set",
+            )
+        if key_id is not None:
+            _cloudfront_key_id(key_id)
+            # readable, RSA, 2048 bits: fail at start, not on the first URL
+            if path is not None:
+                _cloudfront_private_key(
+                    _read_key_file(path), "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE"
+                )
+            else:
+                assert pem is not None
+                _cloudfront_private_key(pem, "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY")
+
+    # --- delivery: proxy grants and nginx offload -------------------------------------
+    offload_location: str = attrs.field(
+        default="/_mediakit_offload/",
+        metadata=_env(
+            "MEDIA_OFFLOAD_LOCATION",
+            "`MEDIA_DELIVERY=offload`: the nginx `internal` location the app's "
+            "`X-Accel-Redirect` points at (starts and ends with `/`).",
+        ),
+    )
+
+    @offload_location.validator
+    def _check_offload_location(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if (
+            not value.startswith("/")
+            or not value.endswith("/")
+            or len(value) < 3
+            or not all(c.isalnum() or c in "/_-." for c in value)
+            or "//" in value
+            or "/./" in value
+            or "/../" in value
+        ):
+            raise ConfigurationError(
+                "MEDIA_OFFLOAD_LOCATION",
+                f"must be a path such as /_mediakit_offload/ (starting and ending with '/', "
+                f"letters, digits, '_', '-', '.'); got {value!r}",
+            )
+
+    @delivery.validator
+    def _check_offload_store(self, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value == "offload" and self.storage_backend != "s3":
+            raise ConfigurationError(
+                "MEDIA_DELIVERY",
+                "offload needs MEDIAKIT_STORAGE=s3 (nginx fetches presigned S3 URLs); "
+                f"the store is {self.storage_backend!r}. Use MEDIA_DELIVERY=proxy instead.",
+            )
 
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -412,3 +528,115 @@ def _parse(name: str, raw: str, field: attrs.Attribute[Any]) -> object:
 
 ENV_VARS: dict[str, str] = {f.metadata["env"]: f.name for f in attrs.fields(Settings)}
 """Environment variable name -> settings field name."""
+
+
+# --- CDN helpers: the checks of the CDN settings, shared with mediakit.presign ----------
+
+_CDN_URL_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%"
+)
+_CLOUDFRONT_KEYS: dict[bytes, Any] = {}
+
+
+def _cdn_base_url(url: str) -> str:
+    """``MEDIA_CDN_URL`` checked and normalised: lower-case host, no default port, one
+    trailing ``/`` (browsers send the host so; a signed resource URL must match).
+
+    Only RFC 3986 characters are allowed (no quote, backslash, space or non-ASCII), so the
+    URL goes into a CloudFront JSON policy as ``json.dumps`` would write it.
+    """
+    from urllib.parse import urlsplit
+
+    name = "MEDIA_CDN_URL"
+    if not url or not set(url) <= _CDN_URL_CHARS:
+        raise ConfigurationError(
+            name,
+            "must be a URL of ASCII characters (punycode for international domain names, "
+            f"percent-encoding elsewhere); got {url!r}",
+        )
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            name, f"must be an https:// (or http://) URL with a host; got {url!r}"
+        )
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ConfigurationError(name, f"must not have a query string or fragment; got {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(name, f"must not hold a user name or password; got {url!r}")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigurationError(name, f"has a bad port ({exc}); got {url!r}") from exc
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}{parts.path.rstrip('/')}/"
+
+
+def _cloudfront_key_id(key_id: str) -> str:
+    """``MEDIA_CDN_CLOUDFRONT_KEY_ID`` checked: the id of a CloudFront public key."""
+    if not (key_id.isascii() and key_id.isalnum() and len(key_id) <= 128):
+        raise ConfigurationError(
+            "MEDIA_CDN_CLOUDFRONT_KEY_ID",
+            "must be the id of a CloudFront public key (letters and digits, such as "
+            f"K2JCJMDEHXQW5F); got {key_id!r}",
+        )
+    return key_id
+
+
+def _read_key_file(path: str) -> bytes:
+    """The bytes of ``MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE``."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise ConfigurationError(
+            "MEDIA_CDN_CLOUDFRONT_PRIVATE_KEY_FILE",
+            f"cannot read the private key file {path!r}: {exc.strerror or exc}",
+        ) from exc
+
+
+def _cloudfront_private_key(pem: str | bytes, name: str) -> Any:
+    """The RSA private key (``cryptography``) of a PEM text, parsed once per process.
+
+    Literal ``\\n`` sequences (a PEM squeezed into one line) are read as line breaks.
+    Errors name ``name``, the variable the PEM came from.
+    """
+    data = pem.encode() if isinstance(pem, str) else pem
+    if b"\n" not in data.strip() and b"\\n" in data:
+        data = data.replace(b"\\n", b"\n")
+    data = data.strip() + b"\n"
+    key = _CLOUDFRONT_KEYS.get(data)
+    if key is not None:
+        return key
+    try:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    except ImportError as exc:
+        raise ConfigurationError(
+            name,
+            "signing CloudFront URLs needs the cryptography package: pip install 'mediakit[cdn]'",
+        ) from exc
+    try:
+        key = load_pem_private_key(data, password=None)
+    except Exception as exc:  # ValueError, TypeError (encrypted), UnsupportedAlgorithm
+        raise ConfigurationError(
+            name,
+            "is not a readable, unencrypted PEM private key ('-----BEGIN RSA PRIVATE KEY-----' "
+            f"or '-----BEGIN PRIVATE KEY-----'): {exc}",
+        ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        kind = type(key).__name__.lstrip("_").removesuffix("PrivateKey") or "non-RSA"
+        raise ConfigurationError(
+            name, f"must be an RSA private key of 2048 bits; this is an {kind} key"
+        )
+    if key.key_size < 2048:
+        raise ConfigurationError(
+            name,
+            f"must be an RSA private key of 2048 bits; this one has {key.key_size} bits",
+        )
+    if len(_CLOUDFRONT_KEYS) < 8:
+        _CLOUDFRONT_KEYS[data] = key
+    return key

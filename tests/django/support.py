@@ -46,6 +46,7 @@ def _settings(db_dir: Path) -> dict[str, Any]:
             "django.contrib.sessions",
             "django.contrib.messages",
             "mediakit_django",
+            "tests.django.shop.catalog",  # a FileField model (the storage backend's tests)
         ],
         "MIDDLEWARE": [
             "django.contrib.sessions.middleware.SessionMiddleware",

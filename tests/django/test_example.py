@@ -10,7 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from examples.django_server.config import databases_from_url, demo_tokens, server_kind
+from examples.django_server.config import (
+    databases_from_url,
+    demo_tokens,
+    server_kind,
+    sqlite_transaction_mode_supported,
+)
 
 from mediakit.errors import ConfigurationError
 from tests import servers
@@ -19,11 +24,20 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_sqlite_url_becomes_an_immediate_wal_sqlite_database(tmp_path: Path) -> None:
-    """SQLite files get IMMEDIATE transactions (writers queue) and their directory created."""
+    """SQLite files get IMMEDIATE transactions (writers queue) where Django has the option
+    (5.1+; older versions would refuse it with a TypeError) and their directory created."""
+    import django
+
     db = databases_from_url(f"sqlite:///{tmp_path}/sub/m.db")["default"]
     assert db["ENGINE"] == "django.db.backends.sqlite3"
     assert db["NAME"] == str(tmp_path / "sub" / "m.db")
-    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert sqlite_transaction_mode_supported() == (django.VERSION >= (5, 1))
+    if django.VERSION >= (5, 1):
+        assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    else:
+        assert "transaction_mode" not in db["OPTIONS"]
+        assert "init_command" not in db["OPTIONS"]
+    assert db["OPTIONS"]["timeout"] == 30
     assert (tmp_path / "sub").is_dir()
 
 

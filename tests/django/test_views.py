@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 
 from mediakit.service import MediaKit
 from tests.django.support import ADMIN_TOKEN, USER_TOKEN, ensure_django
@@ -152,7 +153,7 @@ def test_async_views_keep_csrf_for_sessions_and_not_for_bearer_tokens(kit: Media
 
     async def run() -> tuple[int, int, int]:
         client = AsyncClient(enforce_csrf_checks=True)
-        await client.aforce_login(user)
+        await sync_to_async(client.force_login)(user)  # aforce_login: Django 5.0+
         refused = await client.post(
             f"/async{SETS}", {"title": "s"}, content_type="application/json"
         )

@@ -30,6 +30,10 @@ def test_site_builds_strict_with_rendered_api_reference(tmp_path: Path) -> None:
     assert "composition root" in service  # a docstring's words, rendered
     fastapi = (site / "reference" / "fastapi" / "index.html").read_text()
     assert 'id="mediakit_fastapi.create_router"' in fastapi
+    # the module's example is a code block of its own, not prose run together
+    assert "&gt;&gt;&gt;" not in fastapi
+    example = fastapi.index('app</span><span class="o">.</span><span class="n">include_router')
+    assert fastapi.rfind("<pre", 0, example) > fastapi.rfind("</pre>", 0, example)
     assert (site / "security" / "index.html").is_file()
     for page in (site / "reference").rglob("index.html"):
         text = page.read_text()

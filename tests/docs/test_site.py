@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 PUBLIC_MODULES = [
     "mediakit.settings",
+    "mediakit.contract",
     "mediakit.errors",
     "mediakit.models",
     "mediakit.keys",

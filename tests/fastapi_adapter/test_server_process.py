@@ -16,6 +16,8 @@ import httpx
 from tests import servers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+PYTHONPATH = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+"""The repository first, then the caller's path (a worktree's src/ and adapters/)."""
 
 
 def test_server_starts_on_embedded_defaults_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
@@ -25,7 +27,7 @@ def test_server_starts_on_embedded_defaults_and_stops_cleanly_on_sigint(tmp_path
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAKIT_", "MEDIA_"))}
     env.update(
         MEDIAKIT_PORT=str(port),
-        PYTHONPATH=str(REPO_ROOT),
+        PYTHONPATH=PYTHONPATH,
         PYTHONUNBUFFERED="1",
         MEDIAKIT_JOB_RUNNER="thread",
     )
@@ -76,7 +78,7 @@ def test_server_starts_on_embedded_defaults_and_stops_cleanly_on_sigint(tmp_path
 def test_bad_configuration_exits_with_a_message_naming_the_variable(tmp_path: Path) -> None:
     """A bad setting stops the server at start-up with status 2 and the variable's name."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MEDIAKIT_", "MEDIA_"))}
-    env.update(PYTHONPATH=str(REPO_ROOT), MEDIA_MAX_FILE_SIZE="lots")
+    env.update(PYTHONPATH=PYTHONPATH, MEDIA_MAX_FILE_SIZE="lots")
     done = subprocess.run(
         [sys.executable, "-m", "examples.fastapi_server"],
         cwd=tmp_path,

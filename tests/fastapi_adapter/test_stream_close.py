@@ -11,7 +11,7 @@ import pytest
 from starlette.requests import ClientDisconnect
 
 from mediakit.service import ServedObject
-from mediakit_fastapi._router import _served
+from mediakit_fastapi._routing import served as _served
 
 
 class _Body:

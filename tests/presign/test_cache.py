@@ -298,3 +298,167 @@ def test_clear_forgets_everything() -> None:
     cached.sign("k")
     assert inner.calls == 2
     assert len(cached) == 1
+
+
+def test_waiters_of_different_keys_each_get_their_own_result() -> None:
+    """Singleflight (threads) over several keys at once: the shared wake-up hands every
+    waiter the result of its own key, and each key is computed once."""
+    inner = Counting(delay=0.1)
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    keys = [f"k{i}" for i in range(4)]
+    barrier = threading.Barrier(32)
+
+    def go(i: int) -> tuple[str, str]:
+        key = keys[i % 4]
+        barrier.wait()
+        return key, cached.sign(key).url
+
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(go, range(32)))
+    assert inner.calls == 4
+    for key, url in results:
+        assert url.startswith(f"https://x/{key}?")
+    assert len({url for _, url in results}) == 4
+
+
+def test_a_full_cache_drops_its_oldest_entries_first() -> None:
+    """Beyond maxsize the earliest-signed entries of the window go; newer ones stay."""
+    clock = ManualClock(T0)
+    inner = Counting()
+    cached = CachedSigner(inner, maxsize=3, clock=clock)
+    for i in range(5):
+        cached.sign(f"k{i}")
+    assert inner.calls == 5
+    for i in (2, 3, 4):
+        cached.sign(f"k{i}")
+    assert inner.calls == 5
+    cached.sign("k0")
+    assert inner.calls == 6
+
+
+def test_an_entry_signed_as_its_window_ends_is_not_served_after_it() -> None:
+    """A URL whose window is already over when it is stored is not served again."""
+    clock = ManualClock(T0 + 299)
+    cached = CachedSigner(Counting(presigner(clock)), clock=clock)
+    first = cached.sign("k")
+    clock.set(T0 + 300)
+    second = cached.sign("k")
+    assert second.url != first.url
+    assert second.expires_at.timestamp() == T0 + 300 + 900
+
+
+def test_urls_signed_ahead_serve_the_first_page_of_the_next_window() -> None:
+    """prefetch_next signs the window's entries for the next one: at the boundary they
+    are hits, equal to what a fresh signer hands out then, with no signing on the way."""
+    clock = ManualClock(T0 + 5)
+    inner = presigner(clock)
+    cached = CachedSigner(inner, clock=clock)
+    keys = [f"images/{i}/orig" for i in range(5)]
+    for key in keys:
+        cached.sign(key, content_type="image/jpeg")
+    clock.set(T0 + 290)
+    assert cached.prefetch_next() == 5
+    assert cached.prefetch_next() == 0  # already done for this window
+    clock.set(T0 + 300)
+    fresh = presigner(ManualClock(T0 + 300))
+    signs = Counting(inner)
+    cached.inner = signs  # any signing from here on would be counted
+    for key in keys:
+        got = cached.sign(key, content_type="image/jpeg")
+        assert got == fresh.sign(key, content_type="image/jpeg")
+        assert got.expires_at.timestamp() == T0 + 300 + 900
+    assert signs.calls == 0
+    cached.sign("images/new/orig")  # not used in the last window: signed now
+    assert signs.calls == 1
+
+
+def test_urls_signed_ahead_are_not_served_before_their_window() -> None:
+    """Until the boundary the current window's URLs are served, not the next ones."""
+    clock = ManualClock(T0 + 5)
+    cached = CachedSigner(presigner(clock), clock=clock)
+    first = cached.sign("k")
+    assert cached.prefetch_next() == 1
+    clock.set(T0 + 299.5)
+    assert cached.sign("k") is first
+    clock.set(T0 + 900)  # two windows later: the ones signed ahead are stale too
+    late = cached.sign("k")
+    assert late == presigner(ManualClock(T0 + 900)).sign("k")
+
+
+def test_prefetch_zero_or_a_foreign_signer_signs_nothing_ahead() -> None:
+    """prefetch=0 turns it off; a signer without an attrs ``clock`` field is left alone."""
+    clock = ManualClock(T0)
+    off = CachedSigner(presigner(clock), clock=clock, prefetch=0)
+    off.sign("k")
+    assert off.prefetch_next() == 0
+    foreign = CachedSigner(Counting(), clock=clock)
+    foreign.sign("k")
+    assert foreign.prefetch_next() == 0
+
+
+@pytest.mark.slow
+def test_the_background_thread_signs_ahead_with_the_system_clock() -> None:
+    """With the real clock a daemon thread signs ahead before the window ends, so the
+    first call of the next window signs nothing (retried over a few windows: a loaded
+    machine may run the thread late)."""
+    from mediakit.presign import CdnSigner, CloudFrontKey
+    from tests.presign.cdn_keys import KEY_ID, pem, rsa_key
+
+    signatures: list[bytes] = []
+
+    class CountingKey(CloudFrontKey):
+        def sign(self, message: bytes) -> bytes:
+            signatures.append(message)
+            return super().sign(message)
+
+    key = CountingKey(KEY_ID, CloudFrontKey.from_pem(KEY_ID, pem(rsa_key())).private_key)
+    window = 2
+    cached = CachedSigner(CdnSigner("https://cdn.example.com", key=key, ttl=4, window=window))
+    for _ in range(5):
+        # start right after a boundary, sign once, wait for the thread to sign ahead
+        time.sleep(window - time.time() % window + 0.01)
+        boundary = time.time() // window * window + window
+        cached.sign("k")
+        before = len(signatures)
+        while len(signatures) == before and time.time() < boundary:
+            time.sleep(0.01)
+        if len(signatures) == before:
+            continue  # the thread was late this window
+        time.sleep(max(0.0, boundary - time.time()) + 0.01)
+        ahead = len(signatures)
+        got = cached.sign("k")
+        if time.time() >= boundary + window:
+            continue
+        assert len(signatures) == ahead  # served from the entries signed ahead
+        assert f"Expires={int(boundary) + 4}&" in got.url
+        return
+    pytest.fail("the prefetch thread never signed ahead in five windows")
+
+
+def _ahead_threads() -> int:
+    return sum(t.name == "mediakit-presign-ahead" for t in threading.enumerate())
+
+
+def test_a_signer_that_cannot_sign_ahead_starts_no_thread() -> None:
+    """A foreign signer (no attrs ``clock`` field) or prefetch=0: no background thread;
+    a mediakit signer with the system clock: one, started by the first entry."""
+    from mediakit.presign import CdnSigner
+
+    class Foreign:
+        def sign(
+            self, key: str, *, content_type: str | None = None, disposition: str | None = None
+        ) -> SignedUrl:
+            now = time.time()
+            return SignedUrl(
+                key, datetime.fromtimestamp(now + 900, UTC), datetime.fromtimestamp(now + 60, UTC)
+            )
+
+    before = _ahead_threads()
+    foreign = CachedSigner(Foreign())
+    assert foreign.sign("k") is foreign.sign("k")  # cached, so a window was opened
+    CachedSigner(CdnSigner("https://cdn.example.com"), prefetch=0).sign("k")
+    assert _ahead_threads() == before
+    cached = CachedSigner(CdnSigner("https://cdn.example.com"))
+    assert _ahead_threads() == before
+    cached.sign("k")
+    assert _ahead_threads() == before + 1

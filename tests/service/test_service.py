@@ -202,18 +202,22 @@ def test_proxy_serves_ranges_and_original_as_attachment(svc: Twin, kit: MediaKit
 
 
 def test_proxy_delivery_hands_out_proxy_urls() -> None:
-    """With MEDIA_DELIVERY=proxy every URL points at the Range proxy."""
+    """With MEDIA_DELIVERY=proxy every URL points at the Range proxy (with a grant)."""
     kit = make_kit(delivery="proxy", prefix="/media")
     svc = Twin(kit, "async")
     image = seed_image(kit)
     music_set, tracks = seed_set(kit)
     view = svc.get_image(USER, image.id)
-    assert view["url"] == f"/media/api/v1/user/media/{image.id}/stream"
-    assert view["thumbnails"]["w320"] == f"/media/api/v1/user/media/{image.id}/stream?size=w320"
+    assert view["url"].startswith(f"/media/api/v1/user/media/{image.id}/stream?exp=")
+    assert view["thumbnails"]["w320"].startswith(
+        f"/media/api/v1/user/media/{image.id}/stream?size=w320&exp="
+    )
     stream = svc.stream_url(USER, music_set.id, tracks[0].id, "high")
-    assert stream["url"] == f"/media/api/v1/user/media/{tracks[0].id}/stream?quality=high"
+    assert stream["url"].startswith(
+        f"/media/api/v1/user/media/{tracks[0].id}/stream?quality=high&exp="
+    )
     download = svc.download_url(USER, music_set.id, tracks[0].id)
-    assert download["url"].endswith("?quality=original")
+    assert "?quality=original&exp=" in download["url"]
     kit.close()
 
 

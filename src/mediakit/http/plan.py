@@ -25,7 +25,7 @@ from mediakit.http.conditional import (
     if_range_matches,
 )
 from mediakit.http.ranges import RangeRequest, content_range, unsatisfied_content_range
-from mediakit.storage._protocols import ByteSpan, ObjectInfo
+from mediakit.values import ByteSpan, ObjectInfo
 
 __all__ = [
     "ALLOWED_CONTENT_TYPES",
@@ -103,11 +103,6 @@ class ResponsePlan:
             if key.lower() == lowered:
                 return value
         return None
-
-    @property
-    def has_object_body(self) -> bool:
-        """True when the body is streamed from the object store."""
-        return self.span is not None
 
 
 def _check_header_value(name: str, value: str) -> str:

@@ -21,7 +21,7 @@ import re
 import attrs
 
 from mediakit.errors import BadRequest, RangeNotSatisfiable
-from mediakit.storage._protocols import ByteSpan
+from mediakit.values import ByteSpan
 
 __all__ = [
     "COALESCE_GAP",

@@ -9,6 +9,7 @@ from datetime import datetime
 from mediakit.clock import Clock, system_clock
 from mediakit.errors import ConfigurationError
 from mediakit.presign._cache import CachedSigner
+from mediakit.presign._cdn import CdnSigner, CloudFrontKey
 from mediakit.presign._local import DEFAULT_LOCAL_BASE_PATH, LocalUrlSigner
 from mediakit.presign._sigv4 import Credentials, CredentialsProvider, SigV4Presigner
 from mediakit.settings import Settings
@@ -65,13 +66,22 @@ def build_signer(
 ) -> CachedSigner:
     """The signer the settings ask for, behind a per-process cache.
 
+    ``cdn_enabled``: URLs on ``MEDIA_CDN_URL``, CloudFront-signed when a key is set;
     ``storage_backend == "s3"``: native SigV4 presigning against the configured endpoint;
     otherwise HMAC-signed URLs served by the app at ``{local_base_path}/{key}``
     (``/api/v1/media/local`` unless the app is mounted under a prefix).
     """
     ttl, window = settings.presign_ttl, settings.effective_presign_window
-    inner: SigV4Presigner | LocalUrlSigner
-    if settings.storage_backend == "s3":
+    inner: CdnSigner | SigV4Presigner | LocalUrlSigner
+    if settings.cdn_enabled and settings.cdn_url is not None:
+        inner = CdnSigner(
+            settings.cdn_url,
+            key=CloudFrontKey.from_settings(settings),
+            ttl=ttl,
+            window=window,
+            clock=clock,
+        )
+    elif settings.storage_backend == "s3":
         inner = SigV4Presigner(
             settings.assets_bucket,
             credentials=credentials_from_settings(settings),

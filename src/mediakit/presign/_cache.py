@@ -1,22 +1,34 @@
 """A per-process URL cache with singleflight, for threads and for asyncio tasks.
 
-The store is a ``cachetools.TLRUCache`` (``TTLCache`` with a lifetime per entry): entries
-live until the end of their signing window (:attr:`SignedUrl.renew_at`), when the signer
-would hand out a new URL anyway; so a cached URL is always the one every
-other process returns, and still has at least ``ttl - window`` to live.
+Entries live until the end of their signing window (:attr:`SignedUrl.renew_at`), when
+the signer would hand out a new URL anyway; so a cached URL is always the one every
+other process returns, and still has at least ``ttl - window`` to live. The entries of
+the current window sit in one dict that is dropped whole when the window ends; the odd
+ones that renew at other times sit in a ``cachetools.TLRUCache``.
 
 Singleflight: when many threads (or tasks of one event loop) miss on the same key at
 once, one computes and the others wait for its result. A failure reaches every waiter
-and is not cached; the next call tries again.
+and is not cached; the next call tries again. A miss nobody else is waiting on costs
+the inner signer plus two short critical sections (no synchronisation object per miss).
+
+Signing ahead: shortly before a window ends, a background thread signs the window's most
+recent entries again for the next window, so the first page after the boundary is served
+from the cache instead of signing every URL on the request path (for CloudFront URLs, an
+RSA signature each).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 import anyio
@@ -28,7 +40,60 @@ from mediakit.presign._core import SignedUrl, UrlSigner
 
 __all__ = ["AsyncUrlSigner", "CachedSigner"]
 
+log = logging.getLogger("mediakit.presign")
+
 _CacheKey = tuple[str, str | None, str | None]
+
+# Sign ahead this share of a window before it ends (at most _MAX_LEAD seconds).
+_LEAD_SHARE = 0.2
+_MAX_LEAD = 60.0
+
+
+@attrs.frozen
+class _Pinned:
+    """A clock stopped at ``at``: a clone of the inner signer signs as of that moment."""
+
+    at: float
+
+    def time(self) -> float:
+        """The pinned time."""
+        return self.at
+
+    def now(self) -> datetime:
+        """The pinned time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.at, UTC)
+
+
+def _prefetch_loop(ref: weakref.ref[CachedSigner]) -> None:
+    """Background: shortly before each window ends, sign its entries for the next one.
+
+    One attempt per window, whatever its outcome. Holds the cache only weakly, so it
+    ends once the cache is garbage.
+    """
+    tried = float("-inf")  # the window end last signed ahead for
+    while True:
+        me = ref()
+        if me is None:
+            return
+        until, created = me._gen[0], me._gen_created
+        del me  # no strong reference while sleeping
+        now = time.time()
+        lead = min(_MAX_LEAD, (until - created) * _LEAD_SHARE)
+        if until == tried or now >= until:  # done for this window, or none open yet
+            time.sleep(1.0)
+            continue
+        if now < until - lead:
+            time.sleep(min(1.0, max(0.05, until - lead - now)))
+            continue
+        tried = until
+        me = ref()
+        if me is None:
+            return
+        try:
+            me.prefetch_next()
+        except Exception:  # never end the loop: the request path signs as usual
+            log.debug("signing URLs ahead failed", exc_info=True)
+        del me
 
 
 @runtime_checkable
@@ -42,13 +107,25 @@ class AsyncUrlSigner(Protocol):
         ...
 
 
+def _clonable(inner: object) -> bool:
+    """Whether ``inner`` can be copied with another clock (an attrs class with ``clock``)."""
+    kind: Any = type(inner)
+    return attrs.has(kind) and "clock" in attrs.fields_dict(kind)
+
+
 class _Flight:
-    """One in-progress computation that other threads wait for."""
+    """One in-progress computation that other threads wait for.
+
+    No synchronisation object of its own: the (rare) waiters sleep on the cache's one
+    condition, so a miss without contention costs two dict operations, not an
+    ``Event`` (issue 15: a per-miss ``threading.Event`` and a ``TLRUCache`` insert made
+    a miss cost 5x an uncached sign).
+    """
 
     __slots__ = ("done", "error", "result")
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = False
         self.result: SignedUrl | None = None
         self.error: BaseException | None = None
 
@@ -81,133 +158,275 @@ class CachedSigner:
     Args:
         inner: the signer to cache (a :class:`UrlSigner`; if it also has an async
             ``asign``, :meth:`asign` awaits that).
-        maxsize: most entries kept (least recently used go first).
+        maxsize: most entries kept (the oldest go first).
         clock: the time source; must be the one ``inner`` uses.
+        prefetch: how many of a window's most recent entries are signed again for the
+            next window, shortly before it starts (:meth:`prefetch_next`), so that the
+            first page of a window is served from the cache; 0 turns it off. With the
+            system clock a daemon thread does it (the last fifth of each window, at most
+            a minute ahead); ``inner`` must be an attrs class with a ``clock`` field
+            (every mediakit signer is), otherwise nothing is signed ahead.
+
+    Two stores: the *generation*, a plain dict holding the entries of the current
+    signing window (they all renew at the same instant, so the dict is dropped whole
+    when the window ends and a hit is one dict read and one clock read, lock-free); and
+    a ``cachetools.TLRUCache`` for the odd entries that renew at another time (URLs
+    clamped to expiring credentials, foreign signers without ``renew_at``).
     """
 
     inner: UrlSigner
     maxsize: int = attrs.field(default=100_000, kw_only=True)
     clock: Clock = attrs.field(default=system_clock, kw_only=True, repr=False)
+    prefetch: int = attrs.field(default=10_000, kw_only=True)
 
-    _cache: TLRUCache[_CacheKey, SignedUrl] = attrs.field(init=False, repr=False)
+    _odd: TLRUCache[_CacheKey, SignedUrl] = attrs.field(init=False, repr=False)
+    _odd_used: bool = attrs.field(init=False, default=False, repr=False)
+    """Whether :attr:`_odd` ever held an entry (its ``len`` is a slow Python call)."""
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
-    _flights: dict[_CacheKey, _Flight] = attrs.field(init=False, factory=dict, repr=False)
+    _cond: threading.Condition = attrs.field(init=False, repr=False)
+    _flights: dict[_CacheKey, _Flight | None] = attrs.field(init=False, factory=dict, repr=False)
     _aflights: dict[tuple[object, _CacheKey], _AsyncFlight] = attrs.field(
         init=False, factory=dict, repr=False
     )
     _time: Callable[[], float] = attrs.field(init=False, repr=False)
-    _front: tuple[float, dict[_CacheKey, SignedUrl]] = attrs.field(
-        init=False, factory=lambda: (float("-inf"), {}), repr=False
+    _gen: tuple[float, OrderedDict[_CacheKey, SignedUrl]] = attrs.field(
+        init=False, factory=lambda: (float("-inf"), OrderedDict()), repr=False
     )
-    """``(until, entries)``: a lock-free read-through front of the cache; see :meth:`_remember`."""
+    """``(until, entries)``: the entries renewing at ``until``; replaced whole, never
+    mutated apart, so readers take both with one attribute read and no lock."""
+    _gen_created: float = attrs.field(init=False, default=0.0, repr=False)
+    _next: tuple[float, float, OrderedDict[_CacheKey, SignedUrl]] | None = attrs.field(
+        init=False, default=None, repr=False
+    )
+    """``(from, until, entries)``: the next window's entries, signed ahead."""
+    _prefetch_pid: int = attrs.field(init=False, default=0, repr=False)
+    _renew: tuple[object, float] = attrs.field(init=False, default=(None, 0.0), repr=False)
+    """The last ``renew_at`` seen and its timestamp (a window's URLs share the object)."""
+    _asign: Callable[..., Awaitable[SignedUrl]] | None = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         # the system clock's time() is time.time: skip a Python-level call on every hit
         self._time = time.time if isinstance(self.clock, SystemClock) else self.clock.time
-        self._cache = TLRUCache(maxsize=self.maxsize, ttu=self._until, timer=self._time)
-
-    def _remember(self, k: _CacheKey, value: SignedUrl) -> None:
-        """Put a cached entry in the front too (call with the lock held).
-
-        Why: a hit through ``TLRUCache`` (Python code, under a lock) costs about 0.7 µs;
-        the front is one dict read and one clock read, so a hit stays far under 1 µs,
-        which pages of hundreds of URLs feel. Every entry of a signing window shares
-        its renewal time, so the front holds entries renewing no earlier than ``until``
-        and is dropped whole at ``until``; the cache itself stays the source of truth.
-        """
-        if value.renew_at is None:
-            return
-        renew = value.renew_at.timestamp()
-        until, front = self._front
-        if self._time() >= until:
-            self._front = (renew, {k: value})
-        elif renew >= until and len(front) < self.maxsize:
-            front[k] = value
+        self._odd = TLRUCache(maxsize=self.maxsize, ttu=self._until, timer=self._time)
+        self._cond = threading.Condition(self._lock)
+        inner = self.inner
+        self._asign = inner.asign if isinstance(inner, AsyncUrlSigner) else None
 
     @staticmethod
     def _until(_key: _CacheKey, value: SignedUrl, now: float) -> float:
-        """When an entry goes: at its renewal time, or halfway to its expiry."""
+        """When an odd entry goes: at its renewal time, or halfway to its expiry."""
         if value.renew_at is not None:
             return value.renew_at.timestamp()
         return now + (value.expires_at.timestamp() - now) / 2
 
     def __len__(self) -> int:
-        """Number of live entries (expired ones may linger until touched)."""
+        """Number of live entries (expired odd ones may linger until touched)."""
         with self._lock:
-            return len(self._cache)
+            until, gen = self._gen
+            return (len(gen) if self._time() < until else 0) + len(self._odd)
 
     def clear(self) -> None:
         """Forget every cached URL."""
         with self._lock:
-            self._cache.clear()
-            self._front = (float("-inf"), {})
+            if self._odd_used:
+                self._odd.clear()
+            self._odd_used = False
+            self._gen = (float("-inf"), OrderedDict())
+            self._next = None
+
+    def _lookup(self, k: _CacheKey, now: float) -> SignedUrl | None:
+        """A cached entry (call with the lock held)."""
+        until, gen = self._gen
+        if now >= until and self._next is not None:
+            until, gen = self._promote(now)
+        if now < until:
+            hit = gen.get(k)
+            if hit is not None:
+                return hit
+        if self._odd_used:
+            return self._odd.get(k)
+        return None
+
+    def _store(self, k: _CacheKey, value: SignedUrl, now: float) -> None:
+        """Keep a fresh entry until its renewal time (call with the lock held)."""
+        renew_at = value.renew_at
+        if renew_at is None:
+            self._odd[k] = value
+            self._odd_used = True
+            return
+        seen, renew = self._renew
+        if seen is not renew_at:
+            renew = renew_at.timestamp()
+            self._renew = (renew_at, renew)
+        if renew <= now:
+            return  # its window is already over: the next call signs anew
+        until, gen = self._gen
+        if now >= until and self._next is not None:
+            until, gen = self._promote(now)
+        if now >= until or renew > until:
+            self._gen = (renew, OrderedDict({k: value}))
+            self._gen_created = now
+            self._start_prefetch()
+        elif renew == until:
+            if len(gen) >= self.maxsize:
+                gen.popitem(last=False)
+            gen[k] = value
+        else:  # renews before the window ends: credentials about to expire
+            self._odd[k] = value
+            self._odd_used = True
+
+    def _promote(self, now: float) -> tuple[float, OrderedDict[_CacheKey, SignedUrl]]:
+        """Make the entries signed ahead the current ones if their window has come
+        (call with the lock held); returns the current generation."""
+        nxt = self._next
+        if nxt is not None and nxt[0] <= now:
+            self._next = None
+            if now < nxt[1]:
+                self._gen = (nxt[1], nxt[2])
+                self._gen_created = nxt[0]
+        return self._gen
+
+    def _start_prefetch(self) -> None:
+        """Start the background signer once per process (call with the lock held)."""
+        if self.prefetch <= 0 or not isinstance(self.clock, SystemClock):
+            return
+        if not _clonable(self.inner):
+            return
+        pid = os.getpid()
+        if self._prefetch_pid == pid:  # a forked child starts its own
+            return
+        self._prefetch_pid = pid
+        threading.Thread(
+            target=_prefetch_loop,
+            args=(weakref.ref(self),),
+            name="mediakit-presign-ahead",
+            daemon=True,
+        ).start()
+
+    def prefetch_next(self) -> int:
+        """Sign the current window's most recent entries for the next window now.
+
+        They are served from the moment the next window starts. Returns how many were
+        signed (0 when the inner signer cannot be cloned at another time, or when there
+        is nothing to do). Safe to call from any thread; a failure of the inner signer
+        ends the round early and is raised.
+        """
+        if self.prefetch <= 0:
+            return 0
+        with self._lock:
+            until, gen = self._gen
+            keys = list(gen)[-self.prefetch :]
+            if self._next is not None and self._next[0] == until:
+                return 0
+        inner: Any = self.inner
+        if until == float("-inf") or not keys or not _clonable(inner):
+            return 0
+        ahead: UrlSigner = attrs.evolve(inner, clock=_Pinned(until))
+        entries: OrderedDict[_CacheKey, SignedUrl] = OrderedDict()
+        renew = None
+        for k in keys:
+            value = ahead.sign(k[0], content_type=k[1], disposition=k[2])
+            if value.renew_at is None:
+                return 0
+            if renew is None:
+                renew = value.renew_at.timestamp()
+            if value.renew_at.timestamp() == renew:  # not clamped by credentials
+                entries[k] = value
+        if renew is None or renew <= until:
+            return 0
+        with self._lock:
+            if self._gen[0] == until:  # still the window it was signed after
+                self._next = (until, renew, entries)
+        return len(entries)
 
     def sign(
         self, key: str, *, content_type: str | None = None, disposition: str | None = None
     ) -> SignedUrl:
         """The cached URL for these inputs, or the inner signer's (computed once)."""
         k = (key, content_type, disposition)
-        until, front = self._front  # one read: the pair is replaced, never mutated apart
-        hit = front.get(k)
+        until, gen = self._gen  # one read: the pair is replaced, never mutated apart
+        hit = gen.get(k)
         if hit is not None and self._time() < until:
             return hit
+        return self._miss(k)
+
+    def _miss(self, k: _CacheKey) -> SignedUrl:
+        """Compute ``k`` once across threads: the first caller signs, others wait."""
+        flights = self._flights
         with self._lock:
-            try:
-                hit = self._cache[k]
-            except KeyError:
-                pass
-            else:
-                self._remember(k, hit)
+            now = self._time()
+            until, gen = self._gen
+            if now >= until and self._next is not None:
+                until, gen = self._promote(now)
+            hit = gen.get(k) if now < until else None
+            if hit is None and self._odd_used:
+                hit = self._odd.get(k)
+            if hit is not None:
                 return hit
-            flight = self._flights.get(k)
-            leader = flight is None
-            if flight is None:
-                flight = self._flights[k] = _Flight()
-        if not leader:
-            flight.done.wait()
-            if flight.error is not None:
-                raise flight.error
-            assert flight.result is not None
-            return flight.result
+            if k not in flights:
+                # The leader: no flight object until somebody waits for this key.
+                flights[k] = None
+            else:
+                flight = flights[k]
+                if flight is None:
+                    flight = flights[k] = _Flight()
+                while not flight.done:
+                    self._cond.wait()
+                if flight.error is not None:
+                    raise flight.error
+                assert flight.result is not None
+                return flight.result
         try:
-            result = self.inner.sign(key, content_type=content_type, disposition=disposition)
+            result = self.inner.sign(k[0], content_type=k[1], disposition=k[2])
         except BaseException as exc:
-            flight.error = exc
+            with self._lock:
+                flight = flights.pop(k)
+                if flight is not None:
+                    flight.error = exc
+                    flight.done = True
+                    self._cond.notify_all()
             raise
-        else:
-            flight.result = result
-            with self._lock:
-                self._cache[k] = result
-                if k in self._cache:  # not already past its renewal time
-                    self._remember(k, result)
-            return result
-        finally:
-            with self._lock:
-                del self._flights[k]
-            flight.done.set()
+        with self._lock:
+            # ``now`` from before signing: an entry stored a little late is still read
+            # only while its window lasts (every read checks ``until``)
+            seen, renew = self._renew
+            until, gen = self._gen
+            if result.renew_at is seen and renew == until and now < until:
+                if len(gen) >= self.maxsize:
+                    gen.popitem(last=False)
+                gen[k] = result  # the common case of _store, inlined
+            else:
+                self._store(k, result, now)
+            flight = flights.pop(k)
+            if flight is not None:
+                flight.result = result
+                flight.done = True
+                self._cond.notify_all()
+        return result
 
     async def asign(
         self, key: str, *, content_type: str | None = None, disposition: str | None = None
     ) -> SignedUrl:
         """:meth:`sign` for async code: one computation per key per event loop.
 
-        Concurrent tasks missing on the same key await the first one's result (or its
-        error). If that task is cancelled, a waiting task takes over.
+        With a synchronous inner signer this is :meth:`sign` (a computation that never
+        awaits cannot interleave with other tasks). With an async one, concurrent tasks
+        missing on the same key await the first one's result (or its error); if that
+        task is cancelled, a waiting task takes over.
         """
         k = (key, content_type, disposition)
-        until, front = self._front
-        hit = front.get(k)
+        until, gen = self._gen
+        hit = gen.get(k)
         if hit is not None and self._time() < until:
             return hit
+        asign = self._asign
+        if asign is None:
+            return self._miss(k)
         fk = (_loop_token(), k)
         while True:
             with self._lock:
-                try:
-                    hit = self._cache[k]
-                except KeyError:
-                    pass
-                else:
-                    self._remember(k, hit)
+                hit = self._lookup(k, self._time())
+                if hit is not None:
                     return hit
                 flight = self._aflights.get(fk)
                 leader = flight is None
@@ -223,11 +442,7 @@ class CachedSigner:
             # the leader was cancelled: try again (maybe as the new leader)
         cancelled = anyio.get_cancelled_exc_class()
         try:
-            inner = self.inner
-            if isinstance(inner, AsyncUrlSigner):
-                result = await inner.asign(key, content_type=content_type, disposition=disposition)
-            else:
-                result = inner.sign(key, content_type=content_type, disposition=disposition)
+            result = await asign(key, content_type=content_type, disposition=disposition)
         except cancelled:
             raise
         except BaseException as exc:
@@ -236,9 +451,7 @@ class CachedSigner:
         else:
             flight.result = result
             with self._lock:
-                self._cache[k] = result
-                if k in self._cache:  # not already past its renewal time
-                    self._remember(k, result)
+                self._store(k, result, self._time())
             return result
         finally:
             with self._lock:

@@ -25,13 +25,18 @@ import attrs
 
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
+from mediakit.contract import PROXY_PATH
 from mediakit.errors import MediaKitError, NotFound
+from mediakit.http.plan import safe_content_type
 from mediakit.models import Image, Principal, Track
+from mediakit.presign._local import GrantSigner
 from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
+from mediakit.service import _delivery as delivery
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
+from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
     JobRunner,
     LocalVerifier,
@@ -39,7 +44,7 @@ from mediakit.service._ports import (
     UploadLimiter,
     UrlSigner,
 )
-from mediakit.service._serving import AsyncServing, ServedObject
+from mediakit.service._serving import AsyncServing, Offload, ServedObject
 from mediakit.service._views import (
     DownloadUrl,
     ImageView,
@@ -91,12 +96,19 @@ class AsyncMediaService:
     """Path of the Range proxy, used in URLs when ``settings.delivery == "proxy"``."""
     info_cache: ObjectInfoCache | None = None
     """HEAD results of write-once keys, shared by the twins (forgotten on delete)."""
+    grants: GrantSigner | None = None
+    """Signs and checks the grants of proxy URLs (``MEDIA_DELIVERY=proxy|offload``);
+    ``None``: proxy URLs carry no grant and the proxy needs a principal."""
     _serving: AsyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
+    _offload: Offload = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
+        self._offload = Offload(
+            self.settings.offload_location, delivery.offload_origins(self.settings)
+        )
 
     async def _db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run one synchronous database step in a worker thread."""
@@ -107,10 +119,8 @@ class AsyncMediaService:
     async def _url(
         self, item_id: str, target: policy.ServeTarget, params: Mapping[str, str]
     ) -> SignedUrlLike:
-        if self.settings.delivery == "proxy":
-            return policy.proxy_url(
-                self.proxy_base, item_id, params, self.clock.now(), self.settings.presign_ttl
-            )
+        if self.settings.delivery != "presigned":
+            return self._proxy_url(item_id, params)
         asign = getattr(self.signer, "asign", None)
         if asign is None:
             return self.signer.sign(
@@ -121,10 +131,23 @@ class AsyncMediaService:
         )
         return signed
 
+    def _proxy_url(self, item_id: str, params: Mapping[str, str]) -> SignedUrlLike:
+        """See :meth:`MediaService._proxy_url`."""
+        if self.grants is None:
+            return policy.proxy_url(
+                mount_base(self.proxy_base, PROXY_PATH),
+                item_id,
+                params,
+                self.clock.now(),
+                self.settings.presign_ttl,
+            )
+        grant = self.grants.grant(item_id, policy.proxy_query(params))
+        return delivery.grant_url(mount_base(self.proxy_base, PROXY_PATH), item_id, params, grant)
+
     async def _image_json(self, image: Image) -> ImageView:
         original, thumbs = policy.image_targets(image)
         asign = getattr(self.signer, "asign", None)
-        if asign is not None and self.settings.delivery != "proxy":
+        if asign is not None and self.settings.delivery == "presigned":
             # _url inlined for the common case: listings sign 4 URLs per image
             return views.image_view(
                 image,
@@ -411,28 +434,57 @@ class AsyncMediaService:
 
     async def proxy(
         self,
-        principal: Principal,
+        principal: Principal | None,
         media_id: str,
         *,
         method: str,
         headers: Mapping[str, str],
         quality: str | None = None,
         size: str | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> ServedObject[AsyncIterator[bytes]]:
         """See :meth:`MediaService.proxy`."""
+        who = delivery.proxy_principal(
+            principal, self.grants, media_id, delivery.proxy_variant(quality, size), query
+        )
         target = await self._db(
             steps.proxy_target,
             self.repos,
-            principal,
+            who,
             media_id,
             quality=quality,
             size=size,
             default_quality=self.settings.audio_quality_default,
             pre_encode=self.settings.audio_pre_encode,
         )
+        if self.settings.delivery == "offload":
+            # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
+            signed = await self._sign(
+                attrs.evolve(target, content_type=safe_content_type(target.content_type))
+            )
+            return await self._serving.offload(
+                target.key,
+                signed.url,
+                method,
+                headers,
+                target.content_type,
+                target.disposition,
+                self._offload,
+            )
         return await self._serving.serve(
             target.key, method, headers, target.content_type, target.disposition
         )
+
+    async def _sign(self, target: policy.ServeTarget) -> SignedUrlLike:
+        asign = getattr(self.signer, "asign", None)
+        if asign is None:
+            return self.signer.sign(
+                target.key, content_type=target.content_type, disposition=target.disposition
+            )
+        signed: SignedUrlLike = await asign(
+            target.key, content_type=target.content_type, disposition=target.disposition
+        )
+        return signed
 
     async def serve_local(
         self, key: str, query: Mapping[str, str], *, method: str, headers: Mapping[str, str]

@@ -18,6 +18,14 @@ from urllib.parse import urlencode
 
 import attrs
 
+from mediakit.contract import (
+    MAX_DESCRIPTION,
+    MAX_LIMIT,
+    MAX_TITLE,
+    MIN_LIMIT,
+    PROXY_QUALITIES,
+    STREAM_TIERS,
+)
 from mediakit.errors import Conflict, Forbidden, NotFound, UnprocessableEntity
 from mediakit.http import content_disposition as _content_disposition
 from mediakit.models import (
@@ -65,11 +73,6 @@ __all__ = [
     "upload_changes",
 ]
 
-MAX_TITLE = 200
-MAX_DESCRIPTION = 5000
-MAX_LIMIT = 100
-STREAM_TIERS: tuple[str, ...] = ("low", "medium", "high")
-"""Streaming tiers in the order the JSON lists them."""
 _TIER_CONTENT_TYPE = {str(t.tier): t.content_type for t in AUDIO_TIERS}
 
 
@@ -131,8 +134,10 @@ def see_track(track: Track | None, set_id: str | None, track_id: str) -> Track:
 
 def check_limit(limit: int) -> int:
     """A page size between 1 and :data:`MAX_LIMIT`; :class:`UnprocessableEntity` otherwise."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise UnprocessableEntity(f"limit must be between 1 and {MAX_LIMIT}; got {limit}.")
+    if not MIN_LIMIT <= limit <= MAX_LIMIT:
+        raise UnprocessableEntity(
+            f"limit must be between {MIN_LIMIT} and {MAX_LIMIT}; got {limit}."
+        )
     return limit
 
 
@@ -248,7 +253,7 @@ def parse_quality(value: str | None, default: str, *, allow_original: bool = Fal
     """
     if value is None or value == "":
         return AudioTier(default)
-    allowed = (*STREAM_TIERS, "original") if allow_original else STREAM_TIERS
+    allowed: tuple[str, ...] = PROXY_QUALITIES if allow_original else STREAM_TIERS
     if value not in allowed:
         raise UnprocessableEntity(f"quality must be one of {', '.join(allowed)}; got {value!r}.")
     return AudioTier(value)

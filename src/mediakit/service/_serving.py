@@ -5,6 +5,10 @@ A thin layer over :func:`mediakit.proxy.open_sync` / :func:`~mediakit.proxy.open
 they HEAD the object (or take it from an :class:`~mediakit.proxy.ObjectInfoCache`), plan
 the response with :func:`mediakit.http.plan_response` and fetch the first chunk before
 any header is sent, so a storage failure is still a clean 404/502/503.
+
+With ``MEDIA_DELIVERY=offload``, ``offload()`` plans the same answer from the object's
+(cached) info and hands the bytes to nginx with ``X-Accel-Redirect`` instead of streaming
+them (see :func:`mediakit.proxy.offload_headers` and the nginx how-to).
 """
 
 from __future__ import annotations
@@ -15,10 +19,20 @@ from typing import Generic, TypeVar
 import attrs
 
 from mediakit.errors import NotFound, ObjectNotFound
-from mediakit.proxy import AsyncProxyResponse, ObjectInfoCache, ProxyResponse, open_async, open_sync
+from mediakit.http.plan import ResponsePlan, plan_response
+from mediakit.proxy import (
+    AsyncFixedBody,
+    AsyncProxyResponse,
+    FixedBody,
+    ObjectInfoCache,
+    ProxyResponse,
+    offload_headers,
+    open_async,
+    open_sync,
+)
 from mediakit.storage import AsyncObjectStore, ObjectStore
 
-__all__ = ["AsyncServing", "ServedObject", "SyncServing"]
+__all__ = ["AsyncServing", "Offload", "ServedObject", "SyncServing"]
 
 B = TypeVar("B")
 
@@ -34,6 +48,36 @@ class ServedObject(Generic[B]):
     status: int
     headers: Mapping[str, str]
     body: B
+
+
+@attrs.frozen
+class Offload:
+    """Where offloaded answers send nginx (``MEDIA_DELIVERY=offload``)."""
+
+    location: str
+    """nginx's internal location (``MEDIA_OFFLOAD_LOCATION``)."""
+    origins: tuple[str, ...]
+    """The S3 endpoint origins a presigned URL may have."""
+
+
+def _redirect(
+    plan: ResponsePlan,
+    presigned_url: str,
+    content_type: str | None,
+    disposition: str | None,
+    offload: Offload,
+) -> dict[str, str]:
+    span = plan.span if plan.status == 206 else None
+    return dict(
+        offload_headers(
+            presigned_url,
+            origins=offload.origins,
+            location=offload.location,
+            span=span,
+            content_type=content_type,
+            disposition=disposition,
+        )
+    )
 
 
 def _missing() -> NotFound:
@@ -72,6 +116,35 @@ class SyncServing:
             raise _missing() from None
         return ServedObject(response.status, dict(response.headers), response)
 
+    def offload(
+        self,
+        key: str,
+        presigned_url: str,
+        method: str,
+        headers: Mapping[str, str],
+        content_type: str | None,
+        disposition: str | None,
+        offload: Offload,
+    ) -> ServedObject[Iterator[bytes]]:
+        """Answer for nginx offload: an empty ``X-Accel-Redirect`` to ``presigned_url`` with
+        the planned byte span, or, when no bytes are to be sent (HEAD, 304, 412, 416), the
+        full answer from here. Needs the object's info: cached, else one HEAD."""
+        info = self.info_cache.get(key) if self.info_cache is not None else None
+        if info is None:
+            try:
+                info = self.store.head(key)
+            except ObjectNotFound:
+                raise _missing() from None
+            if self.info_cache is not None:
+                self.info_cache.put(info)
+        plan = plan_response(
+            method, headers, info, content_type=content_type, disposition=disposition
+        )
+        if method.upper() != "GET" or plan.span is None:
+            return ServedObject(plan.status, dict(plan.headers), FixedBody(plan.body))
+        redirect = _redirect(plan, presigned_url, content_type, disposition, offload)
+        return ServedObject(200, redirect, FixedBody())
+
 
 @attrs.frozen
 class AsyncServing:
@@ -104,3 +177,30 @@ class AsyncServing:
         except ObjectNotFound:
             raise _missing() from None
         return ServedObject(response.status, dict(response.headers), response)
+
+    async def offload(
+        self,
+        key: str,
+        presigned_url: str,
+        method: str,
+        headers: Mapping[str, str],
+        content_type: str | None,
+        disposition: str | None,
+        offload: Offload,
+    ) -> ServedObject[AsyncIterator[bytes]]:
+        """See :meth:`SyncServing.offload`."""
+        info = self.info_cache.get(key) if self.info_cache is not None else None
+        if info is None:
+            try:
+                info = await self.store.head(key)
+            except ObjectNotFound:
+                raise _missing() from None
+            if self.info_cache is not None:
+                self.info_cache.put(info)
+        plan = plan_response(
+            method, headers, info, content_type=content_type, disposition=disposition
+        )
+        if method.upper() != "GET" or plan.span is None:
+            return ServedObject(plan.status, dict(plan.headers), AsyncFixedBody(plan.body))
+        redirect = _redirect(plan, presigned_url, content_type, disposition, offload)
+        return ServedObject(200, redirect, AsyncFixedBody())

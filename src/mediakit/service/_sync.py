@@ -17,13 +17,18 @@ import attrs
 
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
+from mediakit.contract import PROXY_PATH
 from mediakit.errors import MediaKitError, NotFound
+from mediakit.http.plan import safe_content_type
 from mediakit.models import Image, Principal, Track
+from mediakit.presign._local import GrantSigner
 from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
+from mediakit.service import _delivery as delivery
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
+from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
     JobRunner,
     LocalVerifier,
@@ -31,7 +36,7 @@ from mediakit.service._ports import (
     UploadLimiter,
     UrlSigner,
 )
-from mediakit.service._serving import ServedObject, SyncServing
+from mediakit.service._serving import Offload, ServedObject, SyncServing
 from mediakit.service._views import (
     DownloadUrl,
     ImageView,
@@ -86,25 +91,42 @@ class MediaService:
     """Path of the Range proxy, used in URLs when ``settings.delivery == "proxy"``."""
     info_cache: ObjectInfoCache | None = None
     """HEAD results of write-once keys, shared by the twins (forgotten on delete)."""
+    grants: GrantSigner | None = None
+    """Signs and checks the grants of proxy URLs (``MEDIA_DELIVERY=proxy|offload``);
+    ``None``: proxy URLs carry no grant and the proxy needs a principal."""
     _serving: SyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
+    _offload: Offload = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._serving = SyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
+        self._offload = Offload(
+            self.settings.offload_location, delivery.offload_origins(self.settings)
+        )
 
     # --- URLs and JSON ------------------------------------------------------------
 
     def _url(
         self, item_id: str, target: policy.ServeTarget, params: Mapping[str, str]
     ) -> SignedUrlLike:
-        if self.settings.delivery == "proxy":
-            return policy.proxy_url(
-                self.proxy_base, item_id, params, self.clock.now(), self.settings.presign_ttl
-            )
+        if self.settings.delivery != "presigned":
+            return self._proxy_url(item_id, params)
         return self.signer.sign(
             target.key, content_type=target.content_type, disposition=target.disposition
         )
+
+    def _proxy_url(self, item_id: str, params: Mapping[str, str]) -> SignedUrlLike:
+        if self.grants is None:  # no signing secret wired: the proxy needs a principal
+            return policy.proxy_url(
+                mount_base(self.proxy_base, PROXY_PATH),
+                item_id,
+                params,
+                self.clock.now(),
+                self.settings.presign_ttl,
+            )
+        grant = self.grants.grant(item_id, policy.proxy_query(params))
+        return delivery.grant_url(mount_base(self.proxy_base, PROXY_PATH), item_id, params, grant)
 
     def _image_json(self, image: Image) -> ImageView:
         original, thumbs = policy.image_targets(image)
@@ -364,24 +386,51 @@ class MediaService:
 
     def proxy(
         self,
-        principal: Principal,
+        principal: Principal | None,
         media_id: str,
         *,
         method: str,
         headers: Mapping[str, str],
         quality: str | None = None,
         size: str | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> ServedObject[Iterator[bytes]]:
-        """Serve a track tier or an image through the Range proxy, checking access each time."""
+        """Serve a track tier or an image through the Range proxy, checking access each time.
+
+        The caller is ``principal``; without one, the ``exp``/``sig`` grant in ``query``
+        (from a URL this service handed out) must be valid for this media and variant
+        (``Forbidden`` when tampered or expired, ``Unauthorized`` when absent). Either
+        way the item's visibility is checked now: hidden or deleted is ``NotFound``.
+        With ``MEDIA_DELIVERY=offload`` the answer is an empty ``X-Accel-Redirect``.
+        """
+        who = delivery.proxy_principal(
+            principal, self.grants, media_id, delivery.proxy_variant(quality, size), query
+        )
         target = steps.proxy_target(
             self.repos,
-            principal,
+            who,
             media_id,
             quality=quality,
             size=size,
             default_quality=self.settings.audio_quality_default,
             pre_encode=self.settings.audio_pre_encode,
         )
+        if self.settings.delivery == "offload":
+            # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
+            signed = self.signer.sign(
+                target.key,
+                content_type=safe_content_type(target.content_type),
+                disposition=target.disposition,
+            )
+            return self._serving.offload(
+                target.key,
+                signed.url,
+                method,
+                headers,
+                target.content_type,
+                target.disposition,
+                self._offload,
+            )
         return self._serving.serve(
             target.key, method, headers, target.content_type, target.disposition
         )

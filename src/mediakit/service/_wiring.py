@@ -6,7 +6,8 @@
   local stores are shared by both twins through a thread bridge;
 - repositories: SQL from ``MEDIAKIT_DATABASE_URL`` (SQLite or PostgreSQL), migrated at
   start; pass ``repos=`` to use others (memory in tests, the Django ORM);
-- signer: native SigV4 for S3, HMAC-signed local URLs otherwise, behind the cache;
+- signer: CDN URLs when ``MEDIA_CDN_ENABLED`` (CloudFront-signed with a key), native SigV4
+  for S3, HMAC-signed local URLs otherwise, behind the cache;
 - upload limiter: in-process, or Redis when ``MEDIAKIT_REDIS_URL`` is set;
 - job runner: ``MEDIAKIT_JOB_RUNNER`` (inline, thread pool, dramatiq).
 
@@ -16,21 +17,26 @@ Everything is overridable by keyword, so tests and apps swap one part and keep t
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
+import secrets
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from mediakit.clock import Clock, system_clock
+from mediakit.contract import LOCAL_PATH, PROXY_PATH
 from mediakit.errors import ConfigurationError
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
+from mediakit.presign._local import GrantSigner
 from mediakit.processing.jobs import runner_from_settings
 from mediakit.processing.tasks import ProcessingContext
 from mediakit.proxy import ObjectInfoCache
 from mediakit.repositories import Repositories
 from mediakit.service._async import AsyncMediaService
-from mediakit.service._ports import JobRunner, LocalVerifier, UploadLimiter
+from mediakit.service._mount import MountedSigner
+from mediakit.service._ports import JobRunner, UploadLimiter, UrlSigner
 from mediakit.service._sync import MediaService
 from mediakit.settings import Settings
 from mediakit.storage import (
@@ -45,11 +51,6 @@ from mediakit.uploads import limiter_from_settings
 __all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "build_service"]
 
 log = logging.getLogger("mediakit.service")
-
-LOCAL_PATH = "/api/v1/media/local"
-"""Where the adapters serve filesystem-store URLs (below the router's prefix)."""
-PROXY_PATH = "/api/v1/user/media"
-"""Where the adapters mount the Range proxy (below the router's prefix)."""
 
 
 @attrs.define
@@ -120,6 +121,32 @@ def _signer(settings: Settings, clock: Clock, prefix: str) -> CachedSigner:
     return CachedSigner(moved, maxsize=settings.presign_cache_size, clock=clock)
 
 
+def _grants(settings: Settings, clock: Clock, local: LocalUrlSigner | None) -> GrantSigner:
+    """The signer of proxy-URL grants: the filesystem store's secret, else the setting,
+    else a key derived from the S3 secret key (the same in every process that shares the
+    credentials, and never revealing them: HMAC is one-way)."""
+    if local is not None:
+        secret = local.secret
+    elif settings.signing_secret:
+        secret = settings.signing_secret.encode()
+    elif settings.s3_secret_access_key:
+        secret = hmac.digest(
+            settings.s3_secret_access_key.encode(), b"mediakit-proxy-grant-v1", "sha256"
+        )
+    else:
+        if settings.delivery != "presigned":
+            log.warning(
+                "MEDIAKIT_SIGNING_SECRET is not set: proxy media URLs are signed with a "
+                "random secret, so they differ between processes and stop working on "
+                "restart. Set it (the same in every process) with MEDIA_DELIVERY=%s.",
+                settings.delivery,
+            )
+        secret = secrets.token_bytes(32)
+    return GrantSigner(
+        secret, ttl=settings.presign_ttl, window=settings.effective_presign_window, clock=clock
+    )
+
+
 def build_service(
     settings: Settings | None = None,
     *,
@@ -148,20 +175,27 @@ def build_service(
         )
     repos = repos if repos is not None else _sql_repositories(settings)
     signer = _signer(settings, clock, prefix)
-    local: LocalVerifier | None = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+    local = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+    # Local URLs are paths on the app: they follow the adapter's mount point per request.
+    urls: UrlSigner = (
+        signer if local is None else MountedSigner(signer, local.base_path, LOCAL_PATH)
+    )
     limiter = limiter if limiter is not None else limiter_from_settings(settings)
     if runner is None:
         runner = runner_from_settings(ProcessingContext(store, repos, settings, clock))
     common: dict[str, Any] = {
         "settings": settings,
         "repos": repos,
-        "signer": signer,
+        "signer": urls,
         "limiter": limiter,
         "runner": runner,
         "clock": clock,
         "local": local,
         "proxy_base": prefix + PROXY_PATH,
         "info_cache": ObjectInfoCache(),
+        "grants": _grants(
+            settings, clock, signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+        ),
     }
     return MediaKit(
         settings=settings,

@@ -8,24 +8,42 @@ Pick one from settings with :func:`build_object_store` (sync) or
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from mediakit._lazy import lazy_exports
 from mediakit.settings import Settings
-from mediakit.storage._errors import translate_errors
 from mediakit.storage._protocols import (
     AsyncObjectStore,
     AsyncOpenedRange,
     AsyncRangeOpener,
-    ByteSpan,
-    MultipartUploadInfo,
-    ObjectInfo,
     ObjectStore,
     OpenedRange,
     RangeOpener,
 )
-from mediakit.storage.filesystem import FilesystemObjectStore
-from mediakit.storage.memory import MemoryObjectStore
-from mediakit.storage.s3 import S3ObjectStore, make_client_config
-from mediakit.storage.s3_async import AsyncS3ObjectStore
-from mediakit.storage.threaded import ThreadedAsyncStore
+from mediakit.values import ByteSpan, MultipartUploadInfo, ObjectInfo
+
+if TYPE_CHECKING:  # loaded on first use (see mediakit._lazy): importing the protocols
+    # must not load boto3, aioboto3 or aiohttp
+    from mediakit.storage._errors import translate_errors
+    from mediakit.storage.filesystem import FilesystemObjectStore
+    from mediakit.storage.memory import MemoryObjectStore
+    from mediakit.storage.s3 import S3ObjectStore, make_client_config
+    from mediakit.storage.s3_async import AsyncS3ObjectStore
+    from mediakit.storage.threaded import ThreadedAsyncStore
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "translate_errors": "mediakit.storage._errors",
+        "FilesystemObjectStore": "mediakit.storage.filesystem",
+        "MemoryObjectStore": "mediakit.storage.memory",
+        "S3ObjectStore": "mediakit.storage.s3",
+        "make_client_config": "mediakit.storage.s3",
+        "AsyncS3ObjectStore": "mediakit.storage.s3_async",
+        "ThreadedAsyncStore": "mediakit.storage.threaded",
+    },
+    globals(),
+)
 
 __all__ = [
     # protocols and values
@@ -59,9 +77,15 @@ def build_object_store(settings: Settings) -> ObjectStore:
     ``memory`` returns a new, empty store on every call.
     """
     if settings.storage_backend == "s3":
+        from mediakit.storage.s3 import S3ObjectStore
+
         return S3ObjectStore.from_settings(settings)
     if settings.storage_backend == "filesystem":
+        from mediakit.storage.filesystem import FilesystemObjectStore
+
         return FilesystemObjectStore(settings.storage_root, settings.assets_bucket)
+    from mediakit.storage.memory import MemoryObjectStore
+
     return MemoryObjectStore(settings.assets_bucket)
 
 
@@ -72,7 +96,11 @@ def build_async_object_store(settings: Settings) -> AsyncObjectStore:
     local stores are wrapped in :class:`ThreadedAsyncStore`.
     """
     if settings.storage_backend == "s3":
+        from mediakit.storage.s3_async import AsyncS3ObjectStore
+
         return AsyncS3ObjectStore.from_settings(settings)
+    from mediakit.storage.threaded import ThreadedAsyncStore
+
     return ThreadedAsyncStore(build_object_store(settings))
 
 

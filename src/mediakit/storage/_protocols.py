@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
+
+from mediakit.values import ByteSpan, MultipartUploadInfo, ObjectInfo
 
 __all__ = [
     "AsyncObjectStore",
@@ -19,40 +20,6 @@ __all__ = [
     "OpenedRange",
     "RangeOpener",
 ]
-
-
-@attrs.frozen
-class ObjectInfo:
-    """What a HEAD tells about a stored object."""
-
-    key: str
-    size: int
-    etag: str
-    """The strong entity tag, quoted as in HTTP (``'"abc..."'``)."""
-    last_modified: datetime
-    content_type: str = "application/octet-stream"
-
-
-@attrs.frozen
-class ByteSpan:
-    """An absolute, inclusive byte range ``first..last`` inside an object."""
-
-    first: int
-    last: int
-
-    @property
-    def length(self) -> int:
-        """Number of bytes in the span."""
-        return self.last - self.first + 1
-
-
-@attrs.frozen
-class MultipartUploadInfo:
-    """An unfinished multipart upload."""
-
-    key: str
-    upload_id: str
-    initiated: datetime
 
 
 @runtime_checkable

@@ -1,0 +1,497 @@
+"""Route benchmark: what a user of each reference server meets, against its anchor.
+
+Three servers, each its own process on S3 over HTTP (nanio, which checks signatures) with
+SQLite in a temp dir, started as users start them:
+
+* ``fastapi``: ``python -m examples.fastapi_server`` (uvicorn, async service);
+* ``django-asgi``: ``python -m examples.django_server`` (uvicorn, async views);
+* ``django-wsgi``: the same with ``MEDIAKIT_DJANGO_SERVER=wsgi`` (gunicorn, gthread, sync views).
+
+Measured on each, with the server process's CPU time (all threads, from /proc) per request
+next to the latency:
+
+* **seek**: a 64 KiB mid-file ``Range`` GET through the Range proxy
+  (``/api/v1/user/media/{id}/stream``), as ``<audio>`` sends when the user seeks; anchor:
+  the same range GET straight from S3 through a presigned URL, same client, interleaved;
+* **listing**: ``GET /api/v1/user/images?limit=N`` for N = 10, 50, 100 (4 presigned URLs per
+  image); anchor: botocore's ``generate_presigned_url`` for the same number of URLs (CPU time,
+  in this process: what a naive endpoint pays for the URLs alone);
+* **upload**: one WAV file through ``POST .../music-sets/{id}/tracks`` (pre-encoding off, so
+  the figure is the upload path), and the same bytes split over 8 concurrent requests; anchor:
+  boto3 ``upload_fileobj`` of the same bytes to the same S3 server, in a child process.
+
+Run: ``python -m benchmarks.routes`` (``--quick``: fewer samples, smaller uploads). Stops by
+itself; every server listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import random
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = "bench-admin-token-0123456789"
+USER = "bench-user-token-0123456789"
+MiB = 1024 * 1024
+SEEK = 64 * 1024
+KINDS: dict[str, dict[str, str]] = {
+    "fastapi": {"module": "examples.fastapi_server"},
+    "django-asgi": {"module": "examples.django_server", "MEDIAKIT_DJANGO_SERVER": "asgi"},
+    "django-wsgi": {"module": "examples.django_server", "MEDIAKIT_DJANGO_SERVER": "wsgi"},
+}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children threads (Linux /proc)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError):
+                kids = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+                for k in kids:
+                    found += [int(k), *_children(int(k))]
+    return found
+
+
+def _rss_mib(pid: int) -> float:
+    total = 0
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def _photo(width: int, height: int, seed: int) -> bytes:
+    """A photo-like JPEG (noise over gradients) of a few MiB: the seek target."""
+    random.seed(seed)
+    im = Image.effect_noise((width, height), 60).convert("RGB")
+    im = Image.blend(im, Image.linear_gradient("L").resize((width, height)).convert("RGB"), 0.3)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=97, subsampling=0)
+    return buf.getvalue()
+
+
+def _small_jpeg(i: int) -> bytes:
+    im = Image.new("RGB", (480, 320), ((i * 37) % 256, (i * 91) % 256, (i * 53) % 256))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+def _wav(size: int) -> bytes:
+    """A valid PCM WAV file of ``size`` bytes (16-bit stereo 44.1 kHz, a quiet pattern)."""
+    data = size - 44
+    header = b"RIFF" + struct.pack("<I", 36 + data) + b"WAVE"
+    header += b"fmt " + struct.pack("<IHHIIHH", 16, 1, 2, 44100, 44100 * 4, 4, 16)
+    header += b"data" + struct.pack("<I", data)
+    block = bytes(range(256)) * 256
+    body = (block * (data // len(block) + 1))[:data]
+    return header + body
+
+
+@contextlib.contextmanager
+def _server(
+    kind: str, s3_url: str, access: str, secret: str, bucket: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    from tests.servers import free_port, stop_process
+
+    opts = dict(KINDS[kind])
+    module = opts.pop("module")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix=f"mediakit-bench-{kind}-") as tmp:
+        env = {
+            **os.environ,
+            **opts,
+            "MEDIAKIT_HOST": "127.0.0.1",
+            "MEDIAKIT_PORT": str(port),
+            "MEDIAKIT_DEMO_ADMIN_TOKEN": ADMIN,
+            "MEDIAKIT_DEMO_USER_TOKEN": USER,
+            "MEDIAKIT_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "MEDIAKIT_STORAGE": "s3",
+            "MEDIA_S3_ENDPOINT": s3_url,
+            "MEDIA_ASSETS_BUCKET": bucket,
+            "MEDIA_S3_ACCESS_KEY_ID": access,
+            "MEDIA_S3_SECRET_ACCESS_KEY": secret,
+            "MEDIA_MAX_FILES_PER_REQUEST": "100",
+            "MEDIA_MAX_CONCURRENT_UPLOADS": "16",
+            "MEDIA_AUDIO_PRE_ENCODE": "false",
+            "MEDIAKIT_JOB_RUNNER": "thread",
+            "PYTHONUNBUFFERED": "1",
+        }
+        log_path = Path(tmp) / "server.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{kind} exited: {log_path.read_text()[-2000:]}")
+                with contextlib.suppress(httpx.TransportError):
+                    r = httpx.get(f"{base}/api/v1/user/images", timeout=2)
+                    if r.status_code in (200, 401):
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{kind} did not start: {log_path.read_text()[-2000:]}")
+                time.sleep(0.1)
+            yield base, proc
+        finally:
+            stop_process(proc)
+
+
+def _seed(base: str) -> tuple[str, str, int]:
+    """100 small visible images and one big one; returns the big one's id, its presigned
+    URL and its size once every image is ready."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    big = _photo(2400, 1600, 1)
+    with httpx.Client(base_url=base, headers=admin, timeout=300) as c:
+        files = [("files", (f"img-{i:03d}.jpg", _small_jpeg(i), "image/jpeg")) for i in range(99)]
+        files.append(("files", ("big.jpg", big, "image/jpeg")))
+        r = c.post("/api/v1/admin/images/upload", files=files, data={"visible": "true"})
+        r.raise_for_status()
+        big_id = r.json()["items"][-1]["id"]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            items = c.get("/api/v1/admin/images", params={"limit": 100}).json()["items"]
+            if all(i["status"] in ("ready", "failed") for i in items):
+                break
+            time.sleep(0.25)
+        user = {"Authorization": f"Bearer {USER}"}
+        r = c.get(f"/api/v1/user/images/{big_id}", headers=user)
+        r.raise_for_status()
+        return big_id, r.json()["url"], len(big)
+
+
+def _interleaved(
+    pid: int, fns: list[Callable[[], None]], n: int, rounds: int
+) -> list[tuple[float, float]]:
+    """(median latency ms, server CPU ms per call) of each fn, batches interleaved."""
+    lat: list[list[float]] = [[] for _ in fns]
+    cpu: list[float] = [0.0 for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            c0 = _cpu_seconds(pid)
+            for _ in range(n):
+                t0 = time.perf_counter()
+                fn()
+                lat[i].append(time.perf_counter() - t0)
+            cpu[i] += _cpu_seconds(pid) - c0
+    return [(statistics.median(v) * 1000, cpu[i] * 1000 / (n * rounds)) for i, v in enumerate(lat)]
+
+
+def _seeks(
+    base: str, pid: int, media_id: str, direct_url: str, size: int, quick: bool
+) -> dict[str, float]:
+    rng = random.Random(7)
+    user = {"Authorization": f"Bearer {USER}"}
+    route = f"{base}/api/v1/user/media/{media_id}/stream"
+    with httpx.Client(timeout=30) as client:
+
+        def ranged(url: str, headers: dict[str, str]) -> Callable[[], None]:
+            def go() -> None:
+                first = rng.randrange(size // 4, size - SEEK)
+                r = client.get(
+                    url, headers={**headers, "Range": f"bytes={first}-{first + SEEK - 1}"}
+                )
+                if r.status_code != 206 or len(r.content) != SEEK:
+                    raise RuntimeError(f"{url}: {r.status_code} {r.text[:200]}")
+
+            return go
+
+        via_route, direct = ranged(route, user), ranged(direct_url, {})
+        for _ in range(20):  # warm-up: connections, info cache, presign cache
+            via_route()
+            direct()
+        (r_ms, r_cpu), (d_ms, _) = _interleaved(
+            pid, [via_route, direct], 20 if quick else 50, 3 if quick else 6
+        )
+    return {"route_ms": r_ms, "direct_ms": d_ms, "cpu_ms": r_cpu}
+
+
+def _listings(base: str, pid: int, quick: bool) -> list[tuple[int, float, float]]:
+    user = {"Authorization": f"Bearer {USER}"}
+    rows = []
+    with httpx.Client(base_url=base, headers=user, timeout=30) as client:
+        for limit in (10, 50, 100):
+
+            def page(limit: int = limit) -> None:
+                r = client.get("/api/v1/user/images", params={"limit": limit})
+                if r.status_code != 200 or len(r.json()["items"]) != limit:
+                    raise RuntimeError(f"listing: {r.status_code} {r.text[:200]}")
+
+            for _ in range(10):
+                page()
+            ((ms, cpu),) = _interleaved(pid, [page], 10 if quick else 30, 3 if quick else 5)
+            rows.append((limit, ms, cpu))
+    return rows
+
+
+def _botocore_urls_ms(s3_url: str, access: str, secret: str, bucket: str, n_urls: int) -> float:
+    from benchmarks.list_images import _s3_client
+
+    client: Any = _s3_client(s3_url, access, secret)
+    keys = [f"images/{i:026d}/w640.webp" for i in range(n_urls)]
+
+    def page() -> None:
+        for key in keys:
+            client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": bucket,
+                    "Key": key,
+                    "ResponseContentType": "image/webp",
+                    "ResponseContentDisposition": 'inline; filename="img.jpg"',
+                },
+                ExpiresIn=900,
+            )
+
+    page()
+    times = []
+    for _ in range(7):
+        t0 = time.thread_time()
+        page()
+        times.append((time.thread_time() - t0) * 1000)
+    return statistics.median(times)
+
+
+def _upload_route(base: str, pid: int, set_id: str, wav: bytes, parallel: int) -> dict[str, float]:
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    # the same bytes in total: one file, or `parallel` valid WAV files of 1/parallel each
+    bodies = [wav] if parallel == 1 else [_wav(len(wav) // parallel) for _ in range(parallel)]
+
+    async def one(client: httpx.AsyncClient, body: bytes, i: int) -> None:
+        r = await client.post(
+            f"/api/v1/admin/music-sets/{set_id}/tracks",
+            files=[("files", (f"t{i}.wav", body, "audio/wav"))],
+        )
+        if r.status_code != 201:
+            raise RuntimeError(f"upload: {r.status_code} {r.text[:300]}")
+
+    async def all_of() -> float:
+        async with httpx.AsyncClient(base_url=base, headers=admin, timeout=600) as client:
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(client, b, i) for i, b in enumerate(bodies)))
+            return time.perf_counter() - t0
+
+    rss0, cpu0 = _rss_mib(pid), _cpu_seconds(pid)
+    peak = [rss0]
+    stop = False
+
+    def sample() -> None:
+        while not stop:
+            peak[0] = max(peak[0], _rss_mib(pid))
+            time.sleep(0.05)
+
+    import threading
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    seconds = asyncio.run(all_of())
+    stop = True
+    t.join()
+    total = sum(len(b) for b in bodies)
+    return {
+        "mib_s": total / MiB / seconds,
+        "cpu_s_per_gib": (_cpu_seconds(pid) - cpu0) / (total / (1024 * MiB)),
+        "rss_growth_mib": peak[0] - rss0,
+    }
+
+
+def _upload_anchor(s3_url: str, bucket: str, size: int, parallel: int) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.routes",
+            "--child-boto3",
+            s3_url,
+            bucket,
+            str(size),
+            str(parallel),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    result: dict[str, float] = eval(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _child_boto3(s3_url: str, bucket: str, size: int, parallel: int) -> None:
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.upload import _client
+
+    client = _client(s3_url)
+    part = size // parallel
+    bodies = [_wav(part) for _ in range(parallel)]
+    t_cpu0 = time.process_time()
+    t0 = time.perf_counter()
+
+    def put(i: int) -> None:
+        client.upload_fileobj(io.BytesIO(bodies[i]), bucket, f"anchor/{os.getpid()}-{i}")
+
+    with ThreadPoolExecutor(parallel) as pool:
+        list(pool.map(put, range(parallel)))
+    seconds = time.perf_counter() - t0
+    total = part * parallel
+    print(
+        repr(
+            {
+                "mib_s": total / MiB / seconds,
+                "cpu_s_per_gib": (time.process_time() - t_cpu0) / (total / (1024 * MiB)),
+                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def run(quick: bool = False) -> str:
+    """Run every route on every server kind; return the Markdown section."""
+    sys.path.insert(0, str(ROOT))
+    from tests.servers import ACCESS_KEY, SECRET_KEY, running, start_nanio
+
+    from benchmarks.list_images import _s3_client
+
+    upload_size = (32 if quick else 256) * MiB
+    wav = _wav(upload_size)
+    results: dict[str, dict[str, Any]] = {}
+    with running(start_nanio) as s3:
+        s3c: Any = _s3_client(s3.url, ACCESS_KEY, SECRET_KEY)
+        for kind in KINDS:
+            bucket = f"mk-bench-{kind}"
+            s3c.create_bucket(Bucket=bucket)
+            print(f"-- {kind}", flush=True)
+            with _server(kind, s3.url, ACCESS_KEY, SECRET_KEY, bucket) as (base, proc):
+                big_id, direct_url, size = _seed(base)
+                res: dict[str, Any] = {
+                    "seek": _seeks(base, proc.pid, big_id, direct_url, size, quick)
+                }
+                res["listing"] = _listings(base, proc.pid, quick)
+                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
+                    set_id = c.post("/api/v1/admin/music-sets", json={"title": "bench"}).json()[
+                        "id"
+                    ]
+                res["upload1"] = _upload_route(base, proc.pid, set_id, wav, 1)
+                res["upload8"] = _upload_route(base, proc.pid, set_id, wav, 8)
+                results[kind] = res
+        anchor1 = _upload_anchor(s3.url, "mk-bench-fastapi", upload_size, 1)
+        anchor8 = _upload_anchor(s3.url, "mk-bench-fastapi", upload_size, 8)
+        url_ms = {
+            n: _botocore_urls_ms(s3.url, ACCESS_KEY, SECRET_KEY, "b", 4 * n) for n in (10, 50, 100)
+        }
+    return _report(results, anchor1, anchor8, url_ms, upload_size)
+
+
+def _report(
+    results: dict[str, dict[str, Any]],
+    anchor1: dict[str, float],
+    anchor8: dict[str, float],
+    url_ms: dict[int, float],
+    upload_size: int,
+) -> str:
+    lines = [
+        "## Routes, as users meet them",
+        "",
+        "Each reference server in its own process (FastAPI on uvicorn; Django on uvicorn (ASGI) "
+        "and on gunicorn gthread (WSGI)), SQLite, S3 on nanio over loopback. Server CPU is the "
+        "server process's CPU time per request (all threads, /proc). Run: "
+        "`python -m benchmarks.routes`.",
+        "",
+        "### Seek: a 64 KiB mid-file Range through the proxy vs straight from S3",
+        "",
+        "| Server | direct S3 GET p50 (ms) | route p50 (ms) | route over direct (ms) | server CPU per seek (ms) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for kind, r in results.items():
+        s = r["seek"]
+        lines.append(
+            f"| {kind} | {s['direct_ms']:.2f} | {s['route_ms']:.2f} | "
+            f"+{s['route_ms'] - s['direct_ms']:.2f} | {s['cpu_ms']:.2f} |"
+        )
+    lines += [
+        "",
+        "Goal (issue 15): the route under 3 ms over direct, server CPU under 2 ms per seek.",
+        "",
+        "### Listing: `GET /api/v1/user/images?limit=N` (4 presigned URLs per image)",
+        "",
+        "| Server | N | p50 (ms) | server CPU per request (ms) | botocore alone for the same URLs, CPU (ms) | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for kind, r in results.items():
+        for n, ms, cpu in r["listing"]:
+            lines.append(
+                f"| {kind} | {n} | {ms:.2f} | {cpu:.2f} | {url_ms[n]:.1f} | {url_ms[n] / ms:.1f}x faster |"
+            )
+    lines += [
+        "",
+        f"### Upload: {upload_size // MiB} MiB of WAV through the track route vs boto3 `upload_fileobj`",
+        "",
+        "| Path | MiB/s | vs boto3 | CPU s per GiB | vs boto3 | memory growth (MiB) |",
+        "|---|---:|---:|---:|---:|---:|",
+        f"| anchor: boto3 `upload_fileobj`, 1 file | {anchor1['mib_s']:.0f} | 1x | "
+        f"{anchor1['cpu_s_per_gib']:.2f} | 1x | peak RSS {anchor1['rss_mib']:.0f} |",
+        f"| anchor: boto3, 8 files in 8 threads | {anchor8['mib_s']:.0f} | 1x | "
+        f"{anchor8['cpu_s_per_gib']:.2f} | 1x | peak RSS {anchor8['rss_mib']:.0f} |",
+    ]
+    for kind, r in results.items():
+        for label, key, anchor in (
+            ("1 file", "upload1", anchor1),
+            ("8 concurrent", "upload8", anchor8),
+        ):
+            u = r[key]
+            lines.append(
+                f"| {kind}, {label} | {u['mib_s']:.0f} | {u['mib_s'] / anchor['mib_s']:.2f}x | "
+                f"{u['cpu_s_per_gib']:.2f} | {u['cpu_s_per_gib'] / anchor['cpu_s_per_gib']:.2f}x | "
+                f"{u['rss_growth_mib']:.0f} |"
+            )
+    lines += [
+        "",
+        "The route's figures include the HTTP server parsing the request (the client's CPU is "
+        "not counted); boto3's include only the S3 client. Goal (issue 15): at least 0.9x "
+        "boto3's speed, at most 1.1x its CPU per GiB, memory flat.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child-boto3"]:
+        _child_boto3(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+    else:
+        print(run(quick="--quick" in sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""The shop's catalogue: its own models and views."""
