@@ -1,20 +1,82 @@
-"""The single entry point for checks: ``nox -s tests lint typecheck docs build wheel bench demo``."""
+"""The single entry point for checks: ``nox -s tests lint typecheck docs build`` (the
+defaults), plus ``installs``, ``coverage``, ``wheel``, ``bench`` and ``demo``.
+
+``tests`` and ``installs`` run on every supported Python found here (``nox -p 3.12 -s
+tests`` picks one); interpreters that pyenv holds but does not put on ``PATH`` are found too.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]  # + wheel, bench, demo
+nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]
 nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed: much faster installs
 PY = ["3.11", "3.12", "3.13"]
 TYPED = ["src", "adapters"]
 
 
-@nox.session(python=PY[0])
+def _runs(command: str) -> bool:
+    found = shutil.which(command)  # pyenv's shims exist even where they refuse to run
+    return (
+        found is not None and subprocess.run([found, "-c", ""], capture_output=True).returncode == 0
+    )
+
+
+def _put_pyenv_pythons_on_path() -> None:
+    """Make ``python3.X`` of every pyenv-installed version findable by nox.
+
+    Only interpreters on this machine: uv must not download one (``UV_PYTHON_DOWNLOADS``).
+    """
+    os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    versions = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    for version in PY:
+        if _runs(f"python{version}"):
+            continue
+        found = sorted(versions.glob(f"{version}.*/bin/python{version}"))
+        if found:
+            os.environ["PATH"] = f"{found[-1].parent}{os.pathsep}{os.environ['PATH']}"
+
+
+_put_pyenv_pythons_on_path()
+
+
+@nox.session(python=PY)
 def tests(session: nox.Session) -> None:
     """The whole test suite (servers are started by the tests)."""
     session.install("-e", ".[dev]")
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PY)
+def installs(session: nox.Session) -> None:
+    """The wheel in a clean virtualenv per install set (core, [fastapi], [django], [all]).
+
+    Builds the wheel once, runs the sets in parallel, each with its own smoke run from
+    outside the source tree and ``mypy --strict`` over a typed user app per adapter
+    (``tests/release/installs.py``). ``-- --sets django`` runs one set.
+    """
+    session.install("moto[server]>=5.0", "uv>=0.4", "build>=1.2")
+    session.run("python", "tests/release/installs.py", *session.posargs)
+
+
+@nox.session(python=PY[0])
+def coverage(session: nox.Session) -> None:
+    """The whole suite with branch coverage of mediakit and its adapters (terminal + XML)."""
+    session.install("-e", ".[dev]")
+    session.run(
+        "pytest",
+        "--cov",
+        "--cov-branch",
+        "--cov-report=term-missing:skip-covered",
+        "--cov-report=xml:.nox/coverage.xml",  # for CI annotations; .nox/ is ignored by git
+        *session.posargs,
+    )
 
 
 @nox.session(python=PY[0])
@@ -53,7 +115,7 @@ def build(session: nox.Session) -> None:
 
 @nox.session(python=PY[0])
 def wheel(session: nox.Session) -> None:
-    """The full test suite against the built wheel installed in a clean virtualenv.
+    """The whole test suite against the built wheel installed in a clean virtualenv.
 
     The tests run from a copy outside the source tree, so ``src/`` and ``adapters/`` are
     not importable: the installed package is what is tested. ``-- ARGS`` go to pytest.

@@ -7,7 +7,6 @@ The full suite against the wheel is ``nox -s wheel``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import mediakit
+from tests.release import installs
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = [
@@ -33,18 +33,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel, built from this tree with ``python -m build`` (isolated, like a release)."""
-    out = tmp_path_factory.mktemp("dist")
-    r = subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--outdir", str(out), str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    (found,) = out.glob("mediakit-*.whl")
-    return found
+def wheel(release_wheel: Path) -> Path:
+    """The wheel, built from this tree in an isolated build environment (once per session)."""
+    return release_wheel
 
 
 def test_wheel_holds_every_package_data_file_and_the_console_script(wheel: Path) -> None:
@@ -58,7 +49,9 @@ def test_wheel_holds_every_package_data_file_and_the_console_script(wheel: Path)
         "mediakit/storage/s3.py",
         "mediakit/repositories/sql.py",
         "mediakit_fastapi/__init__.py",
+        "mediakit_fastapi/py.typed",
         "mediakit_django/__init__.py",
+        "mediakit_django/py.typed",
         "mediakit_django/apps.py",
         "mediakit_django/migrations/__init__.py",
         "mediakit_django/migrations/0001_initial.py",
@@ -94,17 +87,13 @@ def _copy_tests(dest: Path) -> None:
 @pytest.mark.timeout(900)
 def test_smoke_tests_pass_against_the_wheel_in_a_clean_venv(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    py = venv / "bin" / "python"
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MEDIA", "PYTHON", "VIRTUAL_ENV"))
-    }
-    install = subprocess.run(
-        [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"{wheel}[fastapi]", *TEST_TOOLS],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    env = installs.clean_env()
+    result = installs.Result("wheel")
+    try:  # uv when it is there (seconds), pip otherwise; both with their download caches
+        py = installs.venv_python(result, sys.executable, venv, tmp_path, env)
+        installs.install(result, py, [f"{wheel}[fastapi]", *TEST_TOOLS], tmp_path, env)
+    except installs.StepFailed:
+        pytest.fail("\n\n".join(result.log)[-4000:])
 
     work = tmp_path / "work"
     _copy_tests(work)
@@ -141,8 +130,10 @@ def test_smoke_tests_pass_against_the_wheel_in_a_clean_venv(wheel: Path, tmp_pat
 
 
 def test_sdist_holds_what_the_tests_need_and_both_pass_twine_check(tmp_path: Path) -> None:
+    uv = installs.uv_path()  # like python -m build: the sdist, then the wheel from it
+    build = [uv, "build"] if uv else [sys.executable, "-m", "build"]
     r = subprocess.run(
-        [sys.executable, "-m", "build", "--outdir", str(tmp_path), str(ROOT)],
+        [*build, "--out-dir" if uv else "--outdir", str(tmp_path), str(ROOT)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -166,7 +157,14 @@ def test_sdist_holds_what_the_tests_need_and_both_pass_twine_check(tmp_path: Pat
     ):
         assert needed in names, needed
     check = subprocess.run(
-        [sys.executable, "-m", "twine", "check", "--strict", *map(str, tmp_path.iterdir())],
+        [
+            sys.executable,
+            "-m",
+            "twine",
+            "check",
+            "--strict",
+            *map(str, [*tmp_path.glob("*.whl"), *tmp_path.glob("*.tar.gz")]),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

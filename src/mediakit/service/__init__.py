@@ -2,8 +2,11 @@
 
 - :class:`MediaService` (sync) and :class:`AsyncMediaService` (async): one method per
   endpoint of the HTTP API, taking a :class:`~mediakit.models.Principal` and returning
-  the contract's JSON as dicts (or a :class:`ServedObject` for the byte routes);
+  the contract's JSON as typed dicts (or a :class:`ServedObject` for the byte routes);
   errors are :class:`~mediakit.errors.MediaKitError`.
+- The typed JSON values: :class:`ImageView`, :class:`TrackView`, :class:`MusicSetView`,
+  :class:`MusicSetDetail`, :class:`PageView`, :class:`UploadView`, :class:`StreamUrl`,
+  :class:`DownloadUrl` (``TypedDict`` classes: plain dicts at run time, checked by mypy).
 - :func:`build_service` / :class:`MediaKit`: the composition root from settings.
 - :func:`mounted_at`: adapters say where the request reached their routes, so that the
   proxy and local-file URLs handed out follow the app's prefixes and ``root_path``.
@@ -19,6 +22,16 @@ if TYPE_CHECKING:  # loaded on first use (see mediakit._lazy), so that the pure 
     from mediakit.service._mount import current_mount, mounted_at
     from mediakit.service._serving import ServedObject
     from mediakit.service._sync import MediaService
+    from mediakit.service._views import (
+        DownloadUrl,
+        ImageView,
+        MusicSetDetail,
+        MusicSetView,
+        PageView,
+        StreamUrl,
+        TrackView,
+        UploadView,
+    )
     from mediakit.service._wiring import LOCAL_PATH, PROXY_PATH, MediaKit, build_service
 
 __getattr__, __dir__ = lazy_exports(
@@ -29,6 +42,14 @@ __getattr__, __dir__ = lazy_exports(
         "mounted_at": "mediakit.service._mount",
         "ServedObject": "mediakit.service._serving",
         "MediaService": "mediakit.service._sync",
+        "DownloadUrl": "mediakit.service._views",
+        "ImageView": "mediakit.service._views",
+        "MusicSetDetail": "mediakit.service._views",
+        "MusicSetView": "mediakit.service._views",
+        "PageView": "mediakit.service._views",
+        "StreamUrl": "mediakit.service._views",
+        "TrackView": "mediakit.service._views",
+        "UploadView": "mediakit.service._views",
         "LOCAL_PATH": "mediakit.service._wiring",
         "PROXY_PATH": "mediakit.service._wiring",
         "MediaKit": "mediakit.service._wiring",
@@ -42,6 +63,15 @@ __all__ = [
     "AsyncMediaService",
     "MediaService",
     "ServedObject",
+    # typed JSON values
+    "DownloadUrl",
+    "ImageView",
+    "MusicSetDetail",
+    "MusicSetView",
+    "PageView",
+    "StreamUrl",
+    "TrackView",
+    "UploadView",
     # composition
     "LOCAL_PATH",
     "PROXY_PATH",

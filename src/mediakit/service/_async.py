@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
 import attrs
@@ -45,6 +45,16 @@ from mediakit.service._ports import (
     UrlSigner,
 )
 from mediakit.service._serving import AsyncServing, Offload, ServedObject
+from mediakit.service._views import (
+    DownloadUrl,
+    ImageView,
+    MusicSetDetail,
+    MusicSetView,
+    PageView,
+    StreamUrl,
+    TrackView,
+    UploadView,
+)
 from mediakit.settings import Settings
 from mediakit.storage import AsyncObjectStore
 from mediakit.uploads.ingest import aingest_images, aingest_tracks
@@ -54,7 +64,6 @@ from mediakit.uploads.multipart import AsyncFilePart, AsyncMultipartReader, Form
 __all__ = ["AsyncMediaService"]
 
 log = logging.getLogger("mediakit.service")
-JSON = dict[str, Any]
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -135,7 +144,7 @@ class AsyncMediaService:
         grant = self.grants.grant(item_id, policy.proxy_query(params))
         return delivery.grant_url(mount_base(self.proxy_base, PROXY_PATH), item_id, params, grant)
 
-    async def _image_json(self, image: Image) -> JSON:
+    async def _image_json(self, image: Image) -> ImageView:
         original, thumbs = policy.image_targets(image)
         asign = getattr(self.signer, "asign", None)
         if asign is not None and self.settings.delivery == "presigned":
@@ -186,7 +195,7 @@ class AsyncMediaService:
         admin: bool = False,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> JSON:
+    ) -> PageView[ImageView]:
         """See :meth:`MediaService.list_images`."""
         if admin:
             policy.require_admin(principal)
@@ -195,7 +204,9 @@ class AsyncMediaService:
         )
         return views.page_view([await self._image_json(i) for i in page.items], page.next_cursor)
 
-    async def get_image(self, principal: Principal, image_id: str, *, admin: bool = False) -> JSON:
+    async def get_image(
+        self, principal: Principal, image_id: str, *, admin: bool = False
+    ) -> ImageView:
         """See :meth:`MediaService.get_image`."""
         if admin:
             policy.require_admin(principal)
@@ -211,7 +222,7 @@ class AsyncMediaService:
         title: str | None = None,
         description: str | None = None,
         visible: bool | None = None,
-    ) -> JSON:
+    ) -> ImageView:
         """See :meth:`MediaService.update_image`."""
         policy.require_admin(principal)
         changes = policy.image_changes(
@@ -233,7 +244,7 @@ class AsyncMediaService:
         *,
         content_type: str | None,
         content_length: int | str | None = None,
-    ) -> JSON:
+    ) -> UploadView[ImageView]:
         """See :meth:`MediaService.upload_images`."""
         policy.require_admin(principal)
         async with self.limiter.ahold(principal.id):
@@ -270,7 +281,7 @@ class AsyncMediaService:
         title: str,
         description: str | None = None,
         visible: bool | None = None,
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """See :meth:`MediaService.create_music_set`."""
         policy.require_admin(principal)
         music_set = await self._db(
@@ -291,7 +302,7 @@ class AsyncMediaService:
         admin: bool = False,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> JSON:
+    ) -> PageView[MusicSetView]:
         """See :meth:`MediaService.list_music_sets`."""
         if admin:
             policy.require_admin(principal)
@@ -302,7 +313,7 @@ class AsyncMediaService:
 
     async def get_music_set(
         self, principal: Principal, set_id: str, *, admin: bool = False
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """See :meth:`MediaService.get_music_set`."""
         if admin:
             policy.require_admin(principal)
@@ -317,7 +328,7 @@ class AsyncMediaService:
         title: str | None = None,
         description: str | None = None,
         visible: bool | None = None,
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """See :meth:`MediaService.update_music_set`."""
         policy.require_admin(principal)
         changes = policy.music_set_changes(
@@ -330,7 +341,7 @@ class AsyncMediaService:
 
     async def set_music_set_visibility(
         self, principal: Principal, set_id: str, visible: bool
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """See :meth:`MediaService.set_music_set_visibility`."""
         return await self.update_music_set(principal, set_id, visible=visible)
 
@@ -350,7 +361,7 @@ class AsyncMediaService:
         *,
         content_type: str | None,
         content_length: int | str | None = None,
-    ) -> JSON:
+    ) -> UploadView[TrackView]:
         """See :meth:`MediaService.upload_tracks`."""
         policy.require_admin(principal)
         await self._db(steps.load_music_set, self.repos, principal, set_id)
@@ -380,7 +391,7 @@ class AsyncMediaService:
 
     async def update_track(
         self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
-    ) -> JSON:
+    ) -> TrackView:
         """See :meth:`MediaService.update_track`."""
         policy.require_admin(principal)
         changes = policy.track_changes(self.clock.now(), title=title)
@@ -395,7 +406,7 @@ class AsyncMediaService:
 
     async def reorder_tracks(
         self, principal: Principal, set_id: str, track_ids: Sequence[str]
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """See :meth:`MediaService.reorder_tracks`."""
         policy.require_admin(principal)
         music_set, tracks = await self._db(
@@ -405,7 +416,7 @@ class AsyncMediaService:
 
     async def stream_url(
         self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
-    ) -> JSON:
+    ) -> StreamUrl:
         """See :meth:`MediaService.stream_url`."""
         track = await self._db(steps.load_track, self.repos, principal, set_id, track_id)
         tier = policy.parse_quality(quality, self.settings.audio_quality_default)
@@ -413,7 +424,7 @@ class AsyncMediaService:
         signed = await self._url(track.id, target, {"quality": target.label})
         return views.stream_view(signed, target.label, target.content_type)
 
-    async def download_url(self, principal: Principal, set_id: str, track_id: str) -> JSON:
+    async def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
         """See :meth:`MediaService.download_url`."""
         track = await self._db(steps.load_track, self.repos, principal, set_id, track_id)
         target = policy.track_download_target(track)

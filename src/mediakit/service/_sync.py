@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
 
 import attrs
 
@@ -38,6 +37,16 @@ from mediakit.service._ports import (
     UrlSigner,
 )
 from mediakit.service._serving import Offload, ServedObject, SyncServing
+from mediakit.service._views import (
+    DownloadUrl,
+    ImageView,
+    MusicSetDetail,
+    MusicSetView,
+    PageView,
+    StreamUrl,
+    TrackView,
+    UploadView,
+)
 from mediakit.settings import Settings
 from mediakit.storage import ObjectStore
 from mediakit.uploads.ingest import ingest_images, ingest_tracks
@@ -47,7 +56,6 @@ from mediakit.uploads.multipart import FilePart, FormField, MultipartReader
 __all__ = ["MediaService"]
 
 log = logging.getLogger("mediakit.service")
-JSON = dict[str, Any]
 
 
 def _capture_fields(
@@ -66,7 +74,8 @@ class MediaService:
     """The use cases behind every endpoint, for WSGI apps, scripts and workers.
 
     Methods take the calling :class:`~mediakit.models.Principal` and return the
-    contract's JSON as plain dicts, or raise :class:`~mediakit.errors.MediaKitError`.
+    contract's JSON as typed dicts (:class:`~mediakit.service.ImageView` and the
+    like), or raise :class:`~mediakit.errors.MediaKitError`.
     """
 
     settings: Settings
@@ -119,7 +128,7 @@ class MediaService:
         grant = self.grants.grant(item_id, policy.proxy_query(params))
         return delivery.grant_url(mount_base(self.proxy_base, PROXY_PATH), item_id, params, grant)
 
-    def _image_json(self, image: Image) -> JSON:
+    def _image_json(self, image: Image) -> ImageView:
         original, thumbs = policy.image_targets(image)
         return views.image_view(
             image,
@@ -149,14 +158,14 @@ class MediaService:
         admin: bool = False,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> JSON:
+    ) -> PageView[ImageView]:
         """A page of images, newest first: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
         page = steps.list_images(self.repos, admin=admin, limit=limit, cursor=cursor)
         return views.page_view([self._image_json(i) for i in page.items], page.next_cursor)
 
-    def get_image(self, principal: Principal, image_id: str, *, admin: bool = False) -> JSON:
+    def get_image(self, principal: Principal, image_id: str, *, admin: bool = False) -> ImageView:
         """One image with its URLs; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
@@ -170,7 +179,7 @@ class MediaService:
         title: str | None = None,
         description: str | None = None,
         visible: bool | None = None,
-    ) -> JSON:
+    ) -> ImageView:
         """Change an image's title, description or visibility (admins)."""
         policy.require_admin(principal)
         changes = policy.image_changes(
@@ -191,7 +200,7 @@ class MediaService:
         *,
         content_type: str | None,
         content_length: int | str | None = None,
-    ) -> JSON:
+    ) -> UploadView[ImageView]:
         """Stream a multipart body of images into the store (admins): ``{"items": [...]}``.
 
         All or nothing (see :mod:`mediakit.uploads.ingest`); the optional ``title`` and
@@ -234,7 +243,7 @@ class MediaService:
         title: str,
         description: str | None = None,
         visible: bool | None = None,
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """Create an empty music set (admins); hidden unless ``visible``."""
         policy.require_admin(principal)
         music_set = steps.create_music_set(
@@ -249,7 +258,7 @@ class MediaService:
         admin: bool = False,
         limit: int = 50,
         cursor: str | None = None,
-    ) -> JSON:
+    ) -> PageView[MusicSetView]:
         """A page of music sets: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
@@ -258,7 +267,9 @@ class MediaService:
         )
         return views.page_view([views.music_set_view(s, n) for s, n in rows], next_cursor)
 
-    def get_music_set(self, principal: Principal, set_id: str, *, admin: bool = False) -> JSON:
+    def get_music_set(
+        self, principal: Principal, set_id: str, *, admin: bool = False
+    ) -> MusicSetDetail:
         """A music set with its tracks in order; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
@@ -273,7 +284,7 @@ class MediaService:
         title: str | None = None,
         description: str | None = None,
         visible: bool | None = None,
-    ) -> JSON:
+    ) -> MusicSetDetail:
         """Change a set's title, description or visibility (admins); the detail view."""
         policy.require_admin(principal)
         changes = policy.music_set_changes(
@@ -282,7 +293,9 @@ class MediaService:
         music_set, tracks = steps.update_music_set(self.repos, principal, set_id, changes)
         return views.music_set_view(music_set, len(tracks), tracks)
 
-    def set_music_set_visibility(self, principal: Principal, set_id: str, visible: bool) -> JSON:
+    def set_music_set_visibility(
+        self, principal: Principal, set_id: str, visible: bool
+    ) -> MusicSetDetail:
         """Show or hide a music set (admins)."""
         return self.update_music_set(principal, set_id, visible=visible)
 
@@ -302,7 +315,7 @@ class MediaService:
         *,
         content_type: str | None,
         content_length: int | str | None = None,
-    ) -> JSON:
+    ) -> UploadView[TrackView]:
         """Stream a multipart body of audio files to the end of a set (admins)."""
         policy.require_admin(principal)
         steps.load_music_set(self.repos, principal, set_id)
@@ -328,7 +341,7 @@ class MediaService:
 
     def update_track(
         self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
-    ) -> JSON:
+    ) -> TrackView:
         """Rename a track (admins)."""
         policy.require_admin(principal)
         changes = policy.track_changes(self.clock.now(), title=title)
@@ -342,7 +355,9 @@ class MediaService:
         track = steps.remove_track(self.repos, principal, set_id, track_id)
         self._delete_objects(track.object_keys(), keys.track_prefix(set_id, track_id))
 
-    def reorder_tracks(self, principal: Principal, set_id: str, track_ids: Sequence[str]) -> JSON:
+    def reorder_tracks(
+        self, principal: Principal, set_id: str, track_ids: Sequence[str]
+    ) -> MusicSetDetail:
         """Put a set's tracks in the given order (exactly the set's tracks; admins)."""
         policy.require_admin(principal)
         music_set, tracks = steps.reorder_tracks(self.repos, principal, set_id, track_ids)
@@ -350,7 +365,7 @@ class MediaService:
 
     def stream_url(
         self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
-    ) -> JSON:
+    ) -> StreamUrl:
         """A URL streaming one tier of a track (the configured default when none is named)."""
         track = steps.load_track(self.repos, principal, set_id, track_id)
         target = self._stream_target(track, quality)
@@ -361,7 +376,7 @@ class MediaService:
         tier = policy.parse_quality(quality, self.settings.audio_quality_default)
         return policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
 
-    def download_url(self, principal: Principal, set_id: str, track_id: str) -> JSON:
+    def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
         """A URL serving a track's original as an attachment named after the upload."""
         track = steps.load_track(self.repos, principal, set_id, track_id)
         target = policy.track_download_target(track)
