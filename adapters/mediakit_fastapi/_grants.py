@@ -38,10 +38,21 @@ def principal_or_grant(get_principal: Callable[..., Any]) -> Callable[..., Any]:
     is_async = inspect.iscoroutinefunction(target)
     signature = get_typed_signature(call)  # string annotations resolved in the app's module
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
-    params.append(inspect.Parameter(_REQUEST, inspect.Parameter.KEYWORD_ONLY, annotation=Request))
+    # FastAPI hands the request to one parameter only (the last one annotated Request), so
+    # a resolver that takes the request itself shares it; otherwise the wrapper asks for it.
+    own = [
+        p.name
+        for p in params
+        if isinstance(p.annotation, type) and issubclass(p.annotation, Request)
+    ]
+    if not own:
+        params.append(
+            inspect.Parameter(_REQUEST, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
+        )
+    request_name = own[0] if own else _REQUEST
 
     async def dependency(**kwargs: Any) -> Principal | None:
-        request: Request = kwargs.pop(_REQUEST)
+        request: Request = kwargs[request_name] if own else kwargs.pop(_REQUEST)
         if has_grant(request.query_params):
             return None
         if is_async:
