@@ -37,7 +37,7 @@ def test_a_sqlite_url_becomes_an_immediate_wal_sqlite_database(tmp_path: Path) -
     else:
         assert "transaction_mode" not in db["OPTIONS"]
         assert "init_command" not in db["OPTIONS"]
-    assert db["OPTIONS"]["timeout"] == 30
+    assert db["OPTIONS"]["timeout"] == 5  # MEDIAKIT_DATABASE_TIMEOUT_SECONDS's default
     assert (tmp_path / "sub").is_dir()
 
 

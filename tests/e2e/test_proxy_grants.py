@@ -110,6 +110,10 @@ def play_seek_and_hide(page: Any, base_url: str) -> None:
         files=[("files", ("e2e.jpg", jpeg_bytes(300, 200), "image/jpeg"))],
         data={"visible": "true"},
     ).json()["items"][0]
+    deadline = time.monotonic() + 30  # users see an image once it is ready
+    while admin.get(f"/api/v1/admin/images/{image['id']}").json()["status"] != "ready":
+        assert time.monotonic() < deadline, "the image was not processed in 30 s"
+        time.sleep(0.1)
     image_url = user.get(f"/api/v1/user/images/{image['id']}").json()["url"]
 
     requests: list[tuple[str, int, dict[str, str]]] = []

@@ -211,7 +211,12 @@ def test_image_types_are_allowlisted(offloaded: Offloaded) -> None:
     files = [("files", ("pic.jpg", jpeg_bytes(200, 100), "image/jpeg"))]
     r = offloaded.admin.post("/api/v1/admin/images/upload", files=files, data={"visible": "true"})
     assert r.status_code == 201, r.text
-    image = offloaded.user.get(f"/api/v1/user/images/{r.json()['items'][0]['id']}").json()
+    image_id = r.json()["items"][0]["id"]
+    deadline = time.monotonic() + 30  # users see an image once it is ready
+    while offloaded.admin.get(f"/api/v1/admin/images/{image_id}").json()["status"] != "ready":
+        assert time.monotonic() < deadline, "the image was not processed in 30 s"
+        time.sleep(0.1)
+    image = offloaded.user.get(f"/api/v1/user/images/{image_id}").json()
     got = media(offloaded, image["url"])
     assert got.status_code == 200, offloaded.nginx_log()
     assert got.headers["content-type"] == "image/jpeg"
