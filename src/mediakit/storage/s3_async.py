@@ -39,7 +39,7 @@ from mediakit.storage._protocols import (
     MultipartUploadInfo,
     ObjectInfo,
 )
-from mediakit.storage.s3 import _info, get_info, head_info
+from mediakit.storage.s3 import _info, get_info, has_etag, head_info
 
 __all__ = ["AsyncS3ObjectStore"]
 
@@ -247,7 +247,19 @@ class AsyncS3ObjectStore:
                 # the original error matters more; a leftover upload is listed and aborted later
                 await self.abort_multipart_upload(key, upload_id)
             raise
-        return _info(key, asm.total, resp["ETag"], content_type)
+        etag = resp.get("ETag") or ""
+        if not has_etag(etag):
+            etag = await self._completed_etag(key)
+        return _info(key, asm.total, etag, content_type)
+
+    async def _completed_etag(self, key: str) -> str:
+        """See :meth:`mediakit.storage.s3.S3ObjectStore._completed_etag`."""
+        try:
+            return (await self.head(key)).etag
+        except BaseException:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self.delete(key)
+            raise
 
     async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         client = await self.client()
