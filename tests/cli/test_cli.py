@@ -1,12 +1,16 @@
 """The ``mediakit`` command, run as a subprocess against the real S3 servers the suite
-starts (moto, nanio), configured only through environment variables.
+starts (moto, nanio, Ceph RGW), configured only through environment variables.
 
 What each server supports, as ``doctor`` reports it:
 
 - moto: every check passes; it honours ``response-content-*`` overrides and stores
   lifecycle rules, but does not verify signatures (a wrong secret goes unnoticed);
 - nanio: verifies SigV4 (a wrong secret fails), serves Range and multipart, but ignores
-  ``response-content-type``/``-disposition`` on presigned URLs (a warning).
+  ``response-content-type``/``-disposition`` on presigned URLs (a warning);
+- Ceph RGW: every check passes with the default checksum mode, and the report says what
+  differs from AWS (checksums ignored, an empty CompleteMultipartUpload ETag, NoSuchKey for
+  an aborted upload's parts); over HTTPS with ``when_supported`` it refuses botocore's
+  aws-chunked uploads (411) and the doctor names the setting that fixes it.
 """
 
 from __future__ import annotations
@@ -132,6 +136,7 @@ def test_doctor_passes_on_moto_and_warns_about_the_missing_lifecycle_rule(
         "presigned-get": "ok",
         "range": "ok",
         "multipart": "ok",
+        "abort": "ok",
         "lifecycle": "warn",
         "cleanup": "ok",
     }
@@ -170,7 +175,7 @@ def test_doctor_accepts_a_lifecycle_rule_and_strict_fails_on_warnings(
     assert r.returncode == 0, r.stdout
     assert "ok    lifecycle" in r.stdout
     assert "'abort-mpu'" in r.stdout
-    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 7 ok")
+    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 8 ok")
 
 
 @pytest.mark.s3
@@ -183,11 +188,79 @@ def test_doctor_passes_on_nanio_with_text_report(
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == f"mediakit doctor: bucket {fresh_bucket_name!r} at {nanio_server.url}"
-    for name in ("bucket", "checksums", "range", "multipart", "cleanup"):
+    for name in ("bucket", "checksums", "range", "multipart", "abort", "cleanup"):
         assert any(line.startswith(f"  ok    {name} ") for line in lines), (name, r.stdout)
     # nanio ignores response-content-* overrides: a warning with a hint, not a failure
     assert any(line.startswith("  warn  presigned-get") for line in lines)
     assert lines[-1].startswith("passed:")
+    assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+
+
+ABORT_RULE = {
+    "Rules": [
+        {
+            "ID": "abort-mpu",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    ]
+}
+
+
+@pytest.mark.s3
+@pytest.mark.ceph
+@pytest.mark.slow
+def test_doctor_passes_strictly_on_ceph_rgw_and_reports_how_it_differs(
+    ceph_rgw_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    client = _bucket(ceph_rgw_server, fresh_bucket_name)
+    client.put_bucket_lifecycle_configuration(
+        Bucket=fresh_bucket_name, LifecycleConfiguration=ABORT_RULE
+    )
+    r = run_cli("doctor", "--json", "--strict", env=s3_env(ceph_rgw_server, fresh_bucket_name))
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert set(_statuses(report).values()) == {"ok"}, r.stdout
+    details = {c["name"]: c["detail"] for c in report["checks"]}
+    assert "ignores x-amz-checksum-*" in details["checksums"]
+    assert "empty ETag" in details["multipart"]
+    assert "NoSuchKey" in details["abort"]
+    assert "response-content-* overrides honoured" in details["presigned-get"]
+    assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+    assert not client.list_multipart_uploads(Bucket=fresh_bucket_name).get("Uploads")
+
+
+@pytest.mark.s3
+@pytest.mark.ceph
+@pytest.mark.slow
+def test_doctor_on_ceph_rgw_over_https_names_the_checksum_setting_that_fixes_uploads(
+    ceph_rgw_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """RGW refuses the aws-chunked uploads botocore sends over HTTPS with ``when_supported``
+    (411); the doctor says so, and the setting it names makes every check pass."""
+    client = _bucket(ceph_rgw_server, fresh_bucket_name)
+    ca = ceph_rgw_server.extra["ca_file"]
+    env = {
+        **s3_env(ceph_rgw_server, fresh_bucket_name),
+        "MEDIA_S3_ENDPOINT": ceph_rgw_server.extra["https_url"],
+        "AWS_CA_BUNDLE": ca,  # botocore
+        "SSL_CERT_FILE": ca,  # the doctor's own urllib fetches
+    }
+    refused = run_cli("doctor", "--json", env={**env, "MEDIA_S3_CHECKSUM_MODE": "when_supported"})
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    checks = {c["name"]: c for c in json.loads(refused.stdout)["checks"]}
+    for name in ("checksums", "multipart", "abort"):
+        assert checks[name]["status"] == "fail", checks[name]
+        assert "411 MissingContentLength" in checks[name]["detail"]
+        assert checks[name]["hint"] == "set MEDIA_S3_CHECKSUM_MODE=when_required"
+    assert checks["cleanup"]["status"] == "ok"
+
+    fixed = run_cli("doctor", "--json", env={**env, "MEDIA_S3_CHECKSUM_MODE": "when_required"})
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    statuses = _statuses(json.loads(fixed.stdout))
+    assert statuses.pop("lifecycle") == "warn"
+    assert set(statuses.values()) == {"ok"}
     assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
 
 

@@ -116,7 +116,7 @@ class S3ObjectStore:
             rest = asm.rest()
             if rest:
                 parts.append(self._upload_part(key, upload_id, len(parts) + 1, rest))
-            with translate_errors(key, bucket=self.bucket):
+            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 resp = self.client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=key,
@@ -143,7 +143,7 @@ class S3ObjectStore:
             raise
 
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
-        with translate_errors(key, bucket=self.bucket):
+        with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
             resp = self.client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
@@ -258,7 +258,7 @@ class S3ObjectStore:
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """``AbortMultipartUpload``; an upload that no longer exists is not an error."""
         try:
-            with translate_errors(key, bucket=self.bucket):
+            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except ObjectNotFound:
             pass

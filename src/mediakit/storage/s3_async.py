@@ -235,7 +235,7 @@ class AsyncS3ObjectStore:
             rest = asm.rest()
             if rest:
                 parts.append(await self._part(key, upload_id, len(parts) + 1, rest))
-            with translate_errors(key, bucket=self.bucket):
+            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 resp = await client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=key,
@@ -263,7 +263,7 @@ class AsyncS3ObjectStore:
 
     async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         client = await self.client()
-        with translate_errors(key, bucket=self.bucket):
+        with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
             resp = await client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
@@ -371,5 +371,8 @@ class AsyncS3ObjectStore:
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """``AbortMultipartUpload``; an upload that no longer exists is not an error."""
         client = await self.client()
-        with contextlib.suppress(ObjectNotFound), translate_errors(key, bucket=self.bucket):
+        with (
+            contextlib.suppress(ObjectNotFound),
+            translate_errors(key, bucket=self.bucket, upload_id=upload_id),
+        ):
             await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
