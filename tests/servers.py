@@ -288,7 +288,9 @@ memstore device bytes = 4294967296
 rgw frontends = beast endpoint=127.0.0.1:{port} ssl_endpoint=127.0.0.1:{tls_port} \
 ssl_certificate={cert} ssl_private_key={key}
 rgw thread pool size = 32
-rgw enable gc threads = false
+# deleted objects' data is freed within seconds (memstore holds it in RAM)
+rgw gc obj min wait = 0
+rgw gc processor period = 5
 rgw enable lc threads = false
 rgw enable quota threads = false
 rgw dynamic resharding = false

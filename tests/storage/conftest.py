@@ -279,6 +279,17 @@ def _boto3_harness(kind: str, server: ServerHandle, bucket: str) -> Iterator[Har
         recorder.harness = None
 
 
+def _empty_bucket(raw: Any, bucket: str) -> None:
+    """Delete what a test left in ``bucket``: RGW's OSD keeps objects in RAM (memstore), so
+    the session's RGW would otherwise grow by every test's data."""
+    for page in raw.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", ())]
+        if keys:
+            raw.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    for upload in raw.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
+        raw.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
 @contextlib.asynccontextmanager
 async def open_harness(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, bucket: str
@@ -286,16 +297,21 @@ async def open_harness(
     """A harness on a fresh, empty bucket of backend ``kind``."""
     client_lib, _, server_name = kind.partition("-")
     if client_lib == "boto3":
-        with _boto3_harness(kind, request.getfixturevalue(S3_SERVERS[server_name]), bucket) as h:
-            yield h
-    elif client_lib == "aioboto3":
         server: ServerHandle = request.getfixturevalue(S3_SERVERS[server_name])
+        with _boto3_harness(kind, server, bucket) as h:
+            yield h
+        if server_name == "rgw":
+            _empty_bucket(h.raw, bucket)
+    elif client_lib == "aioboto3":
+        server = request.getfixturevalue(S3_SERVERS[server_name])
         raw = _clients(server.url)[0]
         raw.create_bucket(Bucket=bucket)
         async with AsyncS3ObjectStore.from_settings(s3_settings(server.url, bucket)) as astore:
             h = Harness(kind, astore, raw=raw)
             Recorder(h).attach((await astore.client()).meta.events)
             yield h
+        if server_name == "rgw":
+            _empty_bucket(raw, bucket)
     elif kind == "memory":
         yield Harness(kind, MemoryObjectStore(bucket))
     else:
