@@ -96,3 +96,16 @@ def _cmdline(pid: str) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_ceph_rgw_skips_with_an_install_hint_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(servers.shutil, "which", lambda name: None)
+    monkeypatch.setattr(servers, "IN_CI", False)
+    hint = "apt-get install --no-install-recommends ceph-mon ceph-osd radosgw ceph-common"
+    with pytest.raises(pytest.skip.Exception, match=hint):
+        servers.start_ceph_rgw()
+    monkeypatch.setattr(servers, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="required under CI"):
+        servers.start_ceph_rgw()
