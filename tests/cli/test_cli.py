@@ -15,12 +15,14 @@ What each server supports, as ``doctor`` reports it:
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -262,6 +264,60 @@ def test_doctor_on_ceph_rgw_over_https_names_the_checksum_setting_that_fixes_upl
     assert statuses.pop("lifecycle") == "warn"
     assert set(statuses.values()) == {"ok"}
     assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+
+
+def _list_parts_answer(status: int) -> Any:
+    """A before-call hook answering ListParts with ``status`` (200: the parts are listed)."""
+
+    def hook(**kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        parsed: dict[str, Any] = {"ResponseMetadata": {"HTTPStatusCode": status}}
+        if status == 200:
+            parsed["Parts"] = [{"PartNumber": 1, "ETag": '"x"', "Size": 6}]
+        else:
+            parsed["Error"] = {"Code": "AccessDenied", "Message": "not in the policy"}
+        return SimpleNamespace(status_code=status, headers={}), parsed
+
+    return hook
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("status", "expected", "words"),
+    [
+        (200, "warn", "still answering ListParts"),  # a service keeping an aborted upload
+        (403, "ok", "no longer listed (ListParts: "),  # a policy without ListParts
+    ],
+)
+def test_doctor_abort_check_warns_on_a_lingering_upload_and_tolerates_a_refused_list_parts(
+    moto_server: ServerHandle,
+    fresh_bucket_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    expected: str,
+    words: str,
+) -> None:
+    _doctor = importlib.import_module("mediakit.cli._doctor")  # the package has a _doctor()
+    _bucket(moto_server, fresh_bucket_name)
+    make_client = _doctor._doctor_client
+
+    def patched(settings: Settings) -> Any:
+        client = make_client(settings)
+        client.meta.events.register("before-call.s3.ListParts", _list_parts_answer(status))
+        return client
+
+    monkeypatch.setattr(_doctor, "_doctor_client", patched)
+    settings = Settings(
+        storage_backend="s3",
+        s3_endpoint=moto_server.url,
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=SECRET_KEY,
+        assets_bucket=fresh_bucket_name,
+    )
+    abort = next(c for c in _doctor.run_doctor(settings).checks if c.name == "abort")
+    assert abort.status == expected, abort
+    assert words in abort.detail
+    if expected == "warn":
+        assert "mediakit gc --delete" in str(abort.hint)
 
 
 @pytest.mark.s3

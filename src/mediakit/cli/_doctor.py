@@ -389,20 +389,26 @@ class _Doctor:
         finally:
             self.store.abort_multipart_upload(key, upload_id)
         listed = any(u.upload_id == upload_id for u in self.store.list_multipart_uploads(key))
+        code: str | None = None
+        refused: str | None = None
         try:
             with translate_errors(key, bucket=bucket, upload_id=upload_id):
                 client.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
         except ObjectNotFound as exc:
-            code: str | None = _error_code(exc)
-        else:
-            code = None
-        if listed or code is None:
+            code = _error_code(exc)
+        except MediaKitError as exc:  # e.g. a policy without s3:ListMultipartUploadParts
+            refused = exc.message
+        if listed or (code is None and refused is None):
             return Check(
                 "abort",
                 "warn",
                 "an aborted multipart upload is still "
                 + ("listed" if listed else "answering ListParts"),
                 "its parts may still be stored: run `mediakit gc --delete` later",
+            )
+        if refused is not None:
+            return Check(
+                "abort", "ok", f"an aborted upload is no longer listed (ListParts: {refused})"
             )
         detail = f"an aborted upload is gone (ListParts answers {code})"
         if code != "NoSuchUpload":
