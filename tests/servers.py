@@ -129,12 +129,31 @@ def _spawn(
     return proc
 
 
-def start_moto() -> ServerHandle:
-    """moto in server mode (a separate process), S3 over HTTP."""
+def start_moto(*, tls: bool = False) -> ServerHandle:
+    """moto in server mode (a separate process), S3 over HTTP, or over HTTPS with ``tls``
+    (a self-signed certificate for 127.0.0.1 in ``extra["ca_file"]``)."""
     port = free_port()
-    proc = _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
-    wait_for_port(port, proc)
-    return ServerHandle(url=f"http://127.0.0.1:{port}", port=port, stop=lambda: stop_process(proc))
+    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    tmp = Path(tempfile.mkdtemp(prefix="mediakit-moto-")) if tls else None
+    extra: dict[str, str] = {}
+    if tmp is not None:
+        cert, key = _self_signed_cert(tmp)
+        cmd += ["-c", str(cert), "-k", str(key)]
+        extra["ca_file"] = str(cert)
+    proc = _spawn(cmd)
+
+    def stop() -> None:
+        stop_process(proc)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        stop()
+        raise
+    scheme = "https" if tls else "http"
+    return ServerHandle(url=f"{scheme}://127.0.0.1:{port}", port=port, stop=stop, extra=extra)
 
 
 def start_nanio() -> ServerHandle:

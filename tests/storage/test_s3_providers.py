@@ -25,6 +25,7 @@ from mediakit.clock import ManualClock
 from mediakit.errors import ObjectNotFound, StorageError
 from mediakit.presign import build_signer
 from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore, translate_errors
+from tests import servers
 from tests.conftest import s3_client
 from tests.servers import ServerHandle
 from tests.storage.conftest import s3_settings
@@ -272,6 +273,34 @@ def test_record_rgw_refuses_aws_chunked_uploads_over_https(
     assert put(https, "when_supported") == "MissingContentLength 411"
     assert put(https, "when_required") == "ok"
     assert put(ceph_rgw_server.url, "when_supported") == "ok"
+
+
+def test_record_moto_accepts_aws_chunked_uploads_over_https(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto over HTTPS decodes botocore's aws-chunked uploads and echoes their CRC32."""
+    with servers.running(lambda: servers.start_moto(tls=True)) as moto_tls:
+        monkeypatch.setenv("AWS_CA_BUNDLE", moto_tls.extra["ca_file"])
+        client = boto3.client(
+            "s3",
+            endpoint_url=moto_tls.url,
+            region_name="us-east-1",
+            config=Config(
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_supported",
+                retries={"max_attempts": 1},
+            ),
+        )
+        client.create_bucket(Bucket="tls")
+        sent: list[Any] = []
+        client.meta.events.register(
+            "before-send.s3.PutObject",
+            lambda request, **kw: sent.append(request.headers.get("Content-Encoding")),
+        )
+        put = client.put_object(Bucket="tls", Key="k", Body=b"hello")
+        assert sent == [b"aws-chunked"]
+        assert "ChecksumCRC32" in put
+        assert client.get_object(Bucket="tls", Key="k")["Body"].read() == b"hello"
 
 
 # --- what mediakit does about it ------------------------------------------------------------
