@@ -33,6 +33,14 @@ def nanio_server() -> Iterator[ServerHandle]:
 
 
 @pytest.fixture(scope="session")
+def ceph_rgw_server() -> Iterator[ServerHandle]:
+    """Ceph RGW on a throwaway one-node cluster, one per test session (started on first use,
+    in about two seconds; ``extra`` holds its keys and its HTTPS endpoint)."""
+    with servers.running(servers.start_ceph_rgw) as h:
+        yield h
+
+
+@pytest.fixture(scope="session")
 def postgres_server() -> Iterator[ServerHandle]:
     """A throwaway PostgreSQL cluster, one per test session."""
     with servers.running(servers.start_postgres) as h:

@@ -1,22 +1,28 @@
 """The ``mediakit`` command, run as a subprocess against the real S3 servers the suite
-starts (moto, nanio), configured only through environment variables.
+starts (moto, nanio, Ceph RGW), configured only through environment variables.
 
 What each server supports, as ``doctor`` reports it:
 
 - moto: every check passes; it honours ``response-content-*`` overrides and stores
   lifecycle rules, but does not verify signatures (a wrong secret goes unnoticed);
 - nanio: verifies SigV4 (a wrong secret fails), serves Range and multipart, but ignores
-  ``response-content-type``/``-disposition`` on presigned URLs (a warning).
+  ``response-content-type``/``-disposition`` on presigned URLs (a warning);
+- Ceph RGW: every check passes with the default checksum mode, and the report says what
+  differs from AWS (checksums ignored, an empty CompleteMultipartUpload ETag, NoSuchKey for
+  an aborted upload's parts); over HTTPS with ``when_supported`` it refuses botocore's
+  aws-chunked uploads (411) and the doctor names the setting that fixes it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -132,6 +138,7 @@ def test_doctor_passes_on_moto_and_warns_about_the_missing_lifecycle_rule(
         "presigned-get": "ok",
         "range": "ok",
         "multipart": "ok",
+        "abort": "ok",
         "lifecycle": "warn",
         "cleanup": "ok",
     }
@@ -170,7 +177,7 @@ def test_doctor_accepts_a_lifecycle_rule_and_strict_fails_on_warnings(
     assert r.returncode == 0, r.stdout
     assert "ok    lifecycle" in r.stdout
     assert "'abort-mpu'" in r.stdout
-    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 7 ok")
+    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 8 ok")
 
 
 @pytest.mark.s3
@@ -183,12 +190,134 @@ def test_doctor_passes_on_nanio_with_text_report(
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     assert lines[0] == f"mediakit doctor: bucket {fresh_bucket_name!r} at {nanio_server.url}"
-    for name in ("bucket", "checksums", "range", "multipart", "cleanup"):
+    for name in ("bucket", "checksums", "range", "multipart", "abort", "cleanup"):
         assert any(line.startswith(f"  ok    {name} ") for line in lines), (name, r.stdout)
     # nanio ignores response-content-* overrides: a warning with a hint, not a failure
     assert any(line.startswith("  warn  presigned-get") for line in lines)
     assert lines[-1].startswith("passed:")
     assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+
+
+ABORT_RULE = {
+    "Rules": [
+        {
+            "ID": "abort-mpu",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    ]
+}
+
+
+@pytest.mark.s3
+@pytest.mark.ceph
+@pytest.mark.slow
+def test_doctor_passes_strictly_on_ceph_rgw_and_reports_how_it_differs(
+    ceph_rgw_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    client = _bucket(ceph_rgw_server, fresh_bucket_name)
+    client.put_bucket_lifecycle_configuration(
+        Bucket=fresh_bucket_name, LifecycleConfiguration=ABORT_RULE
+    )
+    r = run_cli("doctor", "--json", "--strict", env=s3_env(ceph_rgw_server, fresh_bucket_name))
+    assert r.returncode == 0, r.stdout + r.stderr
+    report = json.loads(r.stdout)
+    assert set(_statuses(report).values()) == {"ok"}, r.stdout
+    details = {c["name"]: c["detail"] for c in report["checks"]}
+    assert "ignores x-amz-checksum-*" in details["checksums"]
+    assert "empty ETag" in details["multipart"]
+    assert "NoSuchKey" in details["abort"]
+    assert "response-content-* overrides honoured" in details["presigned-get"]
+    assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+    assert not client.list_multipart_uploads(Bucket=fresh_bucket_name).get("Uploads")
+
+
+@pytest.mark.s3
+@pytest.mark.ceph
+@pytest.mark.slow
+def test_doctor_on_ceph_rgw_over_https_names_the_checksum_setting_that_fixes_uploads(
+    ceph_rgw_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """RGW refuses the aws-chunked uploads botocore sends over HTTPS with ``when_supported``
+    (411); the doctor says so, and the setting it names makes every check pass."""
+    client = _bucket(ceph_rgw_server, fresh_bucket_name)
+    ca = ceph_rgw_server.extra["ca_file"]
+    env = {
+        **s3_env(ceph_rgw_server, fresh_bucket_name),
+        "MEDIA_S3_ENDPOINT": ceph_rgw_server.extra["https_url"],
+        "AWS_CA_BUNDLE": ca,  # botocore
+        "SSL_CERT_FILE": ca,  # the doctor's own urllib fetches
+    }
+    refused = run_cli("doctor", "--json", env={**env, "MEDIA_S3_CHECKSUM_MODE": "when_supported"})
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    checks = {c["name"]: c for c in json.loads(refused.stdout)["checks"]}
+    for name in ("checksums", "multipart", "abort"):
+        assert checks[name]["status"] == "fail", checks[name]
+        assert "411 MissingContentLength" in checks[name]["detail"]
+        assert checks[name]["hint"] == "set MEDIA_S3_CHECKSUM_MODE=when_required"
+    assert checks["cleanup"]["status"] == "ok"
+
+    fixed = run_cli("doctor", "--json", env={**env, "MEDIA_S3_CHECKSUM_MODE": "when_required"})
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    statuses = _statuses(json.loads(fixed.stdout))
+    assert statuses.pop("lifecycle") == "warn"
+    assert set(statuses.values()) == {"ok"}
+    assert client.list_objects_v2(Bucket=fresh_bucket_name).get("KeyCount", 0) == 0
+
+
+def _list_parts_answer(status: int) -> Any:
+    """A before-call hook answering ListParts with ``status`` (200: the parts are listed)."""
+
+    def hook(**kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        parsed: dict[str, Any] = {"ResponseMetadata": {"HTTPStatusCode": status}}
+        if status == 200:
+            parsed["Parts"] = [{"PartNumber": 1, "ETag": '"x"', "Size": 6}]
+        else:
+            parsed["Error"] = {"Code": "AccessDenied", "Message": "not in the policy"}
+        return SimpleNamespace(status_code=status, headers={}), parsed
+
+    return hook
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize(
+    ("status", "expected", "words"),
+    [
+        (200, "warn", "still answering ListParts"),  # a service keeping an aborted upload
+        (403, "ok", "no longer listed (ListParts: "),  # a policy without ListParts
+    ],
+)
+def test_doctor_abort_check_warns_on_a_lingering_upload_and_tolerates_a_refused_list_parts(
+    moto_server: ServerHandle,
+    fresh_bucket_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    expected: str,
+    words: str,
+) -> None:
+    _doctor = importlib.import_module("mediakit.cli._doctor")  # the package has a _doctor()
+    _bucket(moto_server, fresh_bucket_name)
+    make_client = _doctor._doctor_client
+
+    def patched(settings: Settings) -> Any:
+        client = make_client(settings)
+        client.meta.events.register("before-call.s3.ListParts", _list_parts_answer(status))
+        return client
+
+    monkeypatch.setattr(_doctor, "_doctor_client", patched)
+    settings = Settings(
+        storage_backend="s3",
+        s3_endpoint=moto_server.url,
+        s3_access_key_id=ACCESS_KEY,
+        s3_secret_access_key=SECRET_KEY,
+        assets_bucket=fresh_bucket_name,
+    )
+    abort = next(c for c in _doctor.run_doctor(settings).checks if c.name == "abort")
+    assert abort.status == expected, abort
+    assert words in abort.detail
+    if expected == "warn":
+        assert "mediakit gc --delete" in str(abort.hint)
 
 
 @pytest.mark.s3

@@ -51,6 +51,13 @@ SERVER_KINDS: dict[str, ServerKind] = {
         configure=s3_env,
         marks=(pytest.mark.s3,),
     ),
+    # the same on Ceph RGW, a production S3 implementation
+    "fastapi-rgw": ServerKind(
+        command=[sys.executable, "-m", "examples.fastapi_server"],
+        fixtures=("ceph_rgw_server",),
+        configure=s3_env,
+        marks=(pytest.mark.s3, pytest.mark.ceph),
+    ),
     # Django: SQLite under uvicorn (ASGI, async views), PostgreSQL under gunicorn (WSGI, sync views)
     "django-sqlite": ServerKind(command=[sys.executable, "-m", "examples.django_server"]),
     "django-postgres": ServerKind(

@@ -90,13 +90,14 @@ class ServerKind:
 
 
 def s3_env(ctx: StartContext) -> dict[str, str]:
-    """S3 storage on the session's moto server, in a bucket created for this kind."""
-    moto = ctx.fixtures["moto_server"]
+    """S3 storage on the kind's S3 server (the session's moto server, or Ceph RGW with
+    ``ceph_rgw_server``), in a bucket created for this kind."""
+    server = ctx.fixtures.get("moto_server") or ctx.fixtures["ceph_rgw_server"]
     bucket = f"mk-contract-{os.getpid()}-{ctx.name}".lower()
-    s3_client(moto.url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    s3_client(server.url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
     return {
         "MEDIAKIT_STORAGE": "s3",
-        "MEDIA_S3_ENDPOINT": moto.url,
+        "MEDIA_S3_ENDPOINT": server.url,
         "MEDIA_ASSETS_BUCKET": bucket,
         "MEDIA_S3_ACCESS_KEY_ID": ACCESS_KEY,
         "MEDIA_S3_SECRET_ACCESS_KEY": SECRET_KEY,

@@ -1,5 +1,6 @@
 """Real servers for the proxy tests: uvicorn (ASGI) and wsgiref (WSGI), each over the memory
-store and over S3 (moto server), with probed stores for counting streams and faults."""
+store and over S3 (moto server), and uvicorn over Ceph RGW, with probed stores for counting
+streams and faults."""
 
 from __future__ import annotations
 
@@ -72,20 +73,31 @@ def _seed(store: MemoryObjectStore | S3ObjectStore) -> None:
         store.put_bytes(key, data, content_type="audio/mpeg")
 
 
-@pytest.fixture(scope="session")
-def proxy_s3_settings(moto_server: ServerHandle) -> Settings:
-    """A bucket on the moto server holding the test objects."""
+def _bucket_settings(server: ServerHandle) -> Settings:
+    """A bucket on ``server`` holding the test objects."""
     bucket = "mk-proxy-tests"
-    s3_client(moto_server.url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
+    s3_client(server.url).create_bucket(Bucket=bucket)  # type: ignore[attr-defined]
     settings = Settings(
         storage_backend="s3",
-        s3_endpoint=moto_server.url,
+        s3_endpoint=server.url,
         s3_access_key_id=ACCESS_KEY,
         s3_secret_access_key=SECRET_KEY,
         assets_bucket=bucket,
     )
     _seed(S3ObjectStore.from_settings(settings))
     return settings
+
+
+@pytest.fixture(scope="session")
+def proxy_s3_settings(moto_server: ServerHandle) -> Settings:
+    """A bucket on the moto server holding the test objects."""
+    return _bucket_settings(moto_server)
+
+
+@pytest.fixture(scope="session")
+def proxy_rgw_settings(ceph_rgw_server: ServerHandle) -> Settings:
+    """A bucket on Ceph RGW holding the test objects."""
+    return _bucket_settings(ceph_rgw_server)
 
 
 def _start(kind: str, request: pytest.FixtureRequest, probe: Probe) -> Running:
@@ -99,7 +111,7 @@ def _start(kind: str, request: pytest.FixtureRequest, probe: Probe) -> Running:
         if server == "asgi":
             return serve_asgi(asgi_app(wrap_async(ThreadedAsyncStore(memory), probe)))
         return serve_wsgi(wsgi_app(wrap(memory, probe)))
-    settings: Settings = request.getfixturevalue("proxy_s3_settings")
+    settings: Settings = request.getfixturevalue(f"proxy_{backend}_settings")
     if server == "asgi":
         return serve_asgi(asgi_app(wrap_async(AsyncS3ObjectStore.from_settings(settings), probe)))
     return serve_wsgi(wsgi_app(wrap(S3ObjectStore.from_settings(settings), probe)))
@@ -123,9 +135,11 @@ KINDS = [
     "wsgi-memory",
     "wsgi-memory-headfirst",
     pytest.param("wsgi-s3", marks=pytest.mark.s3),
+    pytest.param("asgi-rgw", marks=[pytest.mark.s3, pytest.mark.ceph]),
 ]
-"""Server, store, and ``headfirst`` for a store without ``open_range`` (HEAD, then GET);
-the others answer plain and one-range GETs with one store request."""
+"""Server, store (``s3`` is moto, ``rgw`` Ceph RGW), and ``headfirst`` for a store without
+``open_range`` (HEAD, then GET); the others answer plain and one-range GETs with one store
+request."""
 
 
 @pytest.fixture(params=KINDS)

@@ -1,8 +1,9 @@
 """One harness for the object-store contract suite.
 
 ``store`` is parametrized over every implementation: boto3 + moto server, aioboto3 + moto
-server, boto3 + nanio (checks SigV4 signatures), the filesystem store, the memory store and
-the filesystem store behind the thread bridge. Tests are async (anyio) and talk to a
+server, boto3 + nanio (checks SigV4 signatures), boto3 and aioboto3 + Ceph RGW (a production
+S3 implementation), the filesystem store, the memory store and the filesystem store behind
+the thread bridge. Tests are async (anyio) and talk to a
 :class:`Harness`, which awaits async stores and calls sync ones directly.
 """
 
@@ -41,10 +42,14 @@ from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle
 MiB = 1024 * 1024
 PART = 5 * MiB
 
+S3_SERVERS = {"moto": "moto_server", "nanio": "nanio_server", "rgw": "ceph_rgw_server"}
+"""The S3 servers of the backend kinds (``boto3-rgw``...): name -> session fixture."""
 S3_BACKENDS = [
     pytest.param("boto3-moto", marks=pytest.mark.s3),
     pytest.param("aioboto3-moto", marks=pytest.mark.s3),
     pytest.param("boto3-nanio", marks=pytest.mark.s3),
+    pytest.param("boto3-rgw", marks=[pytest.mark.s3, pytest.mark.ceph]),
+    pytest.param("aioboto3-rgw", marks=[pytest.mark.s3, pytest.mark.ceph]),
 ]
 DURABLE_BACKENDS = [*S3_BACKENDS, "filesystem", "threaded-filesystem"]
 """Stores with buckets, bounded-memory writes and unfinished uploads (all but memory)."""
@@ -90,7 +95,13 @@ class Harness:
 
     @property
     def is_s3(self) -> bool:
-        return "moto" in self.kind or "nanio" in self.kind
+        return self.server is not None
+
+    @property
+    def server(self) -> str | None:
+        """The S3 server's name (``moto``, ``nanio``, ``rgw``), None for local stores."""
+        name = self.kind.rpartition("-")[2]
+        return name if self.kind.startswith(("boto3-", "aioboto3-")) else None
 
     @property
     def bucket(self) -> str:
@@ -268,23 +279,39 @@ def _boto3_harness(kind: str, server: ServerHandle, bucket: str) -> Iterator[Har
         recorder.harness = None
 
 
+def _empty_bucket(raw: Any, bucket: str) -> None:
+    """Delete what a test left in ``bucket``: RGW's OSD keeps objects in RAM (memstore), so
+    the session's RGW would otherwise grow by every test's data."""
+    for page in raw.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys = [{"Key": o["Key"]} for o in page.get("Contents", ())]
+        if keys:
+            raw.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    for upload in raw.list_multipart_uploads(Bucket=bucket).get("Uploads", ()):
+        raw.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
 @contextlib.asynccontextmanager
 async def open_harness(
     kind: str, request: pytest.FixtureRequest, tmp_path: Path, bucket: str
 ) -> AsyncIterator[Harness]:
     """A harness on a fresh, empty bucket of backend ``kind``."""
-    if kind in {"boto3-moto", "boto3-nanio"}:
-        server_fixture = "moto_server" if "moto" in kind else "nanio_server"
-        with _boto3_harness(kind, request.getfixturevalue(server_fixture), bucket) as h:
+    client_lib, _, server_name = kind.partition("-")
+    if client_lib == "boto3":
+        server: ServerHandle = request.getfixturevalue(S3_SERVERS[server_name])
+        with _boto3_harness(kind, server, bucket) as h:
             yield h
-    elif kind == "aioboto3-moto":
-        server: ServerHandle = request.getfixturevalue("moto_server")
+        if server_name == "rgw":
+            _empty_bucket(h.raw, bucket)
+    elif client_lib == "aioboto3":
+        server = request.getfixturevalue(S3_SERVERS[server_name])
         raw = _clients(server.url)[0]
         raw.create_bucket(Bucket=bucket)
         async with AsyncS3ObjectStore.from_settings(s3_settings(server.url, bucket)) as astore:
             h = Harness(kind, astore, raw=raw)
             Recorder(h).attach((await astore.client()).meta.events)
             yield h
+        if server_name == "rgw":
+            _empty_bucket(raw, bucket)
     elif kind == "memory":
         yield Harness(kind, MemoryObjectStore(bucket))
     else:
@@ -318,7 +345,7 @@ async def durable_store(
 async def s3_store(
     request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
 ) -> AsyncIterator[Harness]:
-    """The S3 stores (boto3 and aioboto3 on moto, boto3 on nanio)."""
+    """The S3 stores (boto3 and aioboto3 on moto and Ceph RGW, boto3 on nanio)."""
     async with open_harness(request.param, request, tmp_path, fresh_bucket_name) as h:
         yield h
 

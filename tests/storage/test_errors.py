@@ -119,3 +119,24 @@ def test_translate_errors_works_as_a_decorator() -> None:
 
     with pytest.raises(ObjectNotFound):
         fetch()
+
+
+@pytest.mark.parametrize("code", ["NoSuchKey", "NoSuchUpload"])
+def test_a_missing_upload_is_named_whatever_the_code(code: str) -> None:
+    """Ceph RGW answers NoSuchKey for an aborted upload's parts: a call about an upload says
+    the upload is gone, not the object."""
+    with (
+        pytest.raises(ObjectNotFound, match="No such multipart upload 'u-1' for 'k'") as caught,
+        translate_errors("k", bucket="b", upload_id="u-1"),
+    ):
+        raise client_error(code, 404)
+    assert caught.value.__cause__ is not None
+
+
+def test_a_refused_chunked_upload_names_the_checksum_setting() -> None:
+    """411 MissingContentLength (Ceph RGW refusing aws-chunked uploads) says what to set."""
+    with pytest.raises(StorageError) as caught, translate_errors("k", bucket="b"):
+        raise client_error("MissingContentLength", 411)
+    assert type(caught.value) is StorageError
+    assert "MEDIA_S3_CHECKSUM_MODE=when_required" in caught.value.message
+    assert "aws-chunked" in caught.value.message

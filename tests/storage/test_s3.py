@@ -41,16 +41,19 @@ def _get(client: Any, bucket: str, rng: str) -> tuple[int, bytes] | str:
 
 
 @pytest.mark.s3
-@pytest.mark.parametrize("server_name", ["moto_server", "nanio_server"])
+@pytest.mark.parametrize(
+    "server_name",
+    ["moto_server", "nanio_server", pytest.param("ceph_rgw_server", marks=pytest.mark.ceph)],
+)
 def test_record_how_servers_answer_suffix_and_overlong_ranges(
     request: pytest.FixtureRequest, server_name: str, fresh_bucket_name: str
 ) -> None:
     """Records (does not require) what each server does with ranges mediakit never sends.
 
     On a 10-byte object, RFC 9110 (and AWS) answer ``bytes=-3`` with the last 3 bytes and
-    clamp ``bytes=0-20`` to the object. moto (server mode) does both; nanio refuses every
-    suffix range and every range running past the end with 400 InvalidArgument. Hence the
-    stores send only absolute spans inside the object, resolved beforehand.
+    clamp ``bytes=0-20`` to the object. moto (server mode) and Ceph RGW do both; nanio refuses
+    every suffix range and every range running past the end with 400 InvalidArgument. Hence
+    the stores send only absolute spans inside the object, resolved beforehand.
     """
     server: ServerHandle = request.getfixturevalue(server_name)
     client: Any = s3_client(server.url)
@@ -60,6 +63,7 @@ def test_record_how_servers_answer_suffix_and_overlong_ranges(
     expected = {
         "moto_server": {"bytes=-3": (206, b"789"), "bytes=0-20": (206, b"0123456789")},
         "nanio_server": {"bytes=-3": "InvalidArgument", "bytes=0-20": "InvalidArgument"},
+        "ceph_rgw_server": {"bytes=-3": (206, b"789"), "bytes=0-20": (206, b"0123456789")},
     }[server_name]
     assert observed == expected
     # what mediakit sends instead works on both

@@ -3,8 +3,11 @@
 The checks follow the original project's "Verification Needed" list (Strato S3 was the
 provider in doubt): the bucket answers, a put with the configured checksum mode is
 accepted, a URL from mediakit's own presigner can be fetched, Range requests work on
-presigned URLs, multipart uploads work, and a lifecycle rule aborts incomplete multipart
-uploads. Every object the checks write lives under ``mediakit-doctor/<random>/`` and is
+presigned URLs, multipart uploads work, an aborted upload is gone, and a lifecycle rule
+aborts incomplete multipart uploads. Running them on Ceph RGW taught three more things
+the report now says: whether the service verifies checksums or ignores them, whether it
+refuses aws-chunked uploads (411, with ``when_supported`` over HTTPS), and whether it
+answers CompleteMultipartUpload without an ETag. Every object the checks write lives under ``mediakit-doctor/<random>/`` and is
 deleted at the end, and the last check verifies that nothing was left behind.
 
 The checks go through the same code the application uses (:class:`S3ObjectStore`, the
@@ -33,6 +36,7 @@ from mediakit.presign import build_signer
 from mediakit.settings import Settings
 from mediakit.storage import ByteSpan, S3ObjectStore, translate_errors
 from mediakit.storage._common import client_config_kwargs, client_kwargs
+from mediakit.storage._errors import CHUNKED_REFUSED
 
 __all__ = ["Check", "DoctorReport", "Status", "run_doctor"]
 
@@ -47,6 +51,9 @@ _UPLOAD_TYPE = "application/x-mediakit-doctor"
 _SIGNED_TYPE = "application/octet-stream"
 _SIGNED_DISPOSITION = 'attachment; filename="mediakit-doctor.bin"'
 _HTTP_TIMEOUT = 20.0
+
+CHECKSUM_HINT = "set MEDIA_S3_CHECKSUM_MODE=when_required"
+_WRONG_CRC32 = "AAAAAA=="  # the CRC32 of no test object the doctor writes
 
 LIFECYCLE_HINT = (
     "add a rule, e.g. aws s3api put-bucket-lifecycle-configuration --bucket {bucket} "
@@ -134,6 +141,18 @@ def _doctor_client(settings: Settings) -> Any:
     return boto3.session.Session().client("s3", config=Config(**config), **client_kwargs(settings))
 
 
+@attrs.define
+class _CompleteEtags:
+    """The raw ETags the service answered to CompleteMultipartUpload (a botocore hook: the
+    store reads a missing one back, so only the wire shows whether it was there)."""
+
+    seen: list[str] = attrs.field(factory=list)
+
+    def __call__(self, parsed: dict[str, Any], **kwargs: Any) -> None:
+        if "Error" not in parsed:
+            self.seen.append(str(parsed.get("ETag") or ""))
+
+
 def _fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     """GET ``url`` with urllib; HTTP errors are returned, not raised.
 
@@ -165,6 +184,7 @@ class _Doctor:
     small: bytes = b""
     small_key: str = ""
     written: list[str] = attrs.field(factory=list)
+    complete_etags: _CompleteEtags = attrs.field(factory=_CompleteEtags)
 
     def run(self, name: str, fn: Callable[[], Check]) -> Check:
         start = time.perf_counter()
@@ -207,11 +227,11 @@ class _Doctor:
         try:
             info = self.store.put_bytes(self.small_key, self.small, content_type=_UPLOAD_TYPE)
         except MediaKitError as exc:
+            if _chunked_refused(exc):
+                return _chunked_check("checksums")
             hint = None
             if mode == "when_supported":
-                hint = (
-                    "the service may reject CRC checksums: try MEDIA_S3_CHECKSUM_MODE=when_required"
-                )
+                hint = f"the service may reject CRC checksums: {CHECKSUM_HINT}"
             return Check("checksums", "fail", f"PutObject refused: {exc.message}", hint)
         head = self.store.head(self.small_key)
         if head.size != len(self.small):
@@ -224,7 +244,31 @@ class _Doctor:
         return Check(
             "checksums",
             "ok",
-            f"PutObject accepted with MEDIA_S3_CHECKSUM_MODE={mode} (ETag {info.etag})",
+            f"PutObject accepted with MEDIA_S3_CHECKSUM_MODE={mode} (ETag {info.etag}); "
+            + self._verifies_checksums(),
+        )
+
+    def _verifies_checksums(self) -> str:
+        """Whether the service checks ``x-amz-checksum-*``: a PUT with a wrong CRC32."""
+        key = f"{self.prefix}wrong-checksum.bin"
+        self.written.append(key)
+        try:
+            with translate_errors(key, bucket=self.store.bucket):
+                self.store.client.put_object(
+                    Bucket=self.store.bucket,
+                    Key=key,
+                    Body=b"mediakit doctor",
+                    ContentType=_UPLOAD_TYPE,
+                    ChecksumCRC32=_WRONG_CRC32,
+                )
+        except MediaKitError as exc:
+            code = _error_code(exc)
+            if code in {"BadDigest", "InvalidRequest", "XAmzContentChecksumMismatch"}:
+                return f"the service verifies checksums (a wrong CRC32 was refused: {code})"
+            return f"a PUT with a wrong CRC32 failed otherwise: {exc.message}"
+        return (
+            "the service ignores x-amz-checksum-* (a wrong CRC32 was accepted, as Ceph RGW "
+            "does): when_supported adds nothing there"
         )
 
     def presigned_get(self) -> Check:
@@ -297,21 +341,79 @@ class _Doctor:
         store = attrs.evolve(self.store, part_size=_PART_SIZE)
         view = memoryview(data)
         chunks = (bytes(view[i : i + MiB]) for i in range(0, len(data), MiB))
-        store.put_stream(key, chunks, content_type=_UPLOAD_TYPE)
+        try:
+            info = store.put_stream(key, chunks, content_type=_UPLOAD_TYPE)
+        except MediaKitError as exc:
+            if _chunked_refused(exc):
+                return _chunked_check("multipart")
+            raise
         head = store.head(key)
         if head.size != len(data):
             return Check("multipart", "fail", f"stored {head.size} bytes of {len(data)}", None)
+        if info.etag != head.etag:
+            return Check(
+                "multipart",
+                "fail",
+                f"the upload reported ETag {info.etag!r} but HEAD answers {head.etag!r}",
+                "ETag-based caching (If-None-Match, If-Range) would misbehave; report a bug",
+            )
         # read across the first part boundary
         span = ByteSpan(_PART_SIZE - 1000, _PART_SIZE + 999)
         got = b"".join(store.get_range(key, span))
         if got != data[span.first : span.last + 1]:
             return Check("multipart", "fail", "bytes across a part boundary differ", None)
         parts = -(-len(data) // _PART_SIZE)
-        return Check(
-            "multipart",
-            "ok",
-            f"{parts}-part upload of {len(data)} bytes completed and read back",
-        )
+        detail = f"{parts}-part upload of {len(data)} bytes completed and read back"
+        if any(not etag.strip('"') for etag in self.complete_etags.seen):
+            detail += (
+                "; the service answered CompleteMultipartUpload with an empty ETag (as Ceph "
+                "RGW does): mediakit reads it back with a HEAD"
+            )
+        return Check("multipart", "ok", detail)
+
+    def abort(self) -> Check:
+        """An aborted upload is gone: not listed, its parts not listable."""
+        key = f"{self.prefix}aborted.bin"
+        client, bucket = self.store.client, self.store.bucket
+        with translate_errors(key, bucket=bucket):
+            upload_id = client.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
+        try:
+            with translate_errors(key, bucket=bucket, upload_id=upload_id):
+                client.upload_part(
+                    Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=b"doctor"
+                )
+        except MediaKitError as exc:
+            if _chunked_refused(exc):
+                return _chunked_check("abort")
+            raise
+        finally:
+            self.store.abort_multipart_upload(key, upload_id)
+        listed = any(u.upload_id == upload_id for u in self.store.list_multipart_uploads(key))
+        code: str | None = None
+        refused: str | None = None
+        try:
+            with translate_errors(key, bucket=bucket, upload_id=upload_id):
+                client.list_parts(Bucket=bucket, Key=key, UploadId=upload_id)
+        except ObjectNotFound as exc:
+            code = _error_code(exc)
+        except MediaKitError as exc:  # e.g. a policy without s3:ListMultipartUploadParts
+            refused = exc.message
+        if listed or (code is None and refused is None):
+            return Check(
+                "abort",
+                "warn",
+                "an aborted multipart upload is still "
+                + ("listed" if listed else "answering ListParts"),
+                "its parts may still be stored: run `mediakit gc --delete` later",
+            )
+        if refused is not None:
+            return Check(
+                "abort", "ok", f"an aborted upload is no longer listed (ListParts: {refused})"
+            )
+        detail = f"an aborted upload is gone (ListParts answers {code})"
+        if code != "NoSuchUpload":
+            detail += "; mediakit reads any not-found there as the upload being gone"
+        return Check("abort", "ok", detail)
 
     def lifecycle(self) -> Check:
         try:
@@ -373,6 +475,30 @@ class _Doctor:
         return Check("cleanup", "ok", f"every test object under {self.prefix!r} deleted")
 
 
+def _chunked_check(name: str) -> Check:
+    """A failed check: the service refused an aws-chunked upload."""
+    return Check(
+        name,
+        "fail",
+        "the upload was refused with 411 MissingContentLength: the service does not accept "
+        "aws-chunked uploads with a trailing checksum (botocore sends them over HTTPS with "
+        "MEDIA_S3_CHECKSUM_MODE=when_supported; Ceph RGW refuses them)",
+        CHECKSUM_HINT,
+    )
+
+
+def _chunked_refused(exc: MediaKitError) -> bool:
+    """The error is the service refusing an aws-chunked upload (411)."""
+    return exc.message.startswith(CHUNKED_REFUSED.split(":", 1)[0])
+
+
+def _error_code(exc: BaseException) -> str:
+    """The S3 error code behind a translated error (``?`` if there is none)."""
+    cause = exc.__cause__
+    response = getattr(cause, "response", None) or {}
+    return str(response.get("Error", {}).get("Code") or "?")
+
+
 def _endpoint(settings: Settings) -> str:
     return settings.s3_endpoint or f"AWS S3 ({settings.s3_region})"
 
@@ -383,15 +509,18 @@ def run_doctor(settings: Settings, *, strict: bool = False) -> DoctorReport:
     Later checks are skipped when the bucket cannot be reached; the clean-up check
     always runs once something was written.
     """
-    store = S3ObjectStore(
-        client=_doctor_client(settings), bucket=settings.assets_bucket, part_size=_PART_SIZE
-    )
+    client = _doctor_client(settings)
+    store = S3ObjectStore(client=client, bucket=settings.assets_bucket, part_size=_PART_SIZE)
     doc = _Doctor(settings, store, strict, f"{_PREFIX}{secrets.token_hex(8)}/")
+    client.meta.events.register(
+        "after-call.s3.CompleteMultipartUpload", doc.complete_etags, unique_id="mediakit-doctor"
+    )
     order: list[tuple[str, Callable[[], Check]]] = [
         ("checksums", doc.checksums),
         ("presigned-get", doc.presigned_get),
         ("range", doc.range_get),
         ("multipart", doc.multipart),
+        ("abort", doc.abort),
     ]
     if doc.run("bucket", doc.bucket).status != "ok":
         for name in [*(n for n, _ in order), "lifecycle"]:

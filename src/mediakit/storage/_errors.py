@@ -7,12 +7,17 @@ inside :func:`translate_errors`; nothing else in mediakit inspects botocore erro
 botocore error                               mediakit error
 ===========================================  =====================================
 ``NoSuchKey``, ``NotFound``, ``404``         :class:`~mediakit.errors.ObjectNotFound`
-``NoSuchUpload``                             :class:`~mediakit.errors.ObjectNotFound`
+``NoSuchUpload`` (or ``NoSuchKey`` for one)   :class:`~mediakit.errors.ObjectNotFound`
+``MissingContentLength`` / 411               :class:`~mediakit.errors.StorageError` (checksums)
 ``InvalidRange`` / 416                       :class:`~mediakit.errors.RangeNotSatisfiable`
 ``SlowDown``, throttling, any 5xx            :class:`~mediakit.errors.StorageUnavailable`
 connection refused/closed, timeouts          :class:`~mediakit.errors.StorageUnavailable`
 ``NoSuchBucket``, access, credentials, rest  :class:`~mediakit.errors.StorageError`
 ===========================================  =====================================
+
+Calls about a multipart upload pass its ``upload_id``: Ceph RGW answers ``NoSuchKey`` (not
+``NoSuchUpload``) for the parts of an aborted upload, and the error should say that the
+upload, not the object, is gone.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from mediakit.errors import (
     StorageUnavailable,
 )
 
-__all__ = ["classify_client_error", "translate_errors"]
+__all__ = ["CHUNKED_REFUSED", "classify_client_error", "translate_errors"]
 
 _NOT_FOUND = frozenset({"NoSuchKey", "NotFound", "404", "NoSuchUpload", "NoSuchVersion"})
 _THROTTLED = frozenset(
@@ -85,10 +90,28 @@ def _where(key: str | None, bucket: str | None) -> str:
     return f"bucket {bucket!r}" if bucket is not None else "the object store"
 
 
+CHUNKED_REFUSED = (
+    "The object store refused a streamed upload (aws-chunked with a trailing checksum, "
+    "which botocore sends over HTTPS when MEDIA_S3_CHECKSUM_MODE=when_supported): "
+    "{code}. Ceph RGW and other S3-compatible services do; set "
+    "MEDIA_S3_CHECKSUM_MODE=when_required."
+)
+"""The message of a 411 ``MissingContentLength`` (``{code}``: the code and status)."""
+
+
 def classify_client_error(
-    code: str, status: int | None, message: str, *, key: str | None, bucket: str | None
+    code: str,
+    status: int | None,
+    message: str,
+    *,
+    key: str | None,
+    bucket: str | None,
+    upload_id: str | None = None,
 ) -> MediaKitError:
-    """The mediakit error for an S3 error ``code`` with HTTP ``status`` (pure)."""
+    """The mediakit error for an S3 error ``code`` with HTTP ``status`` (pure).
+
+    ``upload_id`` names the multipart upload the call was about, if any.
+    """
     where = _where(key, bucket)
     if code == "NoSuchBucket":
         return StorageError(
@@ -96,9 +119,12 @@ def classify_client_error(
             "fix MEDIA_ASSETS_BUCKET / MEDIA_S3_ENDPOINT."
         )
     if code in _NOT_FOUND or (status == 404 and code not in {"NoSuchBucket"}):
-        if code == "NoSuchUpload":
-            return ObjectNotFound(f"No such multipart upload for {where}.")
+        if code == "NoSuchUpload" or upload_id is not None:
+            upload = f" {upload_id!r}" if upload_id is not None else ""
+            return ObjectNotFound(f"No such multipart upload{upload} for {where}.")
         return ObjectNotFound(f"No object {where}.")
+    if code == "MissingContentLength" or status == 411:
+        return StorageError(CHUNKED_REFUSED.format(code=f"{code or 'HTTP'} {status or ''}".strip()))
     if code == "InvalidRange" or status == 416:
         return RangeNotSatisfiable(0, f"The requested byte range is outside {where}.")
     if code in _THROTTLED or status in {429, 503} or (status is not None and status >= 500):
@@ -116,8 +142,12 @@ def classify_client_error(
 
 
 @contextlib.contextmanager
-def translate_errors(key: str | None = None, *, bucket: str | None = None) -> Iterator[None]:
+def translate_errors(
+    key: str | None = None, *, bucket: str | None = None, upload_id: str | None = None
+) -> Iterator[None]:
     """Run a block (or decorate a function) so botocore errors leave as mediakit errors.
+
+    Pass ``upload_id`` for calls about one multipart upload (see the module's docstring).
 
     Only botocore/aiobotocore/aiohttp errors are translated (``raise ... from exc``);
     mediakit errors and any other exception (a caller's iterator failing, a bug) pass
@@ -137,6 +167,7 @@ def translate_errors(key: str | None = None, *, bucket: str | None = None) -> It
             str(err.get("Message", "")),
             key=key,
             bucket=bucket,
+            upload_id=upload_id,
         ) from exc
     except _TRANSPORT_ERRORS as exc:
         raise StorageUnavailable(

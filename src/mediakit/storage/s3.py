@@ -116,7 +116,7 @@ class S3ObjectStore:
             rest = asm.rest()
             if rest:
                 parts.append(self._upload_part(key, upload_id, len(parts) + 1, rest))
-            with translate_errors(key, bucket=self.bucket):
+            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 resp = self.client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=key,
@@ -126,10 +126,24 @@ class S3ObjectStore:
         except BaseException:
             self._abort_quietly(key, upload_id)
             raise
-        return _info(key, asm.total, resp["ETag"], content_type)
+        etag = resp.get("ETag") or ""
+        if not has_etag(etag):
+            etag = self._completed_etag(key)
+        return _info(key, asm.total, etag, content_type)
+
+    def _completed_etag(self, key: str) -> str:
+        """The ETag of an upload completed without one (Ceph RGW answers an empty
+        ``<ETag/>``): read back with a HEAD. Should the HEAD fail, the object is deleted,
+        so a failed ``put_stream`` stores nothing, as on any other failure."""
+        try:
+            return self.head(key).etag
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.delete(key)
+            raise
 
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
-        with translate_errors(key, bucket=self.bucket):
+        with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
             resp = self.client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
@@ -244,7 +258,7 @@ class S3ObjectStore:
     def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """``AbortMultipartUpload``; an upload that no longer exists is not an error."""
         try:
-            with translate_errors(key, bucket=self.bucket):
+            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
         except ObjectNotFound:
             pass
@@ -266,6 +280,11 @@ class S3ObjectStore:
                 )
             else:
                 self.client.create_bucket(Bucket=self.bucket)
+
+
+def has_etag(etag: str) -> bool:
+    """Whether a response's ETag says something (not missing, empty or ``""``)."""
+    return bool(etag.strip().removeprefix("W/").strip('"'))
 
 
 def _info(key: str, size: int, etag: str, content_type: str) -> ObjectInfo:

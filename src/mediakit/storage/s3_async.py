@@ -39,7 +39,7 @@ from mediakit.storage._protocols import (
     MultipartUploadInfo,
     ObjectInfo,
 )
-from mediakit.storage.s3 import _info, get_info, head_info
+from mediakit.storage.s3 import _info, get_info, has_etag, head_info
 
 __all__ = ["AsyncS3ObjectStore"]
 
@@ -235,7 +235,7 @@ class AsyncS3ObjectStore:
             rest = asm.rest()
             if rest:
                 parts.append(await self._part(key, upload_id, len(parts) + 1, rest))
-            with translate_errors(key, bucket=self.bucket):
+            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 resp = await client.complete_multipart_upload(
                     Bucket=self.bucket,
                     Key=key,
@@ -247,11 +247,23 @@ class AsyncS3ObjectStore:
                 # the original error matters more; a leftover upload is listed and aborted later
                 await self.abort_multipart_upload(key, upload_id)
             raise
-        return _info(key, asm.total, resp["ETag"], content_type)
+        etag = resp.get("ETag") or ""
+        if not has_etag(etag):
+            etag = await self._completed_etag(key)
+        return _info(key, asm.total, etag, content_type)
+
+    async def _completed_etag(self, key: str) -> str:
+        """See :meth:`mediakit.storage.s3.S3ObjectStore._completed_etag`."""
+        try:
+            return (await self.head(key)).etag
+        except BaseException:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await self.delete(key)
+            raise
 
     async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         client = await self.client()
-        with translate_errors(key, bucket=self.bucket):
+        with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
             resp = await client.upload_part(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
@@ -359,5 +371,8 @@ class AsyncS3ObjectStore:
     async def abort_multipart_upload(self, key: str, upload_id: str) -> None:
         """``AbortMultipartUpload``; an upload that no longer exists is not an error."""
         client = await self.client()
-        with contextlib.suppress(ObjectNotFound), translate_errors(key, bucket=self.bucket):
+        with (
+            contextlib.suppress(ObjectNotFound),
+            translate_errors(key, bucket=self.bucket, upload_id=upload_id),
+        ):
             await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
