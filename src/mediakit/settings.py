@@ -295,6 +295,18 @@ class Settings:
         ),
     )
 
+    # --- durable processing (issue 14) -------------------------------------------
+    job_lease_seconds: int = attrs.field(
+        default=60,
+        validator=_positive,
+        metadata=_env(
+            "MEDIAKIT_JOB_LEASE_SECONDS",
+            "Processing lease: a running job renews it every third of this; a job whose "
+            "process died is taken up again once it expires (the `thread` and `inline` "
+            "runners look for such jobs at start and every half lease).",
+        ),
+    )
+
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:
         if value < 5 * MiB or value > 5 * GiB:

@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO
 
 from mediakit.models import ProcessingStatus
 from mediakit.processing.tasks import (
+    LeaseHeld,
     ProcessingContext,
     ReprocessProgress,
     process_image,
@@ -66,6 +67,8 @@ def _by_ids(ctx: ProcessingContext, what: str, ids: Sequence[str]) -> Iterator[R
             continue
         try:
             (process_image if kind == "images" else process_track)(ctx, item_id)
+        except LeaseHeld:
+            log.warning("%s %s is being processed by another job; skipped", kind, item_id)
         except Exception:
             log.exception("re-processing %s %s crashed", kind, item_id)
         row = ctx.repos.images.get(item_id) if kind == "images" else ctx.repos.tracks.get(item_id)
