@@ -55,7 +55,7 @@ __all__ = [
 log = logging.getLogger("mediakit_django")
 
 _CHUNK = 1024 * 1024
-_DRAIN_MAX = _CHUNK  # a refused upload: at most one chunk more is read (see _drain)
+_DRAIN_MAX = 4 * _CHUNK  # a refused upload: at most this much more is read (see _drain)
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _MAX_TITLE = 200
 _STREAM_QUALITIES = ("low", "medium", "high")
@@ -594,16 +594,17 @@ def _drain(stream: Any, declared: object, already_read: int, cap: int) -> None:
     """Read a little of what is left of a refused upload, so that a client sending a
     small body can finish and read the error instead of a reset connection.
 
-    Bounded whatever the refusal (401, 403, 404, 413, 415, 429...): at most one chunk
-    (``_CHUNK``), and never past the request cap (``MEDIA_MAX_UPLOAD_SIZE_TOTAL``) plus
-    one chunk counting what the service read already. A body declared larger than
-    ``_DRAIN_MAX`` is not drained at all: the client could not finish anyway. The rest
-    of the body is the server's to discard; gunicorn reads at most 64 KiB of it and
-    then closes the connection.
+    Bounded whatever the refusal (401, 403, 404, 413, 415, 429...): at most
+    ``_DRAIN_MAX`` more, and never past the request cap (``MEDIA_MAX_UPLOAD_SIZE_TOTAL``)
+    plus one chunk, counting what the service read already. A body declared larger than
+    that is not drained at all: the client could not finish anyway. The rest of the body
+    is the server's to discard; gunicorn reads at most 64 KiB of it and then closes the
+    connection.
     """
-    if isinstance(declared, str) and declared.isdigit() and int(declared) > _DRAIN_MAX:
+    budget = min(_DRAIN_MAX, cap + _CHUNK - already_read)
+    if isinstance(declared, str) and declared.isdigit() and int(declared) - already_read > budget:
         return
-    left = min(_DRAIN_MAX, cap + _CHUNK - already_read)
+    left = budget
     try:
         while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
             left -= len(chunk)
