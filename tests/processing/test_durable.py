@@ -157,8 +157,9 @@ def _old(path: Path, seconds: float = 3600) -> Path:
 
 
 def test_stale_temp_dirs_are_those_of_dead_processes_only(tmp_path: Path) -> None:
-    """Found: an old job directory naming a process that is gone (or none). Left alone: a
-    live process's, a young one, and anything without the job prefix."""
+    """Found: an old job directory naming a process that is gone, or naming none and older
+    than an hour. Left alone: a live process's, a young one, and anything without the job
+    prefix."""
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         check=True,
@@ -167,7 +168,8 @@ def test_stale_temp_dirs_are_those_of_dead_processes_only(tmp_path: Path) -> Non
     )
     dead_pid = int(dead.stdout)
     gone = _old(tmp_path / f"mediakit-audio-p{dead_pid}-abc")
-    legacy = _old(tmp_path / "mediakit-img-xyz")
+    legacy = _old(tmp_path / "mediakit-img-xyz", seconds=7200)
+    _old(tmp_path / "mediakit-img-recent", seconds=600)  # no pid: needs an hour
     _old(tmp_path / f"mediakit-audio-p{os.getpid()}-mine")
     _old(tmp_path / f"mediakit-img-p{os.getppid()}-parent")
     _old(tmp_path / "unrelated-dir")
@@ -177,4 +179,4 @@ def test_stale_temp_dirs_are_those_of_dead_processes_only(tmp_path: Path) -> Non
     assert remove_stale_temp_dirs(tmp_path, older_than=timedelta(minutes=5)) == found
     assert not gone.exists()
     assert not legacy.exists()
-    assert len(list(tmp_path.iterdir())) == 4
+    assert len(list(tmp_path.iterdir())) == 5

@@ -124,6 +124,7 @@ def _reason(exc: BaseException) -> str:
 TEMP_PREFIXES = ("mediakit-img-", "mediakit-audio-")
 """Prefixes of the jobs' temp directories (each followed by ``p{pid}-``)."""
 
+_UNNAMED_MIN_AGE_S = 3600.0
 _PID_IN_NAME = re.compile(r"^mediakit-(?:img|audio)-p(\d+)-")
 
 
@@ -287,11 +288,14 @@ def stale_temp_dirs(
 
     A directory counts when its name has a job prefix (:data:`TEMP_PREFIXES`), it was
     last modified more than ``older_than`` ago (a running job touches its directory at
-    every heartbeat) and the process named in it is gone (or it names none). Only
-    ``tmp_dir`` (default: the system temp directory) is looked at, not below it.
+    every heartbeat) and the process named in it is gone. A directory naming no process
+    (made by an older mediakit) must be older than an hour too. Only ``tmp_dir``
+    (default: the system temp directory) is looked at, not below it.
     """
     base = Path(tmp_dir) if tmp_dir is not None else Path(tempfile.gettempdir())
-    cutoff = (time.time() if now is None else now) - older_than.total_seconds()
+    now = time.time() if now is None else now
+    cutoff = now - older_than.total_seconds()
+    cutoff_unnamed = min(cutoff, now - _UNNAMED_MIN_AGE_S)
     found: list[Path] = []
     try:
         entries = list(base.iterdir())
@@ -309,6 +313,8 @@ def stale_temp_dirs(
         m = _PID_IN_NAME.match(path.name)
         if m and (int(m[1]) == os.getpid() or _pid_alive(int(m[1]))):
             continue  # a job of a live process (this one, or another on this host)
+        if not m and st.st_mtime > cutoff_unnamed:
+            continue  # named by a mediakit before 0.2: its process is unknown, wait longer
         found.append(path)
     return sorted(found)
 
