@@ -1,10 +1,10 @@
-"""The single entry point for checks: ``nox -s tests lint typecheck docs build wheel bench demo``."""
+"""The single entry point for checks: ``nox -s tests lint typecheck docs build wheel bench demo soak``."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]  # + wheel, bench, demo
+nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]  # + wheel, bench, demo, soak
 nox.options.reuse_existing_virtualenvs = True
 PY = ["3.11", "3.12", "3.13"]
 TYPED = ["src", "adapters"]
@@ -102,6 +102,19 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.install("pyvips")  # optional anchor for the thumbnail benchmark
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PY[0])
+def soak(session: nox.Session) -> None:
+    """The long soak test: 5 minutes of mixed load per reference server on S3 (the normal
+    suite runs 20 s). ``MEDIAKIT_SOAK_SECONDS`` overrides the duration; the figures are
+    appended to ``soak-report.jsonl``."""
+    session.install("-e", ".[dev]")
+    env = {
+        "MEDIAKIT_SOAK_SECONDS": session.env.get("MEDIAKIT_SOAK_SECONDS", "300"),
+        "MEDIAKIT_SOAK_REPORT": "soak-report.jsonl",
+    }
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "tests/soak", *session.posargs, env=env)
 
 
 @nox.session(python=PY[0])

@@ -180,3 +180,19 @@ def test_stale_temp_dirs_are_those_of_dead_processes_only(tmp_path: Path) -> Non
     assert not gone.exists()
     assert not legacy.exists()
     assert len(list(tmp_path.iterdir())) == 5
+
+
+def test_a_queue_job_finding_the_lease_held_raises_so_the_queue_retries(
+    tctx: ProcessingContext,
+) -> None:
+    """``run_task(busy="raise")`` (what the Dramatiq actor uses) lets LeaseHeld through, so
+    Dramatiq retries the job later; the default (thread and inline runners) skips it."""
+    from mediakit.processing.jobs import TASKS, run_task
+
+    image = add_image(tctx, jpeg_bytes(300, 200))
+    now = tctx.clock.now()
+    tctx.repos.images.claim(image.id, owner="x", now=now, until=now + timedelta(hours=1))
+    with pytest.raises(LeaseHeld):
+        run_task(tctx, "process_image", {"image_id": image.id}, TASKS, busy="raise")
+    run_task(tctx, "process_image", {"image_id": image.id}, TASKS)  # skipped quietly
+    assert _status(tctx, image.id) is ProcessingStatus.PROCESSING
