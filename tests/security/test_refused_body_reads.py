@@ -166,6 +166,9 @@ UPLOAD = "/api/v1/admin/images/upload"
 
 
 def _check(out: Outcome, status: int, bound: int) -> None:
+    print(
+        f"{status}: the client sent {out.sent / MiB:.1f} MiB (bound {bound / MiB:.0f} MiB + slack)"
+    )
     assert out.status == status, out.body[:300]
     assert out.sent <= bound + GUNICORN_DRAIN + SLACK, f"sent {out.sent / MiB:.1f} MiB"
 
