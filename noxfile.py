@@ -1,5 +1,5 @@
 """The single entry point for checks: ``nox -s tests lint typecheck docs build`` (the
-defaults), plus ``installs``, ``coverage``, ``wheel``, ``bench`` and ``demo``.
+defaults), plus ``installs``, ``coverage``, ``wheel``, ``bench``, ``demo`` and ``soak``.
 
 ``tests`` and ``installs`` run on every supported Python found here (``nox -p 3.12 -s
 tests`` picks one); interpreters that pyenv holds but does not put on ``PATH`` are found too.
@@ -164,6 +164,19 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.install("pyvips")  # optional anchor for the thumbnail benchmark
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PY[0])
+def soak(session: nox.Session) -> None:
+    """The long soak test: 5 minutes of mixed load per reference server on S3 (the normal
+    suite runs 20 s). ``MEDIAKIT_SOAK_SECONDS`` overrides the duration; the figures are
+    appended to ``soak-report.jsonl``."""
+    session.install("-e", ".[dev]")
+    env = {
+        "MEDIAKIT_SOAK_SECONDS": session.env.get("MEDIAKIT_SOAK_SECONDS", "300"),
+        "MEDIAKIT_SOAK_REPORT": "soak-report.jsonl",
+    }
+    session.run("pytest", "-s", "-p", "no:cacheprovider", "tests/soak", *session.posargs, env=env)
 
 
 @nox.session(python=PY[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.apps import AppConfig
 
 
@@ -19,5 +21,15 @@ class MediakitConfig(AppConfig):
         from mediakit_django.conf import adapter_options, mediakit_settings
 
         adapter_options()
-        mediakit_settings()
+        settings = mediakit_settings()
         register()
+        # Say at start what would fail at first use (ffmpeg, libmagic...): logged here,
+        # since servers (gunicorn, uvicorn) do not run the system checks; the checks
+        # (mediakit_django.E003...) make ``manage.py check`` and ``migrate`` fail too.
+        from mediakit.preflight import log as preflight_log
+        from mediakit.preflight import preflight
+
+        sql = adapter_options()["REPOSITORIES"] == "sql"
+        for finding in preflight(settings, uses_database_url=sql):
+            level = logging.ERROR if finding.level == "error" else logging.WARNING
+            preflight_log.log(level, "%s", finding)

@@ -12,7 +12,7 @@ from django.core import checks
 
 from mediakit_django import conf
 
-__all__ = ["check_database", "check_view_mode", "register"]
+__all__ = ["check_database", "check_preflight", "check_view_mode", "register"]
 
 
 def check_database(
@@ -78,7 +78,26 @@ def check_view_mode(
     return []
 
 
+def check_preflight(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """What would fail at first use (:func:`mediakit.preflight.preflight`), said at start:
+    no ffmpeg while audio pre-encoding is on (E003), no libmagic (E004), an implicit
+    SQLite database next to S3 storage with ``REPOSITORIES = "sql"`` (W005)."""
+    from mediakit.preflight import preflight
+
+    options = conf.adapter_options()
+    found = preflight(conf.mediakit_settings(), uses_database_url=options["REPOSITORIES"] == "sql")
+    ids = {"ffmpeg": "E003", "libmagic": "E004", "database": "W005"}
+    out: list[checks.CheckMessage] = []
+    for f in found:
+        kind = checks.Error if f.level == "error" else checks.Warning
+        out.append(kind(f"mediakit: {f}", id=f"mediakit_django.{ids[f.check]}"))
+    return out
+
+
 def register() -> None:
     """Register the checks (called from the app's ``ready``)."""
     checks.register(check_database)
     checks.register(check_view_mode)
+    checks.register(check_preflight)

@@ -67,6 +67,13 @@ class MediaImage(models.Model):
         null=True, blank=True
     )
     thumbnails: models.JSONField[Any, Any] = models.JSONField(default=list, blank=True)
+    lease_owner: models.CharField[str | None, str | None] = models.CharField(
+        max_length=100, null=True, blank=True, editable=False
+    )
+    lease_until: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        null=True, blank=True, editable=False
+    )
+    """The processing lease (who runs this row's job, until when); see ``claim``."""
 
     class Meta:
         db_table = "mediakit_image"
@@ -75,6 +82,7 @@ class MediaImage(models.Model):
         indexes = (
             models.Index(fields=["created_at", "id"], name="mk_image_created_id"),
             models.Index(fields=["visible", "created_at", "id"], name="mk_image_vis_created_id"),
+            models.Index(fields=["status", "updated_at"], name="mk_image_status_updated"),
         )
 
     def __str__(self) -> str:
@@ -134,6 +142,13 @@ class MediaTrack(models.Model):
         null=True, blank=True
     )
     renditions: models.JSONField[Any, Any] = models.JSONField(default=list, blank=True)
+    lease_owner: models.CharField[str | None, str | None] = models.CharField(
+        max_length=100, null=True, blank=True, editable=False
+    )
+    lease_until: models.DateTimeField[datetime | None, datetime | None] = models.DateTimeField(
+        null=True, blank=True, editable=False
+    )
+    """The processing lease (who runs this row's job, until when); see ``claim``."""
 
     class Meta:
         db_table = "mediakit_track"
@@ -144,6 +159,7 @@ class MediaTrack(models.Model):
                 fields=["music_set", "position"], name="mk_track_set_position_uniq"
             ),
         )
+        indexes = (models.Index(fields=["status", "updated_at"], name="mk_track_status_updated"),)
 
     def __str__(self) -> str:
         return str(self.title or self.filename)

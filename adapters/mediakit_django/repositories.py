@@ -230,6 +230,66 @@ def _iter_keys(alias: str, model: type[models.Model], renditions: str) -> Iterat
         last = rows[-1][0]
 
 
+_UNFINISHED = (ProcessingStatus.PENDING.value, ProcessingStatus.PROCESSING.value)
+
+
+def _claim(
+    alias: str,
+    model: type[_M],
+    item_id: str,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    unfinished_only: bool,
+) -> _M | None:
+    """One conditional ``UPDATE`` (the compare-and-set of a lease), then the row."""
+    at = _to_db_time(now, "now")
+    qs = model._default_manager.using(alias).filter(pk=item_id)
+    free = qs.filter(Q(lease_until__isnull=True) | Q(lease_until__lte=at))
+    if unfinished_only:
+        free = free.filter(status__in=_UNFINISHED)
+    with transaction.atomic(using=alias):
+        won = free.update(
+            status=ProcessingStatus.PROCESSING.value,
+            failure_reason=None,
+            updated_at=at,
+            lease_owner=owner,
+            lease_until=_to_db_time(until, "until"),
+        )
+        return qs.first() if won else None
+
+
+def _renew(
+    alias: str, model: type[models.Model], item_id: str, owner: str, until: datetime
+) -> bool:
+    qs = model._default_manager.using(alias).filter(pk=item_id, lease_owner=owner)
+    return qs.update(lease_until=_to_db_time(until, "until")) > 0
+
+
+def _release(alias: str, model: type[models.Model], item_id: str, owner: str) -> None:
+    qs = model._default_manager.using(alias).filter(pk=item_id, lease_owner=owner)
+    qs.update(lease_owner=None, lease_until=None)
+
+
+def _interrupted(
+    alias: str, model: type[models.Model], now: datetime, pending_before: datetime, limit: int
+) -> list[str]:
+    at = _to_db_time(now, "now")
+    qs = (
+        model._default_manager.using(alias)
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lte=at))
+        .filter(
+            Q(status=ProcessingStatus.PROCESSING.value)
+            | Q(
+                status=ProcessingStatus.PENDING.value,
+                updated_at__lt=_to_db_time(pending_before, "pending_before"),
+            )
+        )
+        .order_by("updated_at", "id")
+    )
+    return [str(pk) for pk in qs.values_list("pk", flat=True)[: check_limit(limit)]]
+
+
 def _lock_sets(alias: str, set_ids: Sequence[str]) -> set[str]:
     """The existing ones of ``set_ids``, row-locked (``FOR UPDATE``) where supported."""
     qs = (
@@ -321,6 +381,33 @@ class DjangoImageRepository:
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and thumbnail key, read in batches."""
         return _iter_keys(self.alias, MediaImage, "thumbnails")
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Image | None:
+        """Take the processing lease in one conditional ``UPDATE``; ``None`` if not free."""
+        row = _claim(self.alias, MediaImage, item_id, owner, now, until, unfinished_only)
+        return None if row is None else _image(row)
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none."""
+        return _renew(self.alias, MediaImage, item_id, owner, until)
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease on the row, if it still holds it."""
+        _release(self.alias, MediaImage, item_id, owner)
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Rows left ``processing`` without a live lease, or ``pending`` since before."""
+        return _interrupted(self.alias, MediaImage, now, pending_before, limit)
 
 
 @_translating
@@ -480,6 +567,33 @@ class DjangoTrackRepository:
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and rendition key, read in batches."""
         return _iter_keys(self.alias, MediaTrack, "renditions")
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Track | None:
+        """Take the processing lease in one conditional ``UPDATE``; ``None`` if not free."""
+        row = _claim(self.alias, MediaTrack, item_id, owner, now, until, unfinished_only)
+        return None if row is None else _track(row)
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none."""
+        return _renew(self.alias, MediaTrack, item_id, owner, until)
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease on the row, if it still holds it."""
+        _release(self.alias, MediaTrack, item_id, owner)
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Rows left ``processing`` without a live lease, or ``pending`` since before."""
+        return _interrupted(self.alias, MediaTrack, now, pending_before, limit)
 
 
 @attrs.frozen(init=False)

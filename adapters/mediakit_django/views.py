@@ -53,7 +53,7 @@ __all__ = [
 log = logging.getLogger("mediakit_django")
 
 _CHUNK = 1024 * 1024
-_DRAIN_MAX = 64 * 1024 * 1024
+_DRAIN_MAX = 4 * _CHUNK  # a refused upload: at most this much more is read (see _drain)
 _MAX_TITLE = 200
 _STREAM_QUALITIES = ("low", "medium", "high")
 _PROXY_QUALITIES = ("low", "medium", "high", "original")
@@ -546,21 +546,34 @@ def _wsgi_stream(request: HttpRequest) -> Any:
     return request
 
 
-def _sync_body(stream: Any) -> Iterator[bytes]:
-    while chunk := stream.read(_CHUNK):
-        yield chunk
+class _CountingBody:
+    """The request body as chunks for the service, counting the bytes read."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.read = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.stream.read(_CHUNK):
+            self.read += len(chunk)
+            yield chunk
 
 
-def _drain(stream: Any, declared: object = None) -> None:
-    """Read what is left of a refused upload (up to ``_DRAIN_MAX``), so the client can
-    finish sending and read the error instead of a reset connection.
+def _drain(stream: Any, declared: object, already_read: int, cap: int) -> None:
+    """Read a little of what is left of a refused upload, so that a client sending a
+    small body can finish and read the error instead of a reset connection.
 
-    A body declared larger than ``_DRAIN_MAX`` is not drained at all: the client could not
-    finish anyway, and waiting for its bytes would only delay the error (and hold the
-    worker) for as long as the client cares to send nothing."""
-    if isinstance(declared, str) and declared.isdigit() and int(declared) > _DRAIN_MAX:
+    Bounded whatever the refusal (401, 403, 404, 413, 415, 429...): at most
+    ``_DRAIN_MAX`` more, and never past the request cap (``MEDIA_MAX_UPLOAD_SIZE_TOTAL``)
+    plus one chunk, counting what the service read already. A body declared larger than
+    that is not drained at all: the client could not finish anyway. The rest of the body
+    is the server's to discard; gunicorn reads at most 64 KiB of it and then closes the
+    connection.
+    """
+    budget = min(_DRAIN_MAX, cap + _CHUNK - already_read)
+    if isinstance(declared, str) and declared.isdigit() and int(declared) - already_read > budget:
         return
-    left = _DRAIN_MAX
+    left = budget
     try:
         while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
             left -= len(chunk)
@@ -592,19 +605,20 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
         handler = _handler(endpoint, request)
         if isinstance(handler, HttpResponse):
             return handler
-        stream: Any = None
+        body: _CountingBody | None = None
         try:
             who = auth.authenticate(request) if endpoint.needs_principal(request) else None
             call = handler(request, who, **kwargs)
             if BODY in call.args:
-                stream = _wsgi_stream(request)
-            args = tuple(_sync_body(stream) if a is BODY else a for a in call.args)
+                body = _CountingBody(_wsgi_stream(request))
+            args = tuple(body if a is BODY else a for a in call.args)
             result = getattr(get_kit().service, call.method)(*args, **call.kwargs)
         except _MethodNotAllowed as exc:
             return _not_allowed(request, exc.allowed)
         except MediaKitError as exc:
-            if stream is not None:
-                _drain(stream, request.META.get("CONTENT_LENGTH"))
+            if body is not None:
+                cap = get_kit().settings.max_upload_size_total
+                _drain(body.stream, request.META.get("CONTENT_LENGTH"), body.read, cap)
             return _mediakit_error(request, exc)
         except Exception as exc:
             return _unexpected(request, exc)

@@ -57,6 +57,7 @@ def main() -> int:
         import django
         from django.core.exceptions import ImproperlyConfigured
         from django.core.management import call_command
+        from django.core.management.base import SystemCheckError
         from django.db import connections
 
         from examples.django_server.config import demo_tokens, server_kind
@@ -78,12 +79,16 @@ def main() -> int:
         os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "examples.django_server.settings")
         django.setup()
+        # the system checks first: mediakit's say at start what would fail at first use
+        # (no ffmpeg while audio pre-encoding is on, no libmagic); errors stop the start
+        call_command("check", fail_level="ERROR")
         call_command("migrate", interactive=False, verbosity=1)
         connections.close_all()  # never share a connection with forked workers
         store = build_object_store(settings)
         if hasattr(store, "ensure_bucket"):
             ensure_bucket(store)
-    except (ConfigurationError, ImproperlyConfigured) as exc:
+    except (ConfigurationError, ImproperlyConfigured, SystemCheckError) as exc:
+        # SystemCheckError: manage.py check's errors (mediakit's: no ffmpeg, no libmagic)
         print(f"mediakit: configuration error: {exc}", file=sys.stderr)
         return 2
     if tokens.generated:

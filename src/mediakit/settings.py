@@ -423,6 +423,45 @@ class Settings:
                 f"the store is {self.storage_backend!r}. Use MEDIA_DELIVERY=proxy instead.",
             )
 
+    # --- bounded waits on storage (issue 14) -------------------------------------
+    s3_connect_timeout: float = attrs.field(
+        default=2.0,
+        validator=_positive,
+        metadata=_env(
+            "MEDIA_S3_CONNECT_TIMEOUT",
+            "Seconds to wait for a TCP connection to the S3 endpoint (per attempt).",
+        ),
+    )
+    s3_read_timeout: float = attrs.field(
+        default=4.0,
+        validator=_positive,
+        metadata=_env(
+            "MEDIA_S3_READ_TIMEOUT",
+            "Seconds to wait for the S3 endpoint's next bytes (per attempt). With the "
+            "defaults a hung endpoint is a 503 within about 10 s; raise it for a slow provider.",
+        ),
+    )
+    s3_max_attempts: int = attrs.field(
+        default=2,
+        validator=_positive,
+        metadata=_env(
+            "MEDIA_S3_MAX_ATTEMPTS",
+            "Attempts per S3 call, the first included (botocore `standard` retry mode: "
+            "throttling, 5xx and connection errors are retried with backoff).",
+        ),
+    )
+    # --- durable processing (issue 14) -------------------------------------------
+    job_lease_seconds: int = attrs.field(
+        default=60,
+        validator=_positive,
+        metadata=_env(
+            "MEDIAKIT_JOB_LEASE_SECONDS",
+            "Processing lease: a running job renews it every third of this; a job whose "
+            "process died is taken up again once it expires (the `thread` and `inline` "
+            "runners look for such jobs at start and every half lease).",
+        ),
+    )
+
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:
         if value < 5 * MiB or value > 5 * GiB:
@@ -507,6 +546,15 @@ def _parse_int(name: str, raw: str) -> int:
     return int(raw)
 
 
+def _parse_float(name: str, raw: str) -> float:
+    whole, _, frac = raw.partition(".")
+    if not (whole or frac) or not all(
+        p.isascii() and (p.isdigit() or not p) for p in (whole, frac)
+    ):
+        raise ConfigurationError(name, f"must be a number of seconds such as 4 or 2.5; got {raw!r}")
+    return float(raw)
+
+
 def _parse_size(name: str, raw: str) -> int:
     s = raw.lower().replace(" ", "")
     digits = s.rstrip("abcdefghijklmnopqrstuvwxyz")
@@ -535,6 +583,8 @@ def _parse(name: str, raw: str, field: attrs.Attribute[Any]) -> object:
         raise ConfigurationError(name, f"must be true or false; got {raw!r}")
     if typ in ("int", "int | None", int):
         return _parse_int(name, raw)
+    if typ in ("float", float):
+        return _parse_float(name, raw)
     return raw
 
 

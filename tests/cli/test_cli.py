@@ -65,6 +65,7 @@ def s3_env(server: ServerHandle, bucket: str, **extra: str) -> dict[str, str]:
         "MEDIA_S3_ACCESS_KEY_ID": ACCESS_KEY,
         "MEDIA_S3_SECRET_ACCESS_KEY": SECRET_KEY,
         "MEDIA_ASSETS_BUCKET": bucket,
+        "MEDIAKIT_DATABASE_URL": "sqlite:///mediakit-data/cli-test.db",  # explicit: no warning
         **extra,
     }
 
@@ -98,11 +99,14 @@ def test_bad_setting_exits_2_naming_the_variable() -> None:
     assert "Traceback" not in r.stderr
 
 
-def test_doctor_refuses_a_non_s3_store_with_exit_2(tmp_path: Path) -> None:
+def test_doctor_on_a_non_s3_store_checks_this_machine_only(tmp_path: Path) -> None:
+    """No endpoint to check: ffmpeg, libmagic and the database setting only."""
     r = run_cli("doctor", env={"MEDIAKIT_STORAGE": "filesystem"})
-    assert r.returncode == 2
-    assert "MEDIAKIT_STORAGE" in r.stderr
-    assert "s3" in r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "(no S3: MEDIAKIT_STORAGE=filesystem)" in r.stdout
+    for name in ("ffmpeg", "libmagic", "database"):
+        assert f"ok    {name}" in r.stdout
+    assert "bucket" not in r.stdout.split("\n", 1)[1]
 
 
 def test_migrate_creates_then_keeps_the_schema(tmp_path: Path) -> None:
@@ -133,6 +137,9 @@ def test_doctor_passes_on_moto_and_warns_about_the_missing_lifecycle_rule(
     report = json.loads(r.stdout)
     assert report["ok"] is True
     assert _statuses(report) == {
+        "ffmpeg": "ok",
+        "libmagic": "ok",
+        "database": "ok",
         "bucket": "ok",
         "checksums": "ok",
         "presigned-get": "ok",
@@ -177,7 +184,7 @@ def test_doctor_accepts_a_lifecycle_rule_and_strict_fails_on_warnings(
     assert r.returncode == 0, r.stdout
     assert "ok    lifecycle" in r.stdout
     assert "'abort-mpu'" in r.stdout
-    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 8 ok")
+    assert r.stdout.rstrip().splitlines()[-1].startswith("passed: 11 ok")
 
 
 @pytest.mark.s3
@@ -357,12 +364,14 @@ def test_doctor_fails_clearly_on_an_unreachable_endpoint() -> None:
     assert r.returncode == 1, r.stderr
     report = json.loads(r.stdout)
     assert report["ok"] is False
-    bucket = report["checks"][0]
+    names = [c["name"] for c in report["checks"]]
+    assert names[:3] == ["ffmpeg", "libmagic", "database"]  # this machine's checks first
+    bucket = report["checks"][3]
     assert bucket["name"] == "bucket"
     assert bucket["status"] == "fail"
     assert "could not be reached" in bucket["detail"]
     assert "MEDIA_S3_ENDPOINT" in bucket["detail"]
-    assert {c["status"] for c in report["checks"][1:]} == {"skip"}
+    assert {c["status"] for c in report["checks"][4:]} == {"skip"}
 
 
 # --- gc and reprocess on a deployment with real rows -------------------------------------

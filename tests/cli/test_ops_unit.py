@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -57,17 +58,24 @@ def test_reprocess_draws_a_rich_progress_bar_on_a_terminal() -> None:
     assert "re-processed: 1 ready, 0 failed" in text
 
 
-def test_gc_json_lists_nothing_on_a_clean_store() -> None:
+def test_gc_json_lists_nothing_on_a_clean_store(tmp_path: Path) -> None:
     kit, _, _ = _kit_with_a_good_and_a_broken_image()
     out = io.StringIO()
     status = _ops.gc(
-        kit.settings, min_age=timedelta(0), as_json=True, out=out, store=kit.store, repos=kit.repos
+        kit.settings,
+        min_age=timedelta(0),
+        as_json=True,
+        out=out,
+        store=kit.store,
+        repos=kit.repos,
+        tmp_dir=str(tmp_path),
     )
     assert status == 0
     assert json.loads(out.getvalue()) == {
         "deleted": False,
         "orphan_objects": [],
         "stale_multipart_uploads": [],
+        "stale_temp_dirs": [],
         "young_skipped": 0,
     }
 

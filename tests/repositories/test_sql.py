@@ -84,13 +84,14 @@ def test_a_new_step_is_applied_once_in_order(engine: sa.Engine) -> None:
         calls.append(2)
         conn.exec_driver_sql("ALTER TABLE images ADD COLUMN caption TEXT")
 
-    steps = [*MIGRATIONS, Migration(2, "images.caption", add_column)]
-    assert migrate(engine) == 1
-    assert migrate(engine, steps) == 2
-    assert migrate(engine, steps) == 2
+    nxt = SCHEMA_VERSION + 1
+    steps = [*MIGRATIONS, Migration(nxt, "images.caption", add_column)]
+    assert migrate(engine) == SCHEMA_VERSION
+    assert migrate(engine, steps) == nxt
+    assert migrate(engine, steps) == nxt
     assert calls == [2]
     assert "caption" in {c["name"] for c in sa.inspect(engine).get_columns("images")}
-    assert _versions(engine) == [1, 2]
+    assert _versions(engine) == list(range(1, nxt + 1))
 
 
 def test_a_failing_step_is_rolled_back_whole(engine: sa.Engine) -> None:
@@ -100,13 +101,13 @@ def test_a_failing_step_is_rolled_back_whole(engine: sa.Engine) -> None:
 
     migrate(engine)
     with pytest.raises(RuntimeError, match="boom"):
-        migrate(engine, [*MIGRATIONS, Migration(2, "broken", broken)])
-    assert schema_version(engine) == 1
+        migrate(engine, [*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "broken", broken)])
+    assert schema_version(engine) == SCHEMA_VERSION
     assert not sa.inspect(engine).has_table("half_done")
 
 
 def test_a_database_newer_than_the_code_is_refused(engine: sa.Engine) -> None:
-    migrate(engine, [*MIGRATIONS, Migration(2, "from the future", lambda conn: None)])
+    migrate(engine, [*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "from the future", lambda c: None)])
     with pytest.raises(ConfigurationError, match="newer than this mediakit"):
         migrate(engine)
 
@@ -114,6 +115,8 @@ def test_a_database_newer_than_the_code_is_refused(engine: sa.Engine) -> None:
 def test_migration_versions_must_count_up_from_one(engine: sa.Engine) -> None:
     with pytest.raises(ValueError, match="in order"):
         migrate(engine, [MIGRATIONS[0], Migration(3, "gap", lambda conn: None)])
+    with pytest.raises(ValueError, match="in order"):
+        migrate(engine, [*MIGRATIONS, Migration(SCHEMA_VERSION + 2, "gap", lambda c: None)])
 
 
 def test_concurrent_start_ups_apply_each_step_once(engine: sa.Engine) -> None:

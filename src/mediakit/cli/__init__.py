@@ -45,8 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser(
         "doctor",
-        help="check the configured S3 endpoint",
-        description="Check the configured S3 bucket: reachable, a put with the configured "
+        help="check this machine and the configured S3 endpoint",
+        description="Check this machine (an ffmpeg for the audio tiers, libmagic, an explicit "
+        "MEDIAKIT_DATABASE_URL next to S3) and the configured S3 bucket: reachable, a put "
+        "with the configured "
         "checksum mode, a presigned GET, a Range request on a presigned URL, a multipart "
         "upload, a lifecycle rule aborting incomplete multipart uploads; every test object "
         "is deleted. Exits 1 if a check fails.",
@@ -96,15 +98,13 @@ def _seconds(value: str) -> int:
 
 
 def _doctor(settings: Settings, args: argparse.Namespace) -> int:
-    from mediakit.cli._doctor import run_doctor
+    from mediakit.cli._doctor import run_doctor, run_local_doctor
 
     if settings.storage_backend != "s3":
-        raise ConfigurationError(
-            "MEDIAKIT_STORAGE",
-            f"doctor checks an S3 endpoint, but the store is {settings.storage_backend!r}; "
-            "set MEDIAKIT_STORAGE=s3 and MEDIA_S3_ENDPOINT, MEDIA_ASSETS_BUCKET and the keys",
-        )
-    report = run_doctor(settings, strict=args.strict)
+        # no endpoint to check: this machine's checks only (ffmpeg, libmagic, database)
+        report = run_local_doctor(settings, strict=args.strict)
+    else:
+        report = run_doctor(settings, strict=args.strict)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:

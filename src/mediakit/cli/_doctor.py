@@ -38,7 +38,7 @@ from mediakit.storage import ByteSpan, S3ObjectStore, translate_errors
 from mediakit.storage._common import client_config_kwargs, client_kwargs
 from mediakit.storage._errors import CHUNKED_REFUSED
 
-__all__ = ["Check", "DoctorReport", "Status", "run_doctor"]
+__all__ = ["Check", "DoctorReport", "Status", "local_checks", "run_doctor", "run_local_doctor"]
 
 Status = Literal["ok", "warn", "fail", "skip"]
 
@@ -503,11 +503,68 @@ def _endpoint(settings: Settings) -> str:
     return settings.s3_endpoint or f"AWS S3 ({settings.s3_region})"
 
 
-def run_doctor(settings: Settings, *, strict: bool = False) -> DoctorReport:
+_LOCAL_OK = {
+    "ffmpeg": "an ffmpeg with libmp3lame and aac is available for the audio tiers",
+    "libmagic": "libmagic answers (uploads are checked by their content)",
+    "database": "MEDIAKIT_DATABASE_URL is set",
+}
+
+
+def local_checks(settings: Settings, *, uses_database_url: bool = True) -> list[Check]:
+    """The checks of this machine (:func:`mediakit.preflight.preflight`): ``ffmpeg``
+    (when audio pre-encoding is on), ``libmagic``, ``database`` (an implicit SQLite
+    next to S3 storage is a warning)."""
+    from mediakit.preflight import implicit_database, preflight
+
+    t0 = time.monotonic()
+    found = {
+        f.check: f
+        for f in preflight(settings, local_processing=True, uses_database_url=uses_database_url)
+    }
+    took = time.monotonic() - t0
+    out: list[Check] = []
+    for name in ("ffmpeg", "libmagic", "database"):
+        f = found.get(name)
+        if f is not None:
+            status: Status = "fail" if f.level == "error" else "warn"
+            out.append(
+                Check(name, status, f.message, hint=f"set or install: {f.setting}", seconds=took)
+            )
+        elif name == "ffmpeg" and not settings.audio_pre_encode:
+            out.append(Check(name, "skip", "MEDIA_AUDIO_PRE_ENCODE is off", seconds=took))
+        elif name == "database" and not uses_database_url:
+            out.append(Check(name, "skip", "the repositories use another database", seconds=took))
+        elif name == "database" and (
+            settings.storage_backend != "s3" or not implicit_database(settings)
+        ):
+            detail = (
+                "MEDIAKIT_DATABASE_URL is set"
+                if not implicit_database(settings)
+                else "the embedded SQLite default, next to a local store"
+            )
+            out.append(Check(name, "ok", detail, seconds=took))
+        else:
+            out.append(Check(name, "ok", _LOCAL_OK[name], seconds=took))
+    return out
+
+
+def run_local_doctor(
+    settings: Settings, *, strict: bool = False, uses_database_url: bool = True
+) -> DoctorReport:
+    """Only the checks of this machine (:func:`local_checks`): for a non-S3 store."""
+    where = f"(no S3: MEDIAKIT_STORAGE={settings.storage_backend})"
+    checks = local_checks(settings, uses_database_url=uses_database_url)
+    return DoctorReport(where, settings.assets_bucket, tuple(checks), strict)
+
+
+def run_doctor(
+    settings: Settings, *, strict: bool = False, uses_database_url: bool = True
+) -> DoctorReport:
     """Run every check against ``settings``' S3 bucket and return the report.
 
-    Later checks are skipped when the bucket cannot be reached; the clean-up check
-    always runs once something was written.
+    The checks of this machine (:func:`local_checks`: ffmpeg, libmagic, the database
+    setting) come first. Later checks are skipped when the bucket cannot be reached;
+    the clean-up check always runs once something was written.
     """
     client = _doctor_client(settings)
     store = S3ObjectStore(client=client, bucket=settings.assets_bucket, part_size=_PART_SIZE)
@@ -515,6 +572,7 @@ def run_doctor(settings: Settings, *, strict: bool = False) -> DoctorReport:
     client.meta.events.register(
         "after-call.s3.CompleteMultipartUpload", doc.complete_etags, unique_id="mediakit-doctor"
     )
+    doc.checks.extend(local_checks(settings, uses_database_url=uses_database_url))
     order: list[tuple[str, Callable[[], Check]]] = [
         ("checksums", doc.checksums),
         ("presigned-get", doc.presigned_get),

@@ -8,33 +8,99 @@ import logging
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal, TextIO
 
+from mediakit.errors import ConfigurationError
 from mediakit.models import ProcessingStatus
 from mediakit.processing.tasks import (
+    LeaseHeld,
     ProcessingContext,
     ReprocessProgress,
     process_image,
     process_track,
+    remove_stale_temp_dirs,
     reprocess_all,
+    stale_temp_dirs,
 )
 from mediakit.repositories import Repositories
 from mediakit.settings import Settings
 from mediakit.storage import ObjectStore, build_object_store
 from mediakit.uploads.gc import OrphanReport, collect, find_orphans
 
-__all__ = ["gc", "migrate", "reprocess"]
+__all__ = ["check_schema", "gc", "migrate", "open_repositories", "reprocess"]
 
 log = logging.getLogger("mediakit.cli")
 
 Kind = Literal["images", "tracks"]
 
 
-def open_repositories(settings: Settings) -> Repositories:
-    """The SQL repositories on ``MEDIAKIT_DATABASE_URL`` (schema migrated)."""
-    from mediakit.repositories.sql import SqlRepositories
+def open_repositories(settings: Settings, *, oldest_version: int | None = None) -> Repositories:
+    """The SQL repositories on ``MEDIAKIT_DATABASE_URL``, never migrating or creating it.
 
-    return SqlRepositories.from_url(settings.database_url)
+    The database must hold mediakit's schema at ``oldest_version`` (default: the
+    current one) or newer, up to the current one; anything else is a
+    :class:`~mediakit.errors.ConfigurationError` saying what to run instead. An operation
+    must never create mediakit's tables in a database that is not mediakit's (a Django
+    project's, for one), nor take an empty schema for "no rows reference anything".
+    """
+    from mediakit.repositories.sql import SCHEMA_VERSION, SqlRepositories, create_engine
+
+    engine = create_engine(settings.database_url)
+    try:
+        check_schema(engine, oldest_version if oldest_version is not None else SCHEMA_VERSION)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlRepositories.from_engine(engine, migrate_schema=False)
+
+
+_DJANGO_TABLES = ("mediakit_image", "mediakit_track", "mediakit_music_set")
+
+
+def check_schema(engine: Any, oldest_version: int) -> int:
+    """The schema version of ``engine``'s database, if it is mediakit's and recent enough.
+
+    Raises:
+        ConfigurationError: no mediakit schema there (with a pointer to
+            ``manage.py mediakit`` when it is a Django project's database), a schema
+            older than ``oldest_version`` (run ``mediakit migrate``) or newer than this
+            mediakit knows.
+    """
+    import sqlalchemy as sa
+
+    from mediakit.repositories.sql import SCHEMA_VERSION, schema_version
+
+    url = engine.url.render_as_string(hide_password=True)
+    version = schema_version(engine)
+    tables = set(sa.inspect(engine).get_table_names())
+    if version == 0 or not {"images", "music_tracks"} <= tables:
+        if tables & set(_DJANGO_TABLES):
+            raise ConfigurationError(
+                "MEDIAKIT_DATABASE_URL",
+                f"{url} is a Django project's database (it has the mediakit_django tables, "
+                "not mediakit's own schema); run this from the project instead: "
+                "python manage.py mediakit gc (or reprocess), which reads the Django models",
+            )
+        raise ConfigurationError(
+            "MEDIAKIT_DATABASE_URL",
+            f"{url} does not hold mediakit's schema (no mediakit tables); point "
+            "MEDIAKIT_DATABASE_URL at the application's database. Nothing was changed "
+            "(this command never creates tables; 'mediakit migrate' does)",
+        )
+    if version > SCHEMA_VERSION:
+        raise ConfigurationError(
+            "MEDIAKIT_DATABASE_URL",
+            f"the schema of {url} is at version {version}, newer than this mediakit knows "
+            f"({SCHEMA_VERSION}); upgrade mediakit",
+        )
+    if version < oldest_version:
+        raise ConfigurationError(
+            "MEDIAKIT_DATABASE_URL",
+            f"the schema of {url} is at version {version}; run 'mediakit migrate' first "
+            f"(this command needs version {oldest_version})",
+        )
+    return version
 
 
 def _close(repos: Repositories) -> None:
@@ -66,6 +132,8 @@ def _by_ids(ctx: ProcessingContext, what: str, ids: Sequence[str]) -> Iterator[R
             continue
         try:
             (process_image if kind == "images" else process_track)(ctx, item_id)
+        except LeaseHeld:
+            log.warning("%s %s is being processed by another job; skipped", kind, item_id)
         except Exception:
             log.exception("re-processing %s %s crashed", kind, item_id)
         row = ctx.repos.images.get(item_id) if kind == "images" else ctx.repos.tracks.get(item_id)
@@ -166,7 +234,7 @@ def reprocess(
 # --- gc -------------------------------------------------------------------------------------
 
 
-def _report_json(report: OrphanReport, deleted: bool) -> dict[str, Any]:
+def _report_json(report: OrphanReport, deleted: bool, temp_dirs: list[Path]) -> dict[str, Any]:
     return {
         "deleted": deleted,
         "orphan_objects": list(report.objects),
@@ -174,6 +242,7 @@ def _report_json(report: OrphanReport, deleted: bool) -> dict[str, Any]:
             {"key": u.key, "upload_id": u.upload_id, "initiated": u.initiated.isoformat()}
             for u in report.stale_multipart_uploads
         ],
+        "stale_temp_dirs": [str(p) for p in temp_dirs],
         "young_skipped": report.young_skipped,
     }
 
@@ -187,17 +256,29 @@ def gc(
     out: TextIO = sys.stdout,
     store: ObjectStore | None = None,
     repos: Repositories | None = None,
+    tmp_dir: str | None = None,
 ) -> int:
-    """Find (and with ``delete``, remove) orphaned objects and stale multipart uploads."""
+    """Find (and with ``delete``, remove) orphaned objects, stale multipart uploads and
+    the temp directories of processing jobs whose process died.
+
+    Without ``repos``, the SQL repositories on ``MEDIAKIT_DATABASE_URL`` are opened
+    without migrating: a database without mediakit's schema is refused
+    (:func:`check_schema`), since an empty schema would make every object an orphan.
+    Just before deleting, the references are read again and any object a row names
+    meanwhile is spared.
+    """
     own_repos = repos is None
-    repos = repos if repos is not None else open_repositories(settings)
+    repos = repos if repos is not None else open_repositories(settings, oldest_version=1)
     try:
         store = store or build_object_store(settings)
         report = find_orphans(store, repos, min_age=min_age)
+        temp_dirs = stale_temp_dirs(tmp_dir, older_than=min_age)
         if delete and not report.empty:
-            collect(store, report)
+            report = collect(store, report, repos=repos)
+        if delete:
+            temp_dirs = remove_stale_temp_dirs(tmp_dir, older_than=min_age)
         if as_json:
-            json.dump(_report_json(report, delete), out, indent=2)
+            json.dump(_report_json(report, delete, temp_dirs), out, indent=2)
             out.write("\n")
             return 0
         print(f"orphan objects: {len(report.objects)}", file=out)
@@ -206,18 +287,22 @@ def gc(
         print(f"stale multipart uploads: {len(report.stale_multipart_uploads)}", file=out)
         for u in report.stale_multipart_uploads:
             print(f"  {u.key} (upload {u.upload_id}, started {u.initiated.isoformat()})", file=out)
+        print(f"temp directories of dead jobs: {len(temp_dirs)}", file=out)
+        for path in temp_dirs:
+            print(f"  {path}", file=out)
         if report.young_skipped:
             print(
                 f"left alone: {report.young_skipped} unreferenced item(s) younger than "
                 f"{int(min_age.total_seconds())} s (uploads may be in flight)",
                 file=out,
             )
-        if report.empty:
+        if report.empty and not temp_dirs:
             print("nothing to collect", file=out)
         elif delete:
             print(
                 f"deleted {len(report.objects)} object(s), aborted "
-                f"{len(report.stale_multipart_uploads)} multipart upload(s)",
+                f"{len(report.stale_multipart_uploads)} multipart upload(s), removed "
+                f"{len(temp_dirs)} temp director(ies)",
                 file=out,
             )
         else:

@@ -3,7 +3,8 @@
 - :mod:`mediakit.processing.images`: :func:`make_thumbnails`, pure bytes/file in, WebP out;
 - :mod:`mediakit.processing.audio`: :func:`find_ffmpeg`, :func:`probe`, :func:`encode_tiers`;
 - :mod:`mediakit.processing.tasks`: :class:`ProcessingContext` and the idempotent tasks
-  :func:`process_image`, :func:`process_track`, :func:`reprocess_all`;
+  :func:`process_image`, :func:`process_track`, :func:`reprocess_all` (each under a
+  processing lease; :class:`LeaseHeld`), :func:`remove_stale_temp_dirs`;
 - :mod:`mediakit.processing.jobs`: :class:`JobRunner` and its implementations
   (:class:`InlineRunner`, :class:`ThreadPoolRunner`, :class:`DramatiqRunner`).
 """
@@ -16,13 +17,16 @@ from mediakit.processing.jobs import (
     InlineRunner,
     JobRunner,
     ThreadPoolRunner,
+    requeue_interrupted,
     runner_from_settings,
 )
 from mediakit.processing.tasks import (
+    LeaseHeld,
     ProcessingContext,
     ReprocessProgress,
     process_image,
     process_track,
+    remove_stale_temp_dirs,
     reprocess_all,
 )
 
@@ -38,10 +42,12 @@ __all__ = [
     "find_ffmpeg",
     "probe",
     # tasks
+    "LeaseHeld",
     "ProcessingContext",
     "ReprocessProgress",
     "process_image",
     "process_track",
+    "remove_stale_temp_dirs",
     "reprocess_all",
     # runners
     "TASKS",
@@ -49,5 +55,6 @@ __all__ = [
     "InlineRunner",
     "JobRunner",
     "ThreadPoolRunner",
+    "requeue_interrupted",
     "runner_from_settings",
 ]

@@ -6,7 +6,9 @@ ffmpeg reads untrusted input here, so every run:
   so ffmpeg's own probing never picks a surprising demuxer (playlists, image2...);
 - allows **no network protocols** (``-protocol_whitelist file,pipe``), reads no stdin
   (``-nostdin``) and bounds probing (``-probesize``, ``-analyzeduration``);
-- runs in **its own process group**, killed with ``SIGKILL`` on a wall-clock timeout;
+- runs in **its own process group**, killed with ``SIGKILL`` on a wall-clock timeout, and
+  (on Linux) killed by the kernel if the process that started it dies, so a crashed
+  server leaves no encoder running on;
 - writes only into the directory it is given, and removes what it wrote on any failure.
 
 Tags and cover art are **not** copied into the tiers (``-map 0:a:0 -map_metadata -1``):
@@ -27,8 +29,9 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -180,6 +183,43 @@ def _check_encoders(exe: str) -> str | None:
     return None
 
 
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to SIGKILL the child when its parent dies, or ``None``.
+
+    ``prctl(PR_SET_PDEATHSIG)`` is looked up here, before any fork, so the child only
+    makes one C call between ``fork`` and ``exec``.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return preexec
+
+
+_DIE_WITH_PARENT = _parent_death_signal()
+
+
+def _popen(cmd: Sequence[str]) -> subprocess.Popen[bytes]:
+    """Start ffmpeg: no stdin, pipes for its reports, its own session, dies with us."""
+    return subprocess.Popen(
+        list(cmd),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_DIE_WITH_PARENT,  # one C call, looked up before the fork
+    )
+
+
 @attrs.frozen
 class _Result:
     returncode: int
@@ -189,13 +229,7 @@ class _Result:
 
 def _run(cmd: Sequence[str], *, deadline: float, what: str) -> _Result:
     """Run ffmpeg in its own process group; kill the whole group at ``deadline``."""
-    proc = subprocess.Popen(
-        list(cmd),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    proc = _popen(cmd)
     try:
         out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -438,7 +472,7 @@ def _verify(
         if not path.exists() or path.stat().st_size == 0:
             raise ProcessingError(f"ffmpeg wrote no {spec.tier} tier.")
         procs.append(
-            subprocess.Popen(
+            _popen(
                 [
                     ffmpeg,
                     "-hide_banner",
@@ -463,10 +497,6 @@ def _verify(
                         ]
                     ),
                 ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
             )
         )
     try:

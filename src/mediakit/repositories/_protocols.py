@@ -22,11 +22,17 @@ Rules every implementation follows (the contract suite checks each):
 - Track positions are 0-based and unique within a set: ``add_many`` appends after the
   set's last position, ``delete`` leaves the others where they are (a gap, same
   order), ``reorder`` renumbers ``0..n-1``.
+- Processing leases (images and tracks): ``claim`` is one atomic compare-and-set, so of
+  several workers (threads, processes, replicas) claiming one row at once exactly one
+  wins while its lease lives; ``renew`` and ``release`` act only for the lease's owner;
+  ``list_interrupted`` finds the rows a crash left behind. The lease is bookkeeping of
+  the job runners, not part of the domain models (no model field carries it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -76,6 +82,44 @@ class ImageRepository(Protocol):
 
     def iter_object_keys(self) -> Iterator[str]:
         """Every object key any image row references: originals and thumbnails (for GC)."""
+        ...
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Image | None:
+        """Take the processing lease of a row, atomically; the claimed row or ``None``.
+
+        Succeeds when nobody holds a live lease (none, or one that expired at or before
+        ``now``) and, with ``unfinished_only``, the row is ``pending`` or ``processing``.
+        The row becomes ``processing`` (``failure_reason`` cleared, ``updated_at=now``)
+        and its lease ``(owner, until)``. ``None``: no such row, a live lease held by
+        another owner, or (``unfinished_only``) a row already ``ready`` or ``failed``.
+        """
+        ...
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none on the row."""
+        ...
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease (nothing happens if another owner holds it now)."""
+        ...
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Ids of rows a job should take up again, oldest ``updated_at`` first.
+
+        ``processing`` rows whose lease expired (or that have none: a crash, or a row
+        from before leases existed), and ``pending`` rows not updated since
+        ``pending_before`` that hold no live lease (an upload whose job never ran).
+        """
         ...
 
 
@@ -157,6 +201,44 @@ class TrackRepository(Protocol):
 
     def iter_object_keys(self) -> Iterator[str]:
         """Every object key any track row references: originals and renditions."""
+        ...
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Track | None:
+        """Take the processing lease of a row, atomically; the claimed row or ``None``.
+
+        Succeeds when nobody holds a live lease (none, or one that expired at or before
+        ``now``) and, with ``unfinished_only``, the row is ``pending`` or ``processing``.
+        The row becomes ``processing`` (``failure_reason`` cleared, ``updated_at=now``)
+        and its lease ``(owner, until)``. ``None``: no such row, a live lease held by
+        another owner, or (``unfinished_only``) a row already ``ready`` or ``failed``.
+        """
+        ...
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none on the row."""
+        ...
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease (nothing happens if another owner holds it now)."""
+        ...
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Ids of rows a job should take up again, oldest ``updated_at`` first.
+
+        ``processing`` rows whose lease expired (or that have none: a crash, or a row
+        from before leases existed), and ``pending`` rows not updated since
+        ``pending_before`` that hold no live lease (an upload whose job never ran).
+        """
         ...
 
 

@@ -53,6 +53,8 @@ class MemoryStore:
     images: dict[str, Image] = attrs.field(factory=dict)
     music_sets: dict[str, MusicSet] = attrs.field(factory=dict)
     tracks: dict[str, Track] = attrs.field(factory=dict)
+    leases: dict[tuple[str, str], tuple[str, datetime]] = attrs.field(factory=dict)
+    """``(table, id)`` -> ``(owner, until)``: processing leases (see ``claim``)."""
     lock: threading.RLock = attrs.field(factory=threading.RLock, repr=False)
 
 
@@ -98,6 +100,78 @@ def _clashes(ids: Sequence[str], existing: Mapping[str, object]) -> list[str]:
     return sorted(i for i, n in counts.items() if n > 1 or i in existing)
 
 
+_UNFINISHED = (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)
+_Item = TypeVar("_Item", Image, Track)
+
+
+def _claim(
+    store: MemoryStore,
+    table: str,
+    rows: dict[str, _Item],
+    item_id: str,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    unfinished_only: bool,
+) -> _Item | None:
+    now = to_utc(now, "now")
+    until = to_utc(until, "until")
+    with store.lock:
+        row = rows.get(item_id)
+        if row is None or (unfinished_only and row.status not in _UNFINISHED):
+            return None
+        held = store.leases.get((table, item_id))
+        if held is not None and held[1] > now:
+            return None
+        new = attrs.evolve(
+            row, status=ProcessingStatus.PROCESSING, failure_reason=None, updated_at=now
+        )
+        rows[item_id] = new
+        store.leases[(table, item_id)] = (owner, until)
+        return new
+
+
+def _renew(store: MemoryStore, table: str, item_id: str, owner: str, until: datetime) -> bool:
+    until = to_utc(until, "until")
+    with store.lock:
+        held = store.leases.get((table, item_id))
+        if held is None or held[0] != owner:
+            return False
+        store.leases[(table, item_id)] = (owner, until)
+        return True
+
+
+def _release(store: MemoryStore, table: str, item_id: str, owner: str) -> None:
+    with store.lock:
+        held = store.leases.get((table, item_id))
+        if held is not None and held[0] == owner:
+            del store.leases[(table, item_id)]
+
+
+def _interrupted(
+    store: MemoryStore,
+    table: str,
+    rows: Mapping[str, Image] | Mapping[str, Track],
+    now: datetime,
+    pending_before: datetime,
+    limit: int,
+) -> list[str]:
+    now = to_utc(now, "now")
+    pending_before = to_utc(pending_before, "pending_before")
+    check_limit(limit)
+    with store.lock:
+        found: list[tuple[datetime, str]] = []
+        for row in rows.values():
+            held = store.leases.get((table, row.id))
+            if held is not None and held[1] > now:
+                continue
+            if row.status is ProcessingStatus.PROCESSING or (
+                row.status is ProcessingStatus.PENDING and row.updated_at < pending_before
+            ):
+                found.append((row.updated_at, row.id))
+    return [item_id for _, item_id in sorted(found)[:limit]]
+
+
 @attrs.define
 class MemoryImageRepository:
     """:class:`~mediakit.repositories.ImageRepository` over a :class:`MemoryStore`."""
@@ -133,6 +207,7 @@ class MemoryImageRepository:
     def delete(self, image_id: str) -> bool:
         """Delete the row; ``False`` if there was none."""
         with self._store.lock:
+            self._store.leases.pop(("images", image_id), None)
             return self._store.images.pop(image_id, None) is not None
 
     def list(
@@ -158,6 +233,34 @@ class MemoryImageRepository:
             rows = list(self._store.images.values())
         for row in rows:
             yield from row.object_keys()
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Image | None:
+        """Take the processing lease of a row (see the protocol); ``None`` if not free."""
+        return _claim(
+            self._store, "images", self._store.images, item_id, owner, now, until, unfinished_only
+        )
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none."""
+        return _renew(self._store, "images", item_id, owner, until)
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease on the row, if it still holds it."""
+        _release(self._store, "images", item_id, owner)
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Rows left ``processing`` without a live lease, or ``pending`` since before."""
+        return _interrupted(self._store, "images", self._store.images, now, pending_before, limit)
 
 
 @attrs.define
@@ -197,6 +300,7 @@ class MemoryMusicSetRepository:
                 return False
             for track_id in [t.id for t in self._store.tracks.values() if t.set_id == set_id]:
                 del self._store.tracks[track_id]
+                self._store.leases.pop(("tracks", track_id), None)
             return True
 
     def list(
@@ -255,6 +359,7 @@ class MemoryTrackRepository:
     def delete(self, track_id: str) -> bool:
         """Delete the track; the others keep their positions (and so their order)."""
         with self._store.lock:
+            self._store.leases.pop(("tracks", track_id), None)
             return self._store.tracks.pop(track_id, None) is not None
 
     def list_for_set(self, set_id: str, *, ready_only: bool = False) -> list[Track]:
@@ -295,6 +400,34 @@ class MemoryTrackRepository:
             rows = list(self._store.tracks.values())
         for row in rows:
             yield from row.object_keys()
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Track | None:
+        """Take the processing lease of a row (see the protocol); ``None`` if not free."""
+        return _claim(
+            self._store, "tracks", self._store.tracks, item_id, owner, now, until, unfinished_only
+        )
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none."""
+        return _renew(self._store, "tracks", item_id, owner, until)
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease on the row, if it still holds it."""
+        _release(self._store, "tracks", item_id, owner)
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Rows left ``processing`` without a live lease, or ``pending`` since before."""
+        return _interrupted(self._store, "tracks", self._store.tracks, now, pending_before, limit)
 
 
 @attrs.frozen

@@ -94,6 +94,8 @@ __all__ = [
 ]
 
 _M = TypeVar("_M", Image, MusicSet, Track)
+_Item = TypeVar("_Item", Image, Track)
+_LEASE_COLUMNS = frozenset({"lease_owner", "lease_until"})
 _BATCH = 500
 _SQLITE_BEGIN = "mediakit_sqlite_begin"
 _PG_MIGRATION_LOCK = 0x6D6B5F6D6967  # "mk_mig": pg_advisory_xact_lock key for migrate()
@@ -214,71 +216,101 @@ def _id_type() -> sa.types.TypeEngine[str]:
 metadata = sa.MetaData()
 """The current schema (the state :data:`MIGRATIONS` leads to)."""
 
-images_table = sa.Table(
-    "images",
-    metadata,
-    sa.Column("id", _id_type(), primary_key=True),
-    sa.Column("original_key", sa.String(1024), nullable=False),
-    sa.Column("filename", sa.String(1024), nullable=False),
-    sa.Column("content_type", sa.String(255), nullable=False),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("visible", sa.Boolean, nullable=False),
-    sa.Column("owner_id", sa.String(255), nullable=False),
-    sa.Column("width", sa.Integer, nullable=True),
-    sa.Column("height", sa.Integer, nullable=True),
-    sa.Column("status", StatusType, nullable=False),
-    sa.Column("failure_reason", sa.Text, nullable=True),
-    sa.Column("thumbnails", RenditionsJSON, nullable=False),
-    sa.Index("ix_images_created_id", "created_at", "id"),
-    sa.Index("ix_images_visible_created_id", "visible", "created_at", "id"),
-)
-"""Table ``images``: one row per :class:`~mediakit.models.Image`."""
 
-music_sets_table = sa.Table(
-    "music_sets",
-    metadata,
-    sa.Column("id", _id_type(), primary_key=True),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("description", sa.Text, nullable=False),
-    sa.Column("visible", sa.Boolean, nullable=False),
-    sa.Column("owner_id", sa.String(255), nullable=False),
-    sa.Index("ix_music_sets_created_id", "created_at", "id"),
-    sa.Index("ix_music_sets_visible_created_id", "visible", "created_at", "id"),
-)
+def _lease_columns(version: int) -> list[sa.Column[Any]]:
+    """The processing lease (schema version 2): who holds a row's job, and until when."""
+    if version < 2:
+        return []
+    return [
+        sa.Column("lease_owner", sa.String(100), nullable=True),
+        sa.Column("lease_until", UTCDateTime, nullable=True),
+    ]
+
+
+def _images_table(meta: sa.MetaData, version: int) -> sa.Table:
+    return sa.Table(
+        "images",
+        meta,
+        sa.Column("id", _id_type(), primary_key=True),
+        sa.Column("original_key", sa.String(1024), nullable=False),
+        sa.Column("filename", sa.String(1024), nullable=False),
+        sa.Column("content_type", sa.String(255), nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("visible", sa.Boolean, nullable=False),
+        sa.Column("owner_id", sa.String(255), nullable=False),
+        sa.Column("width", sa.Integer, nullable=True),
+        sa.Column("height", sa.Integer, nullable=True),
+        sa.Column("status", StatusType, nullable=False),
+        sa.Column("failure_reason", sa.Text, nullable=True),
+        sa.Column("thumbnails", RenditionsJSON, nullable=False),
+        *_lease_columns(version),
+        sa.Index("ix_images_created_id", "created_at", "id"),
+        sa.Index("ix_images_visible_created_id", "visible", "created_at", "id"),
+        *([sa.Index("ix_images_status_updated", "status", "updated_at")] if version >= 2 else []),
+    )
+
+
+def _music_sets_table(meta: sa.MetaData, version: int) -> sa.Table:
+    return sa.Table(
+        "music_sets",
+        meta,
+        sa.Column("id", _id_type(), primary_key=True),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("visible", sa.Boolean, nullable=False),
+        sa.Column("owner_id", sa.String(255), nullable=False),
+        sa.Index("ix_music_sets_created_id", "created_at", "id"),
+        sa.Index("ix_music_sets_visible_created_id", "visible", "created_at", "id"),
+    )
+
+
+def _music_tracks_table(meta: sa.MetaData, version: int) -> sa.Table:
+    return sa.Table(
+        "music_tracks",
+        meta,
+        sa.Column("id", _id_type(), primary_key=True),
+        sa.Column(
+            "set_id",
+            _id_type(),
+            sa.ForeignKey("music_sets.id", ondelete="CASCADE", name="fk_music_tracks_set"),
+            nullable=False,
+        ),
+        sa.Column("original_key", sa.String(1024), nullable=False),
+        sa.Column("filename", sa.String(1024), nullable=False),
+        sa.Column("content_type", sa.String(255), nullable=False),
+        sa.Column("size", sa.BigInteger, nullable=False),
+        sa.Column("created_at", UTCDateTime, nullable=False),
+        sa.Column("updated_at", UTCDateTime, nullable=False),
+        sa.Column("position", sa.Integer, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("duration_s", sa.Float, nullable=True),
+        sa.Column("bitrate_kbps", sa.Integer, nullable=True),
+        sa.Column("status", StatusType, nullable=False),
+        sa.Column("failure_reason", sa.Text, nullable=True),
+        sa.Column("renditions", RenditionsJSON, nullable=False),
+        *_lease_columns(version),
+        sa.UniqueConstraint("set_id", "position", name="uq_music_tracks_set_position"),
+        *(
+            [sa.Index("ix_music_tracks_status_updated", "status", "updated_at")]
+            if version >= 2
+            else []
+        ),
+    )
+
+
+_LATEST = 2
+images_table = _images_table(metadata, _LATEST)
+"""Table ``images``: one row per :class:`~mediakit.models.Image` (plus its lease)."""
+music_sets_table = _music_sets_table(metadata, _LATEST)
 """Table ``music_sets``: one row per :class:`~mediakit.models.MusicSet`."""
-
-music_tracks_table = sa.Table(
-    "music_tracks",
-    metadata,
-    sa.Column("id", _id_type(), primary_key=True),
-    sa.Column(
-        "set_id",
-        _id_type(),
-        sa.ForeignKey("music_sets.id", ondelete="CASCADE", name="fk_music_tracks_set"),
-        nullable=False,
-    ),
-    sa.Column("original_key", sa.String(1024), nullable=False),
-    sa.Column("filename", sa.String(1024), nullable=False),
-    sa.Column("content_type", sa.String(255), nullable=False),
-    sa.Column("size", sa.BigInteger, nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("position", sa.Integer, nullable=False),
-    sa.Column("title", sa.Text, nullable=False),
-    sa.Column("duration_s", sa.Float, nullable=True),
-    sa.Column("bitrate_kbps", sa.Integer, nullable=True),
-    sa.Column("status", StatusType, nullable=False),
-    sa.Column("failure_reason", sa.Text, nullable=True),
-    sa.Column("renditions", RenditionsJSON, nullable=False),
-    sa.UniqueConstraint("set_id", "position", name="uq_music_tracks_set_position"),
-)
-"""Table ``music_tracks``: one row per :class:`~mediakit.models.Track`."""
+music_tracks_table = _music_tracks_table(metadata, _LATEST)
+"""Table ``music_tracks``: one row per :class:`~mediakit.models.Track` (plus its lease)."""
 
 _version_metadata = sa.MetaData()
 schema_version_table = sa.Table(
@@ -303,13 +335,27 @@ class Migration:
 
 
 def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(
-        conn, tables=[images_table, music_sets_table, music_tracks_table], checkfirst=False
-    )
+    # the tables as version 1 shipped them (later steps add to them)
+    v1 = sa.MetaData()
+    tables = [_images_table(v1, 1), _music_sets_table(v1, 1), _music_tracks_table(v1, 1)]
+    v1.create_all(conn, tables=tables, checkfirst=False)
+
+
+def _v2_leases(conn: Connection) -> None:
+    # ALTER TABLE ... ADD COLUMN of nullable columns: instant on SQLite and PostgreSQL
+    for table in (images_table, music_tracks_table):
+        for name in ("lease_owner", "lease_until"):
+            column = table.c[name]
+            ddl_type = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {name} {ddl_type}")
+        for index in table.indexes:
+            if index.name and index.name.endswith("_status_updated"):
+                index.create(conn)
 
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "images, music_sets and music_tracks", _v1_initial),
+    Migration(2, "processing leases (lease_owner, lease_until) and status indexes", _v2_leases),
 )
 """Every schema step, in order. Append only; never edit a step that has shipped."""
 
@@ -496,7 +542,7 @@ def _model_columns(table: sa.Table, cls: type[_M]) -> tuple[sa.Column[Any], ...]
     matching keywords than everything else in reading a row.
     """
     names = [f.name for f in attrs.fields(cls)]
-    if sorted(names) != sorted(table.c.keys()):
+    if sorted(names) != sorted(c.name for c in table.columns if c.name not in _LEASE_COLUMNS):
         raise AssertionError(f"table {table.name} does not match the fields of {cls.__name__}")
     return tuple(table.c[name] for name in names)
 
@@ -654,6 +700,93 @@ def _iter_keys(db: _Db, table: sa.Table, renditions: sa.Column[Any]) -> Iterator
         last = rows[-1][0]
 
 
+_UNFINISHED = (ProcessingStatus.PENDING, ProcessingStatus.PROCESSING)
+
+
+def _claim(
+    db: _Db,
+    table: sa.Table,
+    cls: type[_Item],
+    item_id: str,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    unfinished_only: bool,
+) -> _Item | None:
+    """One conditional ``UPDATE ... RETURNING``: the compare-and-set of a lease.
+
+    PostgreSQL re-checks the ``WHERE`` of a row another transaction just changed
+    (READ COMMITTED), SQLite runs one writer at a time: either way of several
+    concurrent claims exactly one matches.
+    """
+    c = table.c
+    now = to_utc(now, "now")
+    conditions = [c.id == item_id, sa.or_(c.lease_until.is_(None), c.lease_until <= now)]
+    if unfinished_only:
+        conditions.append(c.status.in_(_UNFINISHED))
+    stmt = (
+        table.update()
+        .where(*conditions)
+        .values(
+            status=ProcessingStatus.PROCESSING,
+            failure_reason=None,
+            updated_at=now,
+            lease_owner=owner,
+            lease_until=to_utc(until, "until"),
+        )
+        .returning(*_COLUMNS[table])
+    )
+    with db.write() as conn:
+        row = conn.execute(stmt).first()
+    return None if row is None else _to_model(cls, row)
+
+
+def _renew(db: _Db, table: sa.Table, item_id: str, owner: str, until: datetime) -> bool:
+    c = table.c
+    stmt = (
+        table.update()
+        .where(c.id == item_id, c.lease_owner == owner)
+        .values(lease_until=to_utc(until, "until"))
+    )
+    with db.write() as conn:
+        return conn.execute(stmt).rowcount > 0
+
+
+def _release(db: _Db, table: sa.Table, item_id: str, owner: str) -> None:
+    c = table.c
+    stmt = (
+        table.update()
+        .where(c.id == item_id, c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+    with db.write() as conn:
+        conn.execute(stmt)
+
+
+def _interrupted(
+    db: _Db, table: sa.Table, now: datetime, pending_before: datetime, limit: int
+) -> list[str]:
+    c = table.c
+    now = to_utc(now, "now")
+    q = (
+        sa.select(c.id)
+        .where(
+            sa.or_(c.lease_until.is_(None), c.lease_until <= now),
+            sa.or_(
+                c.status == ProcessingStatus.PROCESSING,
+                sa.and_(
+                    c.status == ProcessingStatus.PENDING,
+                    c.updated_at < to_utc(pending_before, "pending_before"),
+                ),
+            ),
+        )
+        .order_by(c.updated_at, c.id)
+        .limit(check_limit(limit))
+    )
+    with db.read() as conn:
+        return list(conn.execute(q).scalars())
+
+
 def _lock_sets(db: _Db, conn: Connection, set_ids: Sequence[str]) -> set[str]:
     """The existing ones of ``set_ids``, row-locked on PostgreSQL (SQLite: BEGIN IMMEDIATE)."""
     t = music_sets_table
@@ -707,6 +840,32 @@ class SqlImageRepository:
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and thumbnail key, read in batches."""
         return _iter_keys(self._db, images_table, images_table.c.thumbnails)
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Image | None:
+        """Take the processing lease in one conditional ``UPDATE``; ``None`` if not free."""
+        return _claim(self._db, images_table, Image, item_id, owner, now, until, unfinished_only)
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none."""
+        return _renew(self._db, images_table, item_id, owner, until)
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease on the row, if it still holds it."""
+        _release(self._db, images_table, item_id, owner)
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Rows left ``processing`` without a live lease, or ``pending`` since before."""
+        return _interrupted(self._db, images_table, now, pending_before, limit)
 
 
 @attrs.define
@@ -846,6 +1005,34 @@ class SqlTrackRepository:
     def iter_object_keys(self) -> Iterator[str]:
         """Every original and rendition key, read in batches."""
         return _iter_keys(self._db, music_tracks_table, music_tracks_table.c.renditions)
+
+    def claim(
+        self,
+        item_id: str,
+        *,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        unfinished_only: bool = False,
+    ) -> Track | None:
+        """Take the processing lease in one conditional ``UPDATE``; ``None`` if not free."""
+        return _claim(
+            self._db, music_tracks_table, Track, item_id, owner, now, until, unfinished_only
+        )
+
+    def renew(self, item_id: str, *, owner: str, until: datetime) -> bool:
+        """Move ``owner``'s lease to ``until``; ``False`` if ``owner`` holds none."""
+        return _renew(self._db, music_tracks_table, item_id, owner, until)
+
+    def release(self, item_id: str, *, owner: str) -> None:
+        """Drop ``owner``'s lease on the row, if it still holds it."""
+        _release(self._db, music_tracks_table, item_id, owner)
+
+    def list_interrupted(
+        self, *, now: datetime, pending_before: datetime, limit: int = 100
+    ) -> Sequence[str]:
+        """Rows left ``processing`` without a live lease, or ``pending`` since before."""
+        return _interrupted(self._db, music_tracks_table, now, pending_before, limit)
 
 
 @attrs.frozen

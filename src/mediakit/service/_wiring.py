@@ -28,8 +28,10 @@ import attrs
 from mediakit.clock import Clock, system_clock
 from mediakit.contract import LOCAL_PATH, PROXY_PATH
 from mediakit.errors import ConfigurationError
+from mediakit.preflight import enforce, preflight
 from mediakit.presign import CachedSigner, LocalUrlSigner, build_signer
 from mediakit.presign._local import GrantSigner
+from mediakit.processing.jobs import DramatiqRunner as _QueueRunner
 from mediakit.processing.jobs import runner_from_settings
 from mediakit.processing.tasks import ProcessingContext
 from mediakit.proxy import ObjectInfoCache
@@ -162,9 +164,23 @@ def build_service(
 
     ``prefix`` is the path the adapter's router is mounted under, so that proxy and
     local-file URLs point at the right routes. Any part can be passed in instead.
+
+    First runs :func:`mediakit.preflight.preflight`: a missing ffmpeg (with audio
+    pre-encoding on and processing in this process) or a missing libmagic is a
+    :class:`~mediakit.errors.ConfigurationError` naming what to install or set; an
+    embedded SQLite chosen implicitly next to S3 storage is logged as a warning naming
+    ``MEDIAKIT_DATABASE_URL``.
     """
     settings = settings if settings is not None else Settings.from_env()
     prefix = prefix.rstrip("/")
+    # fail now, not on the first upload: ffmpeg, libmagic, an implicit SQLite next to S3
+    enforce(
+        preflight(
+            settings,
+            local_processing=None if runner is None else not isinstance(runner, _QueueRunner),
+            uses_database_url=repos is None,
+        )
+    )
     if store is None:
         store = build_object_store(settings)
     if astore is None:

@@ -277,14 +277,22 @@ def client_config_kwargs(settings: Settings) -> dict[str, Any]:
     Path-style addressing by default, SigV4, standard retries, the pool size, and the
     checksum mode: ``when_required`` stops recent botocore from sending CRC checksums
     that several S3-compatible services reject.
+
+    Every wait is bounded by settings: ``MEDIA_S3_CONNECT_TIMEOUT`` and
+    ``MEDIA_S3_READ_TIMEOUT`` per attempt, ``MEDIA_S3_MAX_ATTEMPTS`` attempts (the
+    ``standard`` retry mode backs off at most a second or two between them), so an
+    endpoint that accepts connections and never answers costs at most about
+    ``attempts x (read timeout + backoff)`` (about 10 s by default) before the call
+    raises :class:`~mediakit.errors.StorageUnavailable` (a 503 with ``Retry-After``),
+    and one that refuses connections fails in well under a second.
     """
     return {
         "signature_version": "s3v4",
         "s3": {"addressing_style": "path" if settings.s3_path_style else "auto"},
         "request_checksum_calculation": settings.s3_checksum_mode,
         "response_checksum_validation": settings.s3_checksum_mode,
-        "retries": {"mode": "standard", "max_attempts": 4},
+        "retries": {"mode": "standard", "total_max_attempts": settings.s3_max_attempts},
         "max_pool_connections": settings.s3_max_pool_connections,
-        "connect_timeout": 10,
-        "read_timeout": 60,
+        "connect_timeout": settings.s3_connect_timeout,
+        "read_timeout": settings.s3_read_timeout,
     }

@@ -70,6 +70,24 @@ def _register(client: Any) -> None:
     client.meta.events.register(
         CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
     )
+    client.meta.events.register(
+        "before-send.s3", _drop_expect_continue, unique_id="mediakit-no-expect-continue"
+    )
+
+
+def _drop_expect_continue(request: Any, **kwargs: Any) -> None:
+    """Send bodies without ``Expect: 100-continue`` (botocore adds it to every upload).
+
+    aiohttp waits for the ``100 Continue`` with no timeout at all (``sock_read`` does not
+    cover that wait), so an endpoint that accepts the connection and never answers held
+    an upload forever. Without the header ``MEDIA_S3_READ_TIMEOUT`` bounds the wait for
+    the response. ``Expect`` is never signed (botocore leaves it out of SigV4), so
+    dropping it after signing is safe; the cost is that a refused part is sent whole
+    (at most ``MEDIA_UPLOAD_PART_SIZE``) before its error arrives.
+    """
+    headers = getattr(request, "headers", None)
+    if headers is not None and "Expect" in headers:
+        del headers["Expect"]
 
 
 async def _body_chunks(

@@ -11,8 +11,10 @@ generous). Keys are made from fresh random ids and never reused, so an object th
 unreferenced *and* old cannot become referenced later.
 
 Order matters: the store is listed first, then the references are read, so a row
-committed while the store is being listed is still seen. The referenced keys are held
-in memory as a set (roughly 100 bytes per key).
+committed while the store is being listed is still seen; :func:`collect` reads them once
+more just before deleting. The referenced keys are held in memory as a set (roughly 100
+bytes per key). An empty set of references is only trusted from a database that holds
+mediakit's schema: ``mediakit gc`` refuses any other (see ``mediakit.cli._ops.check_schema``).
 """
 
 from __future__ import annotations
@@ -86,8 +88,25 @@ def find_orphans(
     return OrphanReport(tuple(orphans), tuple(stale), young)
 
 
-def collect(store: ObjectStore, report: OrphanReport) -> OrphanReport:
-    """Delete the report's objects and abort its multipart uploads; returns what was removed."""
+def collect(
+    store: ObjectStore, report: OrphanReport, *, repos: Repositories | None = None
+) -> OrphanReport:
+    """Delete the report's objects and abort its multipart uploads; returns what was removed.
+
+    With ``repos``, every key any row references is read again first, and such keys
+    are spared (a row written since :func:`find_orphans` ran); keys are never reused,
+    so this cannot happen in normal operation, but deleting a referenced object would
+    lose media, and the second read is cheap next to that.
+    """
+    if report.objects and repos is not None:
+        referenced = set(repos.images.iter_object_keys())
+        referenced.update(repos.tracks.iter_object_keys())
+        spared = [key for key in report.objects if key in referenced]
+        if spared:
+            log.warning("gc: %d object(s) became referenced meanwhile; kept", len(spared))
+            report = attrs.evolve(
+                report, objects=tuple(k for k in report.objects if k not in referenced)
+            )
     if report.objects:
         store.delete_many(report.objects)
         log.info("garbage collection deleted %d orphan object(s)", len(report.objects))

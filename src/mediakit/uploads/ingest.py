@@ -31,8 +31,11 @@ the pure helpers here and in :mod:`~mediakit.uploads.sniff` /
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 import tempfile
+import threading
 import unicodedata
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime
@@ -43,7 +46,14 @@ import anyio.to_thread
 
 from mediakit import keys
 from mediakit.clock import Clock, system_clock
-from mediakit.errors import BadRequest, Forbidden, ImageRefused, NotFound, ProcessingError
+from mediakit.errors import (
+    BadRequest,
+    Forbidden,
+    ImageRefused,
+    NotFound,
+    ProcessingError,
+    StorageUnavailable,
+)
 from mediakit.models import Image, Principal, ProcessingStatus, Track, new_id
 from mediakit.repositories import Repositories
 from mediakit.storage import AsyncObjectStore, ObjectStore
@@ -235,15 +245,36 @@ def _notify(on_created: OnCreated | None, ids: list[str]) -> None:
 # --- cleanup ----------------------------------------------------------------------------
 
 
+def _store_down() -> bool:
+    """Whether the error being handled (cleanups run in ``except`` blocks) says that the
+    store is unreachable or hung."""
+    return isinstance(sys.exc_info()[1], StorageUnavailable)
+
+
+_BACKGROUND: set[object] = set()  # clean-ups still running (keeps asyncio tasks alive)
+
+
 def _cleanup(store: ObjectStore, prefix: str, written: list[str]) -> None:
     """Delete every object of the failed request and abort its open multipart uploads.
 
     Runs on the failure path only; its own errors are logged (the original error is the
     one that matters to the caller) and what is left is found by
-    :func:`mediakit.uploads.gc.find_orphans` later.
+    :func:`mediakit.uploads.gc.find_orphans` later. When the request failed because the
+    store is unreachable or hung, the clean-up runs in a background thread: waiting for
+    it would hold the error response for two more timeouts (``MEDIA_S3_READ_TIMEOUT``).
     """
     if not written:
         return
+    if _store_down():
+        worker = threading.Thread(
+            target=_cleanup_now, args=(store, prefix, list(written)), daemon=True
+        )
+        worker.start()
+        return
+    _cleanup_now(store, prefix, written)
+
+
+def _cleanup_now(store: ObjectStore, prefix: str, written: list[str]) -> None:
     try:
         store.delete_many(written)
     except Exception:
@@ -261,6 +292,15 @@ async def _acleanup(store: AsyncObjectStore, prefix: str, written: list[str]) ->
     """The async twin of :func:`_cleanup`; shielded from cancellation by the caller."""
     if not written:
         return
+    if _store_down():
+        task = asyncio.get_running_loop().create_task(_acleanup_now(store, prefix, list(written)))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+        return
+    await _acleanup_now(store, prefix, written)
+
+
+async def _acleanup_now(store: AsyncObjectStore, prefix: str, written: list[str]) -> None:
     try:
         await store.delete_many(written)
     except Exception:

@@ -24,10 +24,12 @@ from __future__ import annotations
 import importlib.util
 import threading
 from functools import cache
+from typing import TYPE_CHECKING
 
-import magic
+from mediakit.errors import ConfigurationError, UnsupportedMediaType
 
-from mediakit.errors import UnsupportedMediaType
+if TYPE_CHECKING:
+    import magic
 
 __all__ = [
     "AUDIO_TYPES",
@@ -37,6 +39,7 @@ __all__ = [
     "detect_type",
     "heic_supported",
     "image_types",
+    "libmagic_problem",
     "sniff",
 ]
 
@@ -117,10 +120,36 @@ IMAGE_TYPES: frozenset[str] = image_types()
 _local = threading.local()
 
 
+LIBMAGIC_HINT = (
+    "libmagic, which mediakit uses to check the type of every upload by its content, is "
+    "not installed: apt-get install libmagic1 (Debian/Ubuntu), dnf install file-libs "
+    "(Fedora), apk add libmagic (Alpine) or brew install libmagic (macOS)"
+)
+
+
+@cache
+def libmagic_problem() -> str | None:
+    """Why libmagic cannot be used here (not installed...), or ``None`` when it works."""
+    try:
+        import magic
+
+        magic.Magic(mime=True).from_buffer(b"GIF89a")
+    except ImportError as exc:  # python-magic raises it when the C library is missing
+        return f"{LIBMAGIC_HINT} ({exc})"
+    except Exception as exc:
+        return f"{LIBMAGIC_HINT} ({type(exc).__name__}: {exc})"
+    return None
+
+
 def _magic() -> magic.Magic:
     # One libmagic handle per thread: a magic_t is not safe to share between threads.
     m: magic.Magic | None = getattr(_local, "magic", None)
     if m is None:
+        problem = libmagic_problem()
+        if problem is not None:
+            raise ConfigurationError("libmagic", problem)
+        import magic
+
         m = magic.Magic(mime=True)
         _local.magic = m
     return m

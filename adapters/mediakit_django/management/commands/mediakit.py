@@ -65,13 +65,11 @@ class Command(BaseCommand):
         settings = conf.mediakit_settings()
         try:
             if options["op"] == "doctor":
-                from mediakit.cli._doctor import run_doctor
+                from mediakit.cli._doctor import run_doctor, run_local_doctor
 
-                if settings.storage_backend != "s3":
-                    raise ConfigurationError(
-                        "MEDIAKIT_STORAGE", "doctor checks an S3 endpoint; the store is not S3"
-                    )
-                report = run_doctor(settings, strict=options["strict"])
+                sql = conf.adapter_options()["REPOSITORIES"] == "sql"
+                runner = run_doctor if settings.storage_backend == "s3" else run_local_doctor
+                report = runner(settings, strict=options["strict"], uses_database_url=sql)
                 text = (
                     json.dumps(report.to_json(), indent=2) if options["json"] else report.to_text()
                 )
