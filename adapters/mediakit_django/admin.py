@@ -29,6 +29,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from mediakit.contract import STREAM_TIERS
 from mediakit.errors import MediaKitError
 from mediakit.models import Principal
 from mediakit_django.kit import get_kit
@@ -274,7 +275,7 @@ class MediaTrackInline(_TrackInline):
     def qualities(self, obj: MediaTrack) -> str:
         """The encoded streaming tiers."""
         names = [r.get("name", "") for r in obj.renditions or ()]
-        return ", ".join(n for n in ("low", "medium", "high") if n in names) or "—"
+        return ", ".join(n for n in STREAM_TIERS if n in names) or "—"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Tracks are added by upload (the API)."""

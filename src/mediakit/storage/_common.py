@@ -18,6 +18,7 @@ from typing import Any
 from mediakit.errors import RangeNotSatisfiable, StorageError
 from mediakit.settings import Settings
 from mediakit.storage._protocols import ByteSpan, ObjectStore, OpenedRange
+from mediakit.values import Closable
 
 __all__ = [
     "CONTENT_MD5_EVENT",
@@ -150,9 +151,8 @@ def _relay(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
     try:
         yield from chunks
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        if isinstance(chunks, Closable):
+            chunks.close()
 
 
 def quote_etag(etag: str) -> str:
