@@ -34,7 +34,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, re_path
 
-from mediakit.contract import MAX_TITLE, PROXY_QUALITIES, STREAM_TIERS
+from mediakit.contract import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_TITLE,
+    MIN_LIMIT,
+    PROXY_QUALITIES,
+    STREAM_TIERS,
+)
 from mediakit.errors import MediaKitError, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject, has_grant
@@ -257,12 +264,12 @@ def _str_list(data: Mapping[str, Any], name: str) -> list[str]:
 def _limit(request: HttpRequest) -> int:
     raw = request.GET.get("limit")
     if raw is None:
-        return 50
+        return DEFAULT_LIMIT
     if not _INT.match(raw.strip()):
         raise _invalid("query field 'limit': Input should be a valid integer")
     value = int(raw)
-    if not 1 <= value <= 100:
-        raise _invalid("query field 'limit': Input should be between 1 and 100")
+    if not MIN_LIMIT <= value <= MAX_LIMIT:
+        raise _invalid(f"query field 'limit': Input should be between {MIN_LIMIT} and {MAX_LIMIT}")
     return value
 
 
