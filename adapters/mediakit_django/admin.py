@@ -29,6 +29,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from mediakit.contract import MAX_TITLE, STREAM_TIERS
 from mediakit.errors import MediaKitError
 from mediakit.models import Principal
 from mediakit_django.kit import get_kit
@@ -65,7 +66,7 @@ class ImageUploadForm(forms.Form):
     images = MultipleFileField(help_text="One or more image files.")
     title = forms.CharField(
         required=False,
-        max_length=200,
+        max_length=MAX_TITLE,
         help_text="Given to every uploaded image (empty: the file name).",
     )
     visible = forms.BooleanField(required=False, help_text="Show to users right away.")
@@ -74,7 +75,7 @@ class ImageUploadForm(forms.Form):
 class MusicSetCreateForm(forms.Form):
     """The admin's "Add music set" page: the set, and optionally its first tracks."""
 
-    title = forms.CharField(max_length=200)
+    title = forms.CharField(max_length=MAX_TITLE)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     visible = forms.BooleanField(required=False, help_text="Show to users right away.")
     tracks = MultipleFileField(required=False, help_text="Audio files, in order.")
@@ -274,7 +275,7 @@ class MediaTrackInline(_TrackInline):
     def qualities(self, obj: MediaTrack) -> str:
         """The encoded streaming tiers."""
         names = [r.get("name", "") for r in obj.renditions or ()]
-        return ", ".join(n for n in ("low", "medium", "high") if n in names) or "—"
+        return ", ".join(n for n in STREAM_TIERS if n in names) or "—"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         """Tracks are added by upload (the API)."""

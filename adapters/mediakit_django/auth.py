@@ -28,7 +28,6 @@ string, or ``callable(request) -> str``) and ``www_authenticate`` (the challenge
 
 from __future__ import annotations
 
-import hmac
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -41,6 +40,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.functional import SimpleLazyObject
 from django.utils.module_loading import import_string
 
+from mediakit import contract
 from mediakit.errors import Forbidden, Unauthorized
 from mediakit.models import Principal
 from mediakit_django import conf
@@ -109,11 +109,7 @@ def principal_resolver(
 
 def bearer_token(request: HttpRequest) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, or ``None``."""
-    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
+    return contract.bearer_token(request.META.get("HTTP_AUTHORIZATION"))
 
 
 def _principal(token: str, value: Any) -> Principal:
@@ -137,7 +133,7 @@ def token_table() -> dict[bytes, Principal]:
 
 @principal_resolver(
     uses_session=False,
-    unauthorized_message="Send 'Authorization: Bearer <token>'.",
+    unauthorized_message=contract.BEARER_HINT,
     www_authenticate="Bearer",
 )
 def bearer_token_principal(request: HttpRequest) -> Principal | None:
@@ -145,12 +141,7 @@ def bearer_token_principal(request: HttpRequest) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    presented = token.encode()
-    found: Principal | None = None
-    for known, who in token_table().items():  # no early exit: constant time in the table
-        if hmac.compare_digest(presented, known):
-            found = who
-    return found
+    return contract.find_token(token, {k.decode(): v for k, v in token_table().items()})
 
 
 @principal_resolver(

@@ -1,8 +1,8 @@
 """The repository protocols over the Django ORM: :class:`DjangoRepositories`.
 
 Behaviour is the one the contract suite checks for every implementation
-(:mod:`mediakit.repositories._protocols`), sharing the cursor and field rules with the
-SQL repositories (:mod:`mediakit.repositories._cursor`, ``_fields``):
+(:class:`mediakit.repositories.Repositories`), sharing the cursor and field rules with the
+SQL repositories (the shared rules exported by :mod:`mediakit.repositories`):
 
 - writes run in ``transaction.atomic``; an update is one ``UPDATE`` of the given
   columns only, so a processing job and an admin edit never overwrite each other;
@@ -29,16 +29,19 @@ from django.db.models import Case, Count, F, Max, Q, Value, When
 
 from mediakit.errors import Conflict, NotFound
 from mediakit.models import Image, MusicSet, Page, ProcessingStatus, Rendition, Track
-from mediakit.repositories._cursor import check_limit, decode_cursor, encode_cursor, to_utc
-from mediakit.repositories._fields import (
+from mediakit.repositories import (
     IMAGE_UPDATABLE,
     MUSIC_SET_UPDATABLE,
     TRACK_UPDATABLE,
+    Repositories,
+    check_page_size,
     check_track_order,
+    database_unavailable,
+    decode_cursor,
+    encode_cursor,
     normalize_changes,
+    to_utc,
 )
-from mediakit.repositories._protocols import Repositories
-from mediakit.repositories._unavailable import database_unavailable
 from mediakit_django.models import MediaImage, MediaMusicSet, MediaTrack
 
 __all__ = [
@@ -195,7 +198,7 @@ def _list_page(
     cursor: str | None,
     ready_only: bool = False,
 ) -> Page[Any]:
-    limit = check_limit(limit)
+    limit = check_page_size(limit)
     qs = model._default_manager.using(alias).order_by("-created_at", "-id")
     if visible_only:
         qs = qs.filter(visible=True)
@@ -287,7 +290,7 @@ def _interrupted(
         )
         .order_by("updated_at", "id")
     )
-    return [str(pk) for pk in qs.values_list("pk", flat=True)[: check_limit(limit)]]
+    return [str(pk) for pk in qs.values_list("pk", flat=True)[: check_page_size(limit)]]
 
 
 def _lock_sets(alias: str, set_ids: Sequence[str]) -> set[str]:

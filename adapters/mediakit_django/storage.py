@@ -59,6 +59,7 @@ from mediakit.presign import CachedSigner, build_signer
 from mediakit.settings import Settings
 from mediakit.storage import ByteSpan, ObjectInfo, ObjectStore, RangeOpener, S3ObjectStore
 from mediakit.storage import translate_errors as _translate
+from mediakit.values import Closable
 from mediakit_django import conf
 
 __all__ = ["MediaKitFile", "MediaKitStorage", "RangedReader"]
@@ -154,10 +155,8 @@ class RangedReader(io.RawIOBase):
         return self._pos
 
     def _drop(self) -> None:
-        if self._chunks is not None:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
+        if isinstance(self._chunks, Closable):
+            self._chunks.close()
         self._chunks = None
         self._left = memoryview(b"")
 

@@ -34,10 +34,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, re_path
 
+from mediakit.contract import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_TITLE,
+    MIN_LIMIT,
+    PROXY_QUALITIES,
+    STREAM_TIERS,
+)
 from mediakit.errors import MediaKitError, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
-from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject
-from mediakit.service._delivery import has_grant
+from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject, has_grant
+from mediakit.values import AsyncClosable
 from mediakit_django import auth
 from mediakit_django.asgi import SCOPE_KEY, StreamedBody
 from mediakit_django.kit import get_kit
@@ -54,9 +62,6 @@ log = logging.getLogger("mediakit_django")
 
 _CHUNK = 1024 * 1024
 _DRAIN_MAX = 4 * _CHUNK  # a refused upload: at most this much more is read (see _drain)
-_MAX_TITLE = 200
-_STREAM_QUALITIES = ("low", "medium", "high")
-_PROXY_QUALITIES = ("low", "medium", "high", "original")
 _INT = re.compile(r"^[+-]?[0-9]+$")
 
 
@@ -128,9 +133,8 @@ class _ClosingAsyncBody:
         return self._body
 
     async def _aclose(self) -> None:
-        aclose = getattr(self._body, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        if isinstance(self._body, AsyncClosable):
+            await self._body.aclose()
 
     def close(self) -> None:
         """Close the async body: on the event loop when called on it (Django's test
@@ -260,12 +264,12 @@ def _str_list(data: Mapping[str, Any], name: str) -> list[str]:
 def _limit(request: HttpRequest) -> int:
     raw = request.GET.get("limit")
     if raw is None:
-        return 50
+        return DEFAULT_LIMIT
     if not _INT.match(raw.strip()):
         raise _invalid("query field 'limit': Input should be a valid integer")
     value = int(raw)
-    if not 1 <= value <= 100:
-        raise _invalid("query field 'limit': Input should be between 1 and 100")
+    if not MIN_LIMIT <= value <= MAX_LIMIT:
+        raise _invalid(f"query field 'limit': Input should be between {MIN_LIMIT} and {MAX_LIMIT}")
     return value
 
 
@@ -337,7 +341,7 @@ def _update_image(request: HttpRequest, who: Principal, image_id: str) -> Call:
         "update_image",
         (who, image_id),
         {
-            "title": _str(data, "title", max_length=_MAX_TITLE),
+            "title": _str(data, "title", max_length=MAX_TITLE),
             "description": _str(data, "description"),
             "visible": _bool(data, "visible"),
         },
@@ -350,7 +354,7 @@ def _create_set(request: HttpRequest, who: Principal) -> Call:
         "create_music_set",
         (who,),
         {
-            "title": _str(data, "title", required=True, min_length=1, max_length=_MAX_TITLE),
+            "title": _str(data, "title", required=True, min_length=1, max_length=MAX_TITLE),
             "description": _str(data, "description"),
             "visible": _bool(data, "visible"),
         },
@@ -364,7 +368,7 @@ def _update_set(request: HttpRequest, who: Principal, set_id: str) -> Call:
         "update_music_set",
         (who, set_id),
         {
-            "title": _str(data, "title", min_length=1, max_length=_MAX_TITLE),
+            "title": _str(data, "title", min_length=1, max_length=MAX_TITLE),
             "description": _str(data, "description"),
             "visible": _bool(data, "visible"),
         },
@@ -380,7 +384,7 @@ def _put_track(request: HttpRequest, who: Principal, set_id: str, track_id: str)
     data = _body(request)
     if track_id == "order":  # PUT .../tracks/order is the reorder route
         return Call("reorder_tracks", (who, set_id, _str_list(data, "track_ids")))
-    title = _str(data, "title", max_length=_MAX_TITLE)
+    title = _str(data, "title", max_length=MAX_TITLE)
     return Call("update_track", (who, set_id, track_id), {"title": title})
 
 
@@ -391,7 +395,7 @@ def _proxy(request: HttpRequest, who: Principal, media_id: str) -> Call:
         {
             "method": request.method,
             "headers": request.headers,
-            "quality": _choice(request, "quality", _PROXY_QUALITIES),
+            "quality": _choice(request, "quality", PROXY_QUALITIES),
             "size": request.GET.get("size"),
             "query": request.GET,
         },
@@ -494,7 +498,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         {
             "GET": lambda r, w, set_id, track_id: Call(
                 "stream_url",
-                (w, set_id, track_id, _choice(r, "quality", _STREAM_QUALITIES)),
+                (w, set_id, track_id, _choice(r, "quality", STREAM_TIERS)),
             )
         },
     ),

@@ -17,7 +17,7 @@ from fastapi.dependencies.utils import get_typed_signature
 from starlette.requests import Request
 
 from mediakit.models import Principal
-from mediakit.service._delivery import has_grant
+from mediakit.service import has_grant
 
 __all__ = ["principal_or_grant"]
 

@@ -25,6 +25,7 @@ from starlette.routing import compile_path, replace_params
 from mediakit.contract import API_ROOT
 from mediakit.errors import MediaKitError, UploadTooLarge
 from mediakit.service import ServedObject, mounted_at
+from mediakit.values import AsyncClosable
 from mediakit_fastapi._errors import mediakit_error_response, validation_error_response
 
 __all__ = [
@@ -165,9 +166,8 @@ class ClosingStreamingResponse(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            aclose = getattr(self.body_iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            if isinstance(self.body_iterator, AsyncClosable):
+                await self.body_iterator.aclose()
 
 
 def served(served: ServedObject[AsyncIterator[bytes]]) -> StreamingResponse:

@@ -8,10 +8,35 @@ They live here, not beside the storage protocols, so that the HTTP semantics in
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["ByteSpan", "MultipartUploadInfo", "ObjectInfo"]
+__all__ = ["AsyncClosable", "ByteSpan", "Closable", "MultipartUploadInfo", "ObjectInfo"]
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """Something holding a resource released by ``close()``: a generator of body chunks,
+    a file, repositories owning an engine.
+
+    Code given an ``Iterable[bytes]`` (or any object it may have to release) closes it
+    with ``if isinstance(x, Closable): x.close()``: a list has nothing to close.
+    """
+
+    def close(self) -> None:
+        """Release the resource (idempotent)."""
+        ...
+
+
+@runtime_checkable
+class AsyncClosable(Protocol):
+    """The asynchronous twin of :class:`Closable`: ``await x.aclose()`` (an async
+    generator, an async store or client)."""
+
+    async def aclose(self) -> None:
+        """Release the resource (idempotent)."""
+        ...
 
 
 @attrs.frozen

@@ -74,7 +74,7 @@ def page(tmp_path: Path) -> Iterator[Any]:
             context.close()
 
 
-def test_upload_gallery_play_and_seek(base_url: str, page: Any) -> None:
+def test_upload_gallery_play_and_seek(base_url: str, page: Any) -> None:  # noqa: PLR0915  (one browser session walked step by step)
     """Images and a track uploaded through the page show up, play, seek and switch quality."""
     servers.need(FFMPEG is not None, "ffmpeg is not installed: apt-get install ffmpeg")
     console_errors: list[str] = []

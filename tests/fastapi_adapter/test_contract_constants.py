@@ -58,10 +58,10 @@ def test_the_service_and_settings_use_the_same_constants() -> None:
     assert (policy.MAX_TITLE, policy.MAX_LIMIT) == (contract.MAX_TITLE, contract.MAX_LIMIT)
     for tier in contract.STREAM_TIERS:
         assert Settings(audio_quality_default=tier).audio_quality_default == tier
-    assert policy.check_limit(contract.MAX_LIMIT) == contract.MAX_LIMIT
+    assert policy.check_listing_limit(contract.MAX_LIMIT) == contract.MAX_LIMIT
     for bad in (contract.MIN_LIMIT - 1, contract.MAX_LIMIT + 1):
         with pytest.raises(UnprocessableEntity):
-            policy.check_limit(bad)
+            policy.check_listing_limit(bad)
 
 
 _TOKEN = st.text(

@@ -56,7 +56,7 @@ def long_flac(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["fastapi", "django-sqlite"])
-def test_a_server_killed_mid_encode_finishes_the_track_after_restart(
+def test_a_server_killed_mid_encode_finishes_the_track_after_restart(  # noqa: PLR0915  (one kill-and-restart scenario, step by step)
     tmp_path: Path, long_flac: bytes, kind: str
 ) -> None:
     """Upload a long FLAC, SIGKILL the server while the track is ``processing`` (its

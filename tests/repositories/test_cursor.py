@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mediakit.errors import BadRequest
-from mediakit.repositories._cursor import CursorKey, check_limit, decode_cursor, encode_cursor
+from mediakit.repositories._cursor import CursorKey, check_page_size, decode_cursor, encode_cursor
 
 _aware = st.datetimes(
     min_value=datetime(1970, 1, 1),
@@ -73,10 +73,10 @@ def test_a_naive_datetime_cannot_be_encoded() -> None:
 
 
 @pytest.mark.parametrize("bad", [0, -5, True, 1.5, "10"])
-def test_check_limit_refuses_non_positive_or_non_int(bad: object) -> None:
+def test_check_page_size_refuses_non_positive_or_non_int(bad: object) -> None:
     with pytest.raises(BadRequest, match="limit"):
-        check_limit(bad)
+        check_page_size(bad)
 
 
-def test_check_limit_passes_a_positive_int() -> None:
-    assert check_limit(7) == 7
+def test_check_page_size_passes_a_positive_int() -> None:
+    assert check_page_size(7) == 7

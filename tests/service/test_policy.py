@@ -167,7 +167,7 @@ def test_field_validation() -> None:
     }
     assert policy.track_upload_changes({"visible": "true"}, NOW) == {}
     with pytest.raises(UnprocessableEntity):
-        policy.check_limit(101)
+        policy.check_listing_limit(101)
 
 
 def test_proxy_urls_are_canonical_and_expire_after_ttl() -> None:

@@ -126,7 +126,7 @@ def _loop(until: float, step: Callable[[random.Random], None], seed: int) -> Cal
     return run
 
 
-def test_soak(
+def test_soak(  # noqa: C901, PLR0915  (a soak scenario: phases sharing one server and its counters, read top to bottom)
     server: tuple[str, str, int, dict[str, str], str],
     flac: bytes,
     moto_server: ServerHandle,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,12 +12,17 @@ from mediakit.errors import StorageError
 from mediakit.settings import Settings
 from mediakit.storage import ByteSpan, make_client_config
 from mediakit.storage._common import (
+    DELETE_ATTEMPTS,
+    MAX_DELETE_BATCH,
     MAX_PARTS,
     MIN_PART_SIZE,
     PartAssembler,
+    UploadedParts,
     batches,
     client_kwargs,
+    delete_requests,
     failed_delete_keys,
+    has_etag,
     quote_etag,
     range_header,
 )
@@ -200,3 +207,80 @@ def test_opened_span_never_fails_otherwise(header: str, length: int) -> None:
         return
     assert span is not None
     assert 0 <= span.first <= span.last < size
+
+
+def _sent_keys(kwargs: dict[str, object]) -> list[str]:
+    delete = kwargs["Delete"]
+    assert isinstance(delete, dict)
+    assert delete["Quiet"] is True
+    return [o["Key"] for o in delete["Objects"]]
+
+
+@given(st.lists(st.sets(st.sampled_from("abcdef")), max_size=DELETE_ATTEMPTS - 1))
+def test_delete_requests_resend_only_the_failed_keys(failing: list[set[str]]) -> None:
+    """Each attempt sends the keys the previous answer reported as failed, after a
+    doubling delay; once none fail, the batch is done (both S3 stores follow this plan)."""
+    keys = list("abcdef")
+    sent: list[list[str]] = []
+    delays: list[float] = []
+    answers = iter(failing)
+    for request in delete_requests("bkt", keys):
+        assert request.kwargs["Bucket"] == "bkt"
+        sent.append(_sent_keys(request.kwargs))
+        delays.append(request.delay)
+        fail = next(answers, set()) & set(sent[-1])
+        request.response = {"Errors": [{"Key": k, "Code": "SlowDown"} for k in sorted(fail)]}
+    assert sent[0] == keys
+    for previous, nxt in itertools.pairwise(sent):
+        assert nxt
+        assert set(nxt) <= set(previous)
+    assert delays == [0.0] + [0.1 * 2**a for a in range(1, len(sent))]
+
+
+def test_delete_requests_give_up_after_the_last_attempt() -> None:
+    """Keys still failing after DELETE_ATTEMPTS answers are a StorageError naming one."""
+    requests = delete_requests("bkt", ["a", "b"])
+    for _ in range(DELETE_ATTEMPTS - 1):
+        next(requests).response = {"Errors": [{"Key": "b", "Code": "AccessDenied"}]}
+    last = next(requests)
+    assert _sent_keys(last.kwargs) == ["b"]
+    last.response = {"Errors": [{"Key": "b", "Code": "AccessDenied"}]}
+    with pytest.raises(StorageError, match=f"after {DELETE_ATTEMPTS} attempts.*'b': AccessDenied"):
+        next(requests)
+
+
+def test_delete_requests_batch_and_need_every_answer() -> None:
+    """Batches of MAX_DELETE_BATCH distinct keys; a request left unanswered is a bug."""
+    keys = [f"k{i}" for i in range(MAX_DELETE_BATCH + 5)] + ["k0"]
+    sizes = []
+    for request in delete_requests("bkt", keys):
+        sizes.append(len(_sent_keys(request.kwargs)))
+        request.response = {}
+    assert sizes == [MAX_DELETE_BATCH, 5]
+    with pytest.raises(RuntimeError, match="response"):
+        for _request in delete_requests("bkt", ["a"]):
+            pass
+
+
+def test_uploaded_parts_number_the_parts_and_complete_with_their_etags() -> None:
+    parts = UploadedParts("bkt", "k", "up-1")
+    first, second = parts.upload_request(b"x" * 3), parts.upload_request(b"y")
+    assert (first["PartNumber"], second["PartNumber"]) == (1, 2)
+    assert (first["Body"], first["UploadId"], first["Key"]) == (b"xxx", "up-1", "k")
+    parts.uploaded(first, {"ETag": '"e1"'})
+    parts.uploaded(second, {"ETag": '"e2"'})
+    assert parts.complete_request() == {
+        "Bucket": "bkt",
+        "Key": "k",
+        "UploadId": "up-1",
+        "MultipartUpload": {
+            "Parts": [{"PartNumber": 1, "ETag": '"e1"'}, {"PartNumber": 2, "ETag": '"e2"'}]
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("etag", "says"), [('"abc"', True), ('W/"a"', True), ("", False), ('""', False), (" ", False)]
+)
+def test_has_etag(etag: str, says: bool) -> None:
+    assert has_etag(etag) is says

@@ -10,6 +10,14 @@
 
 Every command reads :meth:`mediakit.Settings.from_env` (``MEDIA_*``, ``MEDIAKIT_*``).
 Exit status: 0 on success, 1 when a check or an item failed, 2 on a configuration error.
+
+The operations behind the commands are public too, for a framework's own command (the
+Django adapter's ``manage.py mediakit``) or a script; they are loaded on first use:
+
+- :func:`run_doctor` (S3) / :func:`run_local_doctor` (other stores) return a
+  :class:`DoctorReport` of :class:`Check` results;
+- :func:`reprocess`, :func:`gc` and :func:`migrate` return an exit status and print to
+  ``out``; :func:`open_repositories` opens the SQL repositories without migrating.
 """
 
 from __future__ import annotations
@@ -20,12 +28,44 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from mediakit._lazy import lazy_exports
 from mediakit._version import __version__
 from mediakit.errors import ConfigurationError, MediaKitError
 from mediakit.settings import Settings
 
-__all__ = ["build_parser", "main"]
+if TYPE_CHECKING:  # loaded on first use (they import the storage and processing shells)
+    from mediakit.cli._doctor import Check, DoctorReport, run_doctor, run_local_doctor
+    from mediakit.cli._ops import gc, migrate, open_repositories, reprocess
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "Check": "mediakit.cli._doctor",
+        "DoctorReport": "mediakit.cli._doctor",
+        "run_doctor": "mediakit.cli._doctor",
+        "run_local_doctor": "mediakit.cli._doctor",
+        "gc": "mediakit.cli._ops",
+        "migrate": "mediakit.cli._ops",
+        "open_repositories": "mediakit.cli._ops",
+        "reprocess": "mediakit.cli._ops",
+    },
+    globals(),
+)
+
+__all__ = [
+    "Check",
+    "DoctorReport",
+    "build_parser",
+    "gc",
+    "main",
+    "migrate",
+    "open_repositories",
+    "reprocess",
+    "run_doctor",
+    "run_local_doctor",
+]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -97,7 +137,7 @@ def _seconds(value: str) -> int:
     return int(value)
 
 
-def _doctor(settings: Settings, args: argparse.Namespace) -> int:
+def _run_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from mediakit.cli._doctor import run_doctor, run_local_doctor
 
     if settings.storage_backend != "s3":
@@ -122,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         if args.command == "doctor":
-            return _doctor(settings, args)
+            return _run_doctor(settings, args)
         from mediakit.cli import _ops
 
         if args.command == "reprocess":

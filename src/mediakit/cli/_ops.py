@@ -27,6 +27,7 @@ from mediakit.repositories import Repositories
 from mediakit.settings import Settings
 from mediakit.storage import ObjectStore, build_object_store
 from mediakit.uploads.gc import OrphanReport, collect, find_orphans
+from mediakit.values import Closable
 
 __all__ = ["check_schema", "gc", "migrate", "open_repositories", "reprocess"]
 
@@ -104,9 +105,8 @@ def check_schema(engine: Any, oldest_version: int) -> int:
 
 
 def _close(repos: Repositories) -> None:
-    close = getattr(repos, "close", None)
-    if close is not None:
-        close()
+    if isinstance(repos, Closable):  # the SQL ones own an engine; memory ones nothing
+        repos.close()
 
 
 # --- reprocess ------------------------------------------------------------------------------

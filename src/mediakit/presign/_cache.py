@@ -350,7 +350,7 @@ class CachedSigner:
             return hit
         return self._miss(k)
 
-    def _miss(self, k: _CacheKey) -> SignedUrl:
+    def _miss(self, k: _CacheKey) -> SignedUrl:  # noqa: C901, PLR0912  (the single-flight protocol: leader, waiters and store under one lock, read in order)
         """Compute ``k`` once across threads: the first caller signs, others wait."""
         flights = self._flights
         with self._lock:

@@ -373,7 +373,7 @@ def make_thumbnails(
         return _thumbnails(im, wanted, max_pixels, threads)
 
 
-def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int) -> ThumbnailSet:
+def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int) -> ThumbnailSet:  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft scale, orientation and ICC profile feed the next step)
     fmt = im.format or "unknown"
     raw_w, raw_h = im.size  # from the header only; nothing decoded yet
     if raw_w <= 0 or raw_h <= 0:

@@ -55,6 +55,7 @@ from mediakit.processing import audio, images
 from mediakit.repositories import Repositories
 from mediakit.settings import Settings
 from mediakit.storage import ObjectStore
+from mediakit.values import Closable
 
 __all__ = [
     "TEMP_PREFIXES",
@@ -92,9 +93,8 @@ def _download(ctx: ProcessingContext, key: str, dest: Path) -> None:
             for chunk in chunks:
                 f.write(chunk)
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        if isinstance(chunks, Closable):
+            chunks.close()
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:

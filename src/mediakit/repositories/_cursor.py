@@ -24,7 +24,7 @@ import attrs
 
 from mediakit.errors import BadRequest
 
-__all__ = ["CursorKey", "check_limit", "decode_cursor", "encode_cursor", "to_utc"]
+__all__ = ["CursorKey", "check_page_size", "decode_cursor", "encode_cursor", "to_utc"]
 
 _SEP = "|"
 _BAD = (
@@ -86,8 +86,20 @@ def decode_cursor(cursor: str) -> CursorKey:
     return key
 
 
-def check_limit(limit: object) -> int:
-    """``limit`` if it is a positive int; :class:`BadRequest` otherwise."""
+def check_page_size(limit: object) -> int:
+    """``limit`` if it is a positive int; :class:`BadRequest` (``invalid_limit``) otherwise.
+
+    The repositories' own rule, applied to every caller of ``list_page``: any positive
+    page size is accepted, since a repository used directly (a script, a job) may page
+    through thousands at once. The HTTP API's narrower bounds (1 to
+    :data:`~mediakit.contract.MAX_LIMIT`, a 422) are the service's
+    :func:`mediakit.service._policy.check_listing_limit`, checked before a repository is
+    asked; so over HTTP this 400 is reached only by a bug.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise BadRequest(f"limit must be a positive integer, got {limit!r}.", code="invalid_limit")
     return limit
+
+
+check_limit = check_page_size
+"""Former name of :func:`check_page_size`, kept for callers of this private module."""

@@ -24,7 +24,7 @@ import attrs
 
 from mediakit.errors import Conflict, NotFound
 from mediakit.models import Image, MusicSet, Page, ProcessingStatus, Track
-from mediakit.repositories._cursor import check_limit, decode_cursor, encode_cursor, to_utc
+from mediakit.repositories._cursor import check_page_size, decode_cursor, encode_cursor, to_utc
 from mediakit.repositories._fields import (
     IMAGE_UPDATABLE,
     MUSIC_SET_UPDATABLE,
@@ -62,7 +62,7 @@ def _page(
     rows: Iterable[T], key: Callable[[T], tuple[datetime, str]], limit: int, cursor: str | None
 ) -> Page[T]:
     """Newest-first keyset page over ``rows`` (the same rule as the SQL ``list``)."""
-    limit = check_limit(limit)
+    limit = check_page_size(limit)
     after = decode_cursor(cursor).sort_key() if cursor is not None else None
     ordered = sorted(rows, key=key, reverse=True)
     if after is not None:
@@ -158,7 +158,7 @@ def _interrupted(
 ) -> list[str]:
     now = to_utc(now, "now")
     pending_before = to_utc(pending_before, "pending_before")
-    check_limit(limit)
+    check_page_size(limit)
     with store.lock:
         found: list[tuple[datetime, str]] = []
         for row in rows.values():

@@ -64,7 +64,7 @@ from sqlalchemy.pool import StaticPool
 
 from mediakit.errors import ConfigurationError, Conflict, NotFound
 from mediakit.models import Image, MusicSet, Page, ProcessingStatus, Rendition, Track
-from mediakit.repositories._cursor import check_limit, decode_cursor, encode_cursor, to_utc
+from mediakit.repositories._cursor import check_page_size, decode_cursor, encode_cursor, to_utc
 from mediakit.repositories._fields import (
     IMAGE_UPDATABLE,
     MUSIC_SET_UPDATABLE,
@@ -606,7 +606,7 @@ def _list_page(
     cursor: str | None,
     ready_only: bool = False,
 ) -> Page[_M]:
-    limit = check_limit(limit)
+    limit = check_page_size(limit)
     params: dict[str, object] = {"mk_limit": limit + 1}
     if cursor is not None:
         key = decode_cursor(cursor)
@@ -781,7 +781,7 @@ def _interrupted(
             ),
         )
         .order_by(c.updated_at, c.id)
-        .limit(check_limit(limit))
+        .limit(check_page_size(limit))
     )
     with db.read() as conn:
         return list(conn.execute(q).scalars())

@@ -10,6 +10,8 @@
 - :func:`build_service` / :class:`MediaKit`: the composition root from settings.
 - :func:`mounted_at`: adapters say where the request reached their routes, so that the
   proxy and local-file URLs handed out follow the app's prefixes and ``root_path``.
+- :func:`has_grant`: whether a proxy request's query carries a URL grant (``exp``,
+  ``sig``), for an adapter deciding whether to resolve the caller first.
 """
 
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ from mediakit._lazy import lazy_exports
 if TYPE_CHECKING:  # loaded on first use (see mediakit._lazy), so that the pure policy
     # module (mediakit.service._policy) can be imported without the shells
     from mediakit.service._async import AsyncMediaService
+    from mediakit.service._delivery import has_grant
     from mediakit.service._mount import current_mount, mounted_at
     from mediakit.service._serving import ServedObject
     from mediakit.service._sync import MediaService
@@ -38,6 +41,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "AsyncMediaService": "mediakit.service._async",
+        "has_grant": "mediakit.service._delivery",
         "current_mount": "mediakit.service._mount",
         "mounted_at": "mediakit.service._mount",
         "ServedObject": "mediakit.service._serving",
@@ -80,4 +84,6 @@ __all__ = [
     # where the adapter's routes are mounted (the base of URLs handed out)
     "current_mount",
     "mounted_at",
+    # does a request's query carry a URL grant (then the grant decides, not the caller)
+    "has_grant",
 ]

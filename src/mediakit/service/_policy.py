@@ -51,7 +51,7 @@ __all__ = [
     "ServeTarget",
     "can_see",
     "can_see_item",
-    "check_limit",
+    "check_listing_limit",
     "check_track_order",
     "check_upload_field",
     "content_disposition",
@@ -182,8 +182,14 @@ def see_track(
     return track if principal is None else _for_viewer(principal, track)
 
 
-def check_limit(limit: int) -> int:
-    """A page size between 1 and :data:`MAX_LIMIT`; :class:`UnprocessableEntity` otherwise."""
+def check_listing_limit(limit: int) -> int:
+    """A listing's page size over the HTTP API: between :data:`MIN_LIMIT` and
+    :data:`MAX_LIMIT`; :class:`UnprocessableEntity` (422) otherwise.
+
+    The API's own bound, checked before a repository is asked; repositories accept any
+    positive size (:func:`mediakit.repositories.check_page_size`, a 400 for a direct
+    caller passing something else).
+    """
     if not MIN_LIMIT <= limit <= MAX_LIMIT:
         raise UnprocessableEntity(
             f"limit must be between {MIN_LIMIT} and {MAX_LIMIT}; got {limit}."

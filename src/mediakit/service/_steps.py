@@ -43,7 +43,7 @@ def list_images(repos: Repositories, *, admin: bool, limit: int, cursor: str | N
     """A page of images: every image for admin listings, visible ready ones otherwise."""
     page = repos.images.list(
         visible_only=not admin,
-        limit=policy.check_limit(limit),
+        limit=policy.check_listing_limit(limit),
         cursor=cursor or None,
         ready_only=not admin,
     )
@@ -99,7 +99,7 @@ def list_music_sets(
 ) -> tuple[list[tuple[MusicSet, int]], str | None]:
     """A page of sets with their track counts, and the next cursor."""
     page = repos.music_sets.list(
-        visible_only=not admin, limit=policy.check_limit(limit), cursor=cursor or None
+        visible_only=not admin, limit=policy.check_listing_limit(limit), cursor=cursor or None
     )
     counts = repos.tracks.count_for_sets([s.id for s in page.items], ready_only=not admin)
     return [(s, counts[s.id]) for s in page.items], page.next_cursor

@@ -1,9 +1,12 @@
 """Pure helpers shared by the object stores: no I/O, no boto3, no event loop.
 
 The sync (boto3) and async (aioboto3) S3 stores only sequence requests; the decisions
-they share (how a span becomes a ``Range`` header, how a stream is cut into parts, how
-keys are batched for ``DeleteObjects``, which per-key delete errors are worth a retry)
-live here so the two shells cannot drift apart.
+they share (how a span becomes a ``Range`` header, how a stream is cut into parts and
+the parts numbered for ``CompleteMultipartUpload``, how keys are batched and retried for
+``DeleteObjects``, what a response tells about an object) live here so the two shells
+cannot drift apart. The loops that need a request sent are generators of requests
+(:func:`delete_requests`) or bookkeeping objects (:class:`UploadedParts`): each store
+sends them with its own client, sync or async.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import base64
 import hashlib
 import io
 import re
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
+
+import attrs
 
 from mediakit.errors import RangeNotSatisfiable, StorageError
 from mediakit.settings import Settings
-from mediakit.storage._protocols import ByteSpan, ObjectStore, OpenedRange
+from mediakit.storage._protocols import ByteSpan, ObjectInfo, ObjectStore, OpenedRange
+from mediakit.values import Closable
 
 __all__ = [
     "CONTENT_MD5_EVENT",
@@ -27,14 +34,21 @@ __all__ = [
     "MAX_DELETE_BATCH",
     "MAX_PARTS",
     "MIN_PART_SIZE",
+    "DeleteRequest",
     "PartAssembler",
+    "UploadedParts",
     "batches",
     "check_span",
     "client_config_kwargs",
     "client_kwargs",
     "delete_failure",
+    "delete_requests",
     "failed_delete_keys",
+    "get_info",
+    "has_etag",
+    "head_info",
     "key_parts",
+    "put_info",
     "quote_etag",
     "range_header",
 ]
@@ -150,9 +164,8 @@ def _relay(chunks: Iterator[bytes]) -> Generator[bytes, None, None]:
     try:
         yield from chunks
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+        if isinstance(chunks, Closable):
+            chunks.close()
 
 
 def quote_etag(etag: str) -> str:
@@ -171,7 +184,7 @@ def batches(keys: Sequence[str], size: int = MAX_DELETE_BATCH) -> Iterator[list[
         yield unique[start : start + size]
 
 
-def failed_delete_keys(response: dict[str, Any]) -> dict[str, str]:
+def failed_delete_keys(response: Mapping[str, Any]) -> dict[str, str]:
     """Keys a ``DeleteObjects`` response reports as failed, with their error codes.
 
     A missing key (``NoSuchKey``) counts as deleted, so it is not a failure.
@@ -190,6 +203,130 @@ def delete_failure(bucket: str, failed: dict[str, str]) -> StorageError:
     return StorageError(
         f"Could not delete {len(failed)} object(s) from bucket {bucket!r} after "
         f"{DELETE_ATTEMPTS} attempts, e.g. {key!r}: {code}. Retry later; the keys are unchanged."
+    )
+
+
+@attrs.define
+class DeleteRequest:
+    """One ``DeleteObjects`` call planned by :func:`delete_requests`: wait ``delay``
+    seconds, send ``client.delete_objects(**kwargs)``, store the answer in ``response``."""
+
+    kwargs: dict[str, Any]
+    delay: float = 0.0
+    response: Mapping[str, Any] | None = None
+
+
+def delete_requests(bucket: str, keys: Sequence[str]) -> Iterator[DeleteRequest]:
+    """The ``DeleteObjects`` calls deleting ``keys``, sans I/O (both S3 stores send them).
+
+    Batches of at most :data:`MAX_DELETE_BATCH` (Quiet mode); the keys a response reports
+    as failed are sent again, up to :data:`DELETE_ATTEMPTS` times with a doubling delay,
+    then :func:`delete_failure` is raised. The caller sets each request's ``response``
+    before asking for the next one::
+
+        for request in delete_requests(bucket, keys):
+            time.sleep(request.delay)
+            request.response = client.delete_objects(**request.kwargs)
+    """
+    for batch in batches(keys):
+        failed: dict[str, str] = {}
+        for attempt in range(DELETE_ATTEMPTS):
+            request = DeleteRequest(
+                {
+                    "Bucket": bucket,
+                    "Delete": {"Objects": [{"Key": k} for k in batch], "Quiet": True},
+                },
+                delay=0.1 * 2**attempt if attempt else 0.0,
+            )
+            yield request
+            if request.response is None:
+                raise RuntimeError("delete_requests: set each request's response before the next")
+            failed = failed_delete_keys(request.response)
+            if not failed:
+                break
+            batch = list(failed)
+        else:
+            raise delete_failure(bucket, failed)
+
+
+class UploadedParts:
+    """The parts of one multipart upload, sans I/O: the ``UploadPart`` requests in order
+    (numbered from 1) and the ETags S3 answered, for ``CompleteMultipartUpload``."""
+
+    def __init__(self, bucket: str, key: str, upload_id: str) -> None:
+        self.bucket, self.key, self.upload_id = bucket, key, upload_id
+        self._parts: list[dict[str, Any]] = []
+        self._numbered = 0
+
+    def upload_request(self, data: bytes) -> dict[str, Any]:
+        """The arguments of ``client.upload_part`` sending ``data`` as the next part."""
+        self._numbered += 1
+        return {
+            "Bucket": self.bucket,
+            "Key": self.key,
+            "UploadId": self.upload_id,
+            "PartNumber": self._numbered,
+            "Body": data,
+        }
+
+    def uploaded(self, request: Mapping[str, Any], response: Mapping[str, Any]) -> None:
+        """Record the answer to ``request`` (one of :meth:`upload_request`)."""
+        self._parts.append({"PartNumber": request["PartNumber"], "ETag": response["ETag"]})
+
+    def complete_request(self) -> dict[str, Any]:
+        """The arguments of ``client.complete_multipart_upload`` for the parts sent."""
+        return {
+            "Bucket": self.bucket,
+            "Key": self.key,
+            "UploadId": self.upload_id,
+            "MultipartUpload": {"Parts": list(self._parts)},
+        }
+
+
+def has_etag(etag: str) -> bool:
+    """Whether a response's ETag says something (not missing, empty or ``""``)."""
+    return bool(etag.strip().removeprefix("W/").strip('"'))
+
+
+def put_info(key: str, size: int, etag: str, content_type: str) -> ObjectInfo:
+    """What a PUT tells; ``last_modified`` is the local clock at completion."""
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=quote_etag(etag),
+        last_modified=datetime.now(UTC),
+        content_type=content_type,
+    )
+
+
+def get_info(key: str, resp: Mapping[str, Any]) -> tuple[ObjectInfo, ByteSpan | None]:
+    """The :class:`ObjectInfo` of a ``GetObject`` response, and the span its body holds.
+
+    Raises :class:`~mediakit.errors.StorageError` when the response's ``Content-Range``
+    and ``Content-Length`` do not describe a span of the object.
+    """
+    try:
+        span, size = opened_span(resp.get("ContentRange"), resp["ContentLength"])
+    except ValueError as exc:
+        raise StorageError(f"The object store answered a GET of {key!r} oddly: {exc}") from exc
+    info = ObjectInfo(
+        key=key,
+        size=size,
+        etag=quote_etag(resp["ETag"]),
+        last_modified=resp["LastModified"],
+        content_type=resp.get("ContentType") or "application/octet-stream",
+    )
+    return info, span
+
+
+def head_info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
+    """The :class:`ObjectInfo` of a ``HeadObject`` response."""
+    return ObjectInfo(
+        key=key,
+        size=resp["ContentLength"],
+        etag=quote_etag(resp["ETag"]),
+        last_modified=resp["LastModified"],
+        content_type=resp.get("ContentType") or "application/octet-stream",
     )
 
 

@@ -5,28 +5,27 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import attrs
 import boto3
 from botocore.config import Config
 
-from mediakit.errors import ObjectNotFound, StorageError
+from mediakit.errors import ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
-    DELETE_ATTEMPTS,
     PartAssembler,
+    UploadedParts,
     add_content_md5,
-    batches,
     client_config_kwargs,
     client_kwargs,
-    delete_failure,
-    failed_delete_keys,
+    delete_requests,
+    get_info,
+    has_etag,
+    head_info,
     open_range_header,
-    opened_span,
-    quote_etag,
+    put_info,
     range_header,
 )
 from mediakit.storage._errors import translate_errors
@@ -83,7 +82,7 @@ class S3ObjectStore:
             resp = self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
             )
-        return _info(key, len(data), resp["ETag"], content_type)
+        return put_info(key, len(data), resp["ETag"], content_type)
 
     def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str) -> ObjectInfo:
         """Store ``chunks``: one PUT if they fit one part, else a multipart upload.
@@ -105,31 +104,26 @@ class S3ObjectStore:
             upload_id = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=content_type
             )["UploadId"]
+        parts = UploadedParts(self.bucket, key, upload_id)
         try:
-            parts: list[dict[str, Any]] = []
             while pending:
-                parts.append(self._upload_part(key, upload_id, len(parts) + 1, pending.pop(0)))
+                self._upload_part(parts, pending.pop(0))
             for chunk in it:
                 pending = asm.feed(chunk)
                 while pending:  # pop, so a sent part is freed before the next one fills
-                    parts.append(self._upload_part(key, upload_id, len(parts) + 1, pending.pop(0)))
+                    self._upload_part(parts, pending.pop(0))
             rest = asm.rest()
             if rest:
-                parts.append(self._upload_part(key, upload_id, len(parts) + 1, rest))
+                self._upload_part(parts, rest)
             with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
-                resp = self.client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},  # type: ignore[typeddict-item]
-                )
+                resp = self.client.complete_multipart_upload(**parts.complete_request())
         except BaseException:
             self._abort_quietly(key, upload_id)
             raise
         etag = resp.get("ETag") or ""
         if not has_etag(etag):
             etag = self._completed_etag(key)
-        return _info(key, asm.total, etag, content_type)
+        return put_info(key, asm.total, etag, content_type)
 
     def _completed_etag(self, key: str) -> str:
         """The ETag of an upload completed without one (Ceph RGW answers an empty
@@ -142,12 +136,10 @@ class S3ObjectStore:
                 self.delete(key)
             raise
 
-    def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
-        with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
-            resp = self.client.upload_part(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-            )
-        return {"PartNumber": number, "ETag": resp["ETag"]}
+    def _upload_part(self, parts: UploadedParts, data: bytes) -> None:
+        request = parts.upload_request(data)
+        with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
+            parts.uploaded(request, self.client.upload_part(**request))
 
     def _abort_quietly(self, key: str, upload_id: str) -> None:
         # The original error matters more; an upload left by a failed abort is listed
@@ -215,22 +207,11 @@ class S3ObjectStore:
 
     def delete_many(self, keys: Sequence[str]) -> None:
         """``DeleteObjects`` (Quiet) in batches of 1000; per-key errors are retried."""
-        for batch in batches(keys):
-            failed: dict[str, str] = {}
-            for attempt in range(DELETE_ATTEMPTS):
-                if attempt:
-                    time.sleep(0.1 * 2**attempt)
-                with translate_errors(bucket=self.bucket):
-                    resp = self.client.delete_objects(
-                        Bucket=self.bucket,
-                        Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
-                    )
-                failed = failed_delete_keys(dict(resp))
-                if not failed:
-                    break
-                batch = list(failed)
-            else:
-                raise delete_failure(self.bucket, failed)
+        for request in delete_requests(self.bucket, keys):
+            if request.delay:
+                time.sleep(request.delay)
+            with translate_errors(bucket=self.bucket):
+                request.response = self.client.delete_objects(**request.kwargs)
 
     def list_keys(self, prefix: str = "") -> Iterator[str]:
         """Every key under ``prefix`` (``ListObjectsV2``, paginated, lexicographic)."""
@@ -282,22 +263,6 @@ class S3ObjectStore:
                 self.client.create_bucket(Bucket=self.bucket)
 
 
-def has_etag(etag: str) -> bool:
-    """Whether a response's ETag says something (not missing, empty or ``""``)."""
-    return bool(etag.strip().removeprefix("W/").strip('"'))
-
-
-def _info(key: str, size: int, etag: str, content_type: str) -> ObjectInfo:
-    """What a PUT tells; ``last_modified`` is the local clock at completion."""
-    return ObjectInfo(
-        key=key,
-        size=size,
-        etag=quote_etag(etag),
-        last_modified=datetime.now(UTC),
-        content_type=content_type,
-    )
-
-
 class _BodyChunks:
     """The chunks of a response body; ``close()`` releases the body even if iteration
     never started (closing an unstarted generator would not run its ``finally``)."""
@@ -319,34 +284,3 @@ class _BodyChunks:
         """Close the body and its connection (idempotent)."""
         self._chunks.close()
         self._body.close()
-
-
-def get_info(key: str, resp: Any) -> tuple[ObjectInfo, ByteSpan | None]:
-    """The :class:`ObjectInfo` of a ``GetObject`` response, and the span its body holds.
-
-    Raises :class:`~mediakit.errors.StorageError` when the response's ``Content-Range``
-    and ``Content-Length`` do not describe a span of the object.
-    """
-    try:
-        span, size = opened_span(resp.get("ContentRange"), resp["ContentLength"])
-    except ValueError as exc:
-        raise StorageError(f"The object store answered a GET of {key!r} oddly: {exc}") from exc
-    info = ObjectInfo(
-        key=key,
-        size=size,
-        etag=quote_etag(resp["ETag"]),
-        last_modified=resp["LastModified"],
-        content_type=resp.get("ContentType") or "application/octet-stream",
-    )
-    return info, span
-
-
-def head_info(key: str, resp: Any) -> ObjectInfo:
-    """The :class:`ObjectInfo` of a ``HeadObject`` response."""
-    return ObjectInfo(
-        key=key,
-        size=resp["ContentLength"],
-        etag=quote_etag(resp["ETag"]),
-        last_modified=resp["LastModified"],
-        content_type=resp.get("ContentType") or "application/octet-stream",
-    )

@@ -21,15 +21,17 @@ from mediakit.errors import ConfigurationError, ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
-    DELETE_ATTEMPTS,
     PartAssembler,
+    UploadedParts,
     add_content_md5,
-    batches,
     client_config_kwargs,
     client_kwargs,
-    delete_failure,
-    failed_delete_keys,
+    delete_requests,
+    get_info,
+    has_etag,
+    head_info,
     open_range_header,
+    put_info,
     range_header,
 )
 from mediakit.storage._errors import translate_errors
@@ -39,7 +41,6 @@ from mediakit.storage._protocols import (
     MultipartUploadInfo,
     ObjectInfo,
 )
-from mediakit.storage.s3 import _info, get_info, has_etag, head_info
 
 __all__ = ["AsyncS3ObjectStore"]
 
@@ -221,7 +222,7 @@ class AsyncS3ObjectStore:
             resp = await client.put_object(
                 Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
             )
-        return _info(key, len(data), resp["ETag"], content_type)
+        return put_info(key, len(data), resp["ETag"], content_type)
 
     async def put_stream(
         self, key: str, chunks: AsyncIterable[bytes], *, content_type: str
@@ -242,24 +243,19 @@ class AsyncS3ObjectStore:
                 Bucket=self.bucket, Key=key, ContentType=content_type
             )
         upload_id: str = created["UploadId"]
+        parts = UploadedParts(self.bucket, key, upload_id)
         try:
-            parts: list[dict[str, Any]] = []
             while pending:
-                parts.append(await self._part(key, upload_id, len(parts) + 1, pending.pop(0)))
+                await self._part(parts, pending.pop(0))
             async for chunk in it:
                 pending = asm.feed(chunk)
                 while pending:  # pop, so a sent part is freed before the next one fills
-                    parts.append(await self._part(key, upload_id, len(parts) + 1, pending.pop(0)))
+                    await self._part(parts, pending.pop(0))
             rest = asm.rest()
             if rest:
-                parts.append(await self._part(key, upload_id, len(parts) + 1, rest))
+                await self._part(parts, rest)
             with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
-                resp = await client.complete_multipart_upload(
-                    Bucket=self.bucket,
-                    Key=key,
-                    UploadId=upload_id,
-                    MultipartUpload={"Parts": parts},
-                )
+                resp = await client.complete_multipart_upload(**parts.complete_request())
         except BaseException:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 # the original error matters more; a leftover upload is listed and aborted later
@@ -268,7 +264,7 @@ class AsyncS3ObjectStore:
         etag = resp.get("ETag") or ""
         if not has_etag(etag):
             etag = await self._completed_etag(key)
-        return _info(key, asm.total, etag, content_type)
+        return put_info(key, asm.total, etag, content_type)
 
     async def _completed_etag(self, key: str) -> str:
         """See :meth:`mediakit.storage.s3.S3ObjectStore._completed_etag`."""
@@ -279,13 +275,11 @@ class AsyncS3ObjectStore:
                 await self.delete(key)
             raise
 
-    async def _part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+    async def _part(self, parts: UploadedParts, data: bytes) -> None:
         client = await self.client()
-        with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
-            resp = await client.upload_part(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
-            )
-        return {"PartNumber": number, "ETag": resp["ETag"]}
+        request = parts.upload_request(data)
+        with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
+            parts.uploaded(request, await client.upload_part(**request))
 
     async def head(self, key: str) -> ObjectInfo:
         """``HeadObject``; raises ``ObjectNotFound``."""
@@ -346,22 +340,11 @@ class AsyncS3ObjectStore:
     async def delete_many(self, keys: Sequence[str]) -> None:
         """``DeleteObjects`` (Quiet) in batches of 1000; per-key errors are retried."""
         client = await self.client()
-        for batch in batches(keys):
-            failed: dict[str, str] = {}
-            for attempt in range(DELETE_ATTEMPTS):
-                if attempt:
-                    await anyio.sleep(0.1 * 2**attempt)
-                with translate_errors(bucket=self.bucket):
-                    resp = await client.delete_objects(
-                        Bucket=self.bucket,
-                        Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True},
-                    )
-                failed = failed_delete_keys(resp)
-                if not failed:
-                    break
-                batch = list(failed)
-            else:
-                raise delete_failure(self.bucket, failed)
+        for request in delete_requests(self.bucket, keys):
+            if request.delay:
+                await anyio.sleep(request.delay)
+            with translate_errors(bucket=self.bucket):
+                request.response = await client.delete_objects(**request.kwargs)
 
     async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
         """Every key under ``prefix`` (``ListObjectsV2``, paginated, lexicographic)."""

@@ -26,6 +26,7 @@ from mediakit.storage._protocols import (
     ObjectStore,
     RangeOpener,
 )
+from mediakit.values import Closable
 
 __all__ = ["ThreadedAsyncStore"]
 
@@ -104,9 +105,8 @@ class ThreadedAsyncStore:
             while (chunk := await anyio.to_thread.run_sync(next, gen, None)) is not None:
                 yield chunk
         finally:
-            close = getattr(gen, "close", None)
-            if close is not None:
-                close()  # local stores close a file or nothing: cheap enough for the loop
+            if isinstance(gen, Closable):
+                gen.close()  # local stores close a file or nothing: cheap enough for the loop
 
     async def open_range(
         self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024

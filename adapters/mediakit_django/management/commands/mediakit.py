@@ -51,7 +51,7 @@ class Command(BaseCommand):
     def _repos(self) -> Repositories:
         options = conf.adapter_options()
         if options["REPOSITORIES"] == "sql":
-            from mediakit.cli._ops import open_repositories
+            from mediakit.cli import open_repositories
 
             return open_repositories(conf.mediakit_settings())
         from mediakit_django.repositories import DjangoRepositories
@@ -60,12 +60,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the operation; a failure is a :class:`CommandError` with exit status 1 or 2."""
-        from mediakit.cli import _ops
+        from mediakit import cli
 
         settings = conf.mediakit_settings()
         try:
             if options["op"] == "doctor":
-                from mediakit.cli._doctor import run_doctor, run_local_doctor
+                from mediakit.cli import run_doctor, run_local_doctor
 
                 sql = conf.adapter_options()["REPOSITORIES"] == "sql"
                 runner = run_doctor if settings.storage_backend == "s3" else run_local_doctor
@@ -76,7 +76,7 @@ class Command(BaseCommand):
                 self.stdout.write(text)
                 status = 1 if report.failed else 0
             elif options["op"] == "gc":
-                status = _ops.gc(
+                status = cli.gc(
                     settings,
                     delete=options["delete"],
                     min_age=timedelta(seconds=options["min_age"]),
@@ -86,7 +86,7 @@ class Command(BaseCommand):
                     repos=self._repos(),
                 )
             else:
-                status = _ops.reprocess(
+                status = cli.reprocess(
                     settings,
                     options["what"],
                     options["ids"],
