@@ -78,3 +78,76 @@ _bucket_counter = iter(range(1, 1_000_000))
 def fresh_bucket_name() -> str:
     """A bucket name unique within the session."""
     return f"mk-test-{os.getpid()}-{next(_bucket_counter)}"
+
+
+# --- quick and full runs ---------------------------------------------------------------
+# Outside CI the suite runs quick by default: every behaviour once, on the main variant of
+# each server. `--full` (or CI=true, or MEDIAKIT_FULL_TESTS=1) adds the slow tests, Ceph RGW
+# and the other variants of each server and store, which repeat the same behaviours.
+
+FULL_ONLY_VARIANTS = frozenset(
+    {
+        # reference servers (tests/http_contract): FastAPI on the filesystem and Django on
+        # SQLite stay; S3, RGW and PostgreSQL variants repeat the contract
+        "fastapi-s3",
+        "fastapi-rgw",
+        "django-postgres",
+        # object stores (tests/storage): boto3 on moto, filesystem and memory stay
+        "aioboto3-moto",
+        "boto3-nanio",
+        "threaded-filesystem",
+        # Range proxy servers (tests/proxy): one ASGI and one WSGI kind on memory stay
+        "asgi-memory-headfirst",
+        "wsgi-memory-headfirst",
+        "wsgi-s3",
+        # nginx offload (tests/offload): FastAPI on nanio stays
+        "fastapi-moto",
+        "django-nanio",
+    }
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--full``: run every test (the default under CI=true)."""
+    parser.addoption(
+        "--full",
+        action="store_true",
+        default=False,
+        help="run every test: slow ones, Ceph RGW and every server variant "
+        "(the default under CI=true or with MEDIAKIT_FULL_TESTS=1)",
+    )
+
+
+def _full_run(config: pytest.Config) -> bool:
+    return bool(
+        servers.IN_CI or config.getoption("--full") or os.environ.get("MEDIAKIT_FULL_TESTS")
+    )
+
+
+def _full_only(item: pytest.Item) -> bool:
+    if item.get_closest_marker("slow") or item.get_closest_marker("ceph"):
+        return True
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return False
+    return any(isinstance(v, str) and v in FULL_ONLY_VARIANTS for v in callspec.params.values())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A quick run deselects what only a full run needs (see FULL_ONLY_VARIANTS)."""
+    if _full_run(config):
+        return
+    dropped = [item for item in items if _full_only(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not _full_only(item)]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which run this is, and how to get the other."""
+    if _full_run(config):
+        return "mediakit: full run (every variant, slow tests, Ceph RGW)"
+    return (
+        "mediakit: quick run: slow tests, Ceph RGW and repeated server variants are "
+        "deselected; --full (or CI=true) runs them all"
+    )
