@@ -11,7 +11,7 @@ import pytest
 
 from mediakit.errors import ObjectNotFound, StorageError, StorageUnavailable
 from mediakit.storage import AsyncS3ObjectStore, FilesystemObjectStore, S3ObjectStore
-from mediakit.testing import DurableStoreContract, ObjectStoreContract
+from mediakit.testing import DurableStoreContract, ObjectStoreContract, RangeOpenerContract
 from tests.storage.conftest import (
     BACKENDS,
     DURABLE_BACKENDS,
@@ -25,7 +25,7 @@ from tests.storage.conftest import (
 pytestmark = pytest.mark.anyio
 
 
-class TestEveryStore(ObjectStoreContract):
+class TestEveryStore(ObjectStoreContract, RangeOpenerContract):
     """The contract of every object store, once per backend."""
 
     @pytest.fixture(params=BACKENDS)

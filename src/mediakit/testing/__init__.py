@@ -25,6 +25,18 @@ how-to "Testing your own store".
 
 from __future__ import annotations
 
+import pytest
+
+# the contracts' asserts show the compared values, as in a test module, when a test
+# session imports this package (registered before the modules are imported)
+pytest.register_assert_rewrite(
+    "mediakit.testing._storage",
+    "mediakit.testing._repo_images",
+    "mediakit.testing._repo_leases",
+    "mediakit.testing._repo_ready",
+    "mediakit.testing._repo_tracks",
+)
+
 from mediakit.testing import builders
 from mediakit.testing._repo_fixtures import RepositoryFixtures
 from mediakit.testing._repo_images import ImagesContract
@@ -34,6 +46,7 @@ from mediakit.testing._repo_tracks import TracksContract
 from mediakit.testing._storage import (
     DurableStoreContract,
     ObjectStoreContract,
+    RangeOpenerContract,
     StoreFixtures,
     StoreHarness,
     chunked,
@@ -51,6 +64,7 @@ __all__ = [
     "ImagesContract",
     "LeasesContract",
     "ObjectStoreContract",
+    "RangeOpenerContract",
     "ReadyOnlyContract",
     "RepositoriesContract",
     "RepositoryFixtures",

@@ -434,10 +434,14 @@ class ObjectStoreContract(StoreFixtures):
                 == blob[first : last + 1]
             )
 
-    # ------------------------------------------------------------------ open_range (one-trip GET)
+
+class RangeOpenerContract(StoreFixtures):
+    """The optional ``open_range`` capability (one GET that reports what a HEAD would:
+    :class:`~mediakit.storage.RangeOpener`), for stores that have it; every store built
+    into mediakit does. Subclass it next to :class:`ObjectStoreContract`."""
 
     async def test_every_store_can_open_a_range(self, store: StoreHarness) -> None:
-        """All built-in stores have the optional ``open_range`` capability."""
+        """The store has the optional ``open_range`` capability."""
         assert isinstance(store.store, AsyncRangeOpener if store.is_async else RangeOpener)
 
     async def test_open_range_reports_what_head_does(self, store: StoreHarness) -> None:
@@ -551,8 +555,8 @@ class DurableStoreContract(StoreFixtures):
     store). Its ``store`` fixture's harness must override
     :meth:`StoreHarness.simulate_crashed_upload`.
 
-    It holds only these extra tests: subclass both, ``class TestMyStore(ObjectStoreContract,
-    DurableStoreContract)``.
+    It holds only these extra tests: subclass it next to the others, ``class
+    TestMyStore(ObjectStoreContract, RangeOpenerContract, DurableStoreContract)``.
     """
 
     async def test_put_stream_memory_stays_bounded(self, store: StoreHarness) -> None:
