@@ -98,3 +98,12 @@ def test_a_store_that_breaks_the_contract_fails_it(tmp_path: Path) -> None:
     assert "FAILED test_broken.py::TestUnsortedStore::test_list_keys_by_prefix_in_order" in r.stdout
     assert "1 failed, 15 passed" in r.stdout, r.stdout[-3000:]
     assert "At index 0 diff: 'p/b/d' != 'p-x'" in r.stdout, r.stdout[-3000:]  # introspected
+
+
+@pytest.mark.parametrize("missing", ["pytest", "hypothesis"])
+def test_without_the_testing_extra_the_import_says_what_to_install(missing: str) -> None:
+    code = f"import sys; sys.modules[{missing!r}] = None; import mediakit.testing"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 1
+    assert f"mediakit.testing needs {missing}" in r.stderr, r.stderr[-2000:]
+    assert 'pip install "mediakit[testing]"' in r.stderr

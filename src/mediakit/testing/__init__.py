@@ -25,7 +25,14 @@ how-to "Testing your own store".
 
 from __future__ import annotations
 
-import pytest
+try:
+    import hypothesis  # noqa: F401  (the contracts draw spans with it)
+    import pytest
+except ImportError as exc:  # pragma: no cover - the message is tested in a subprocess
+    raise ImportError(
+        f"mediakit.testing needs {exc.name}, which mediakit itself does not install: "
+        'pip install "mediakit[testing]"'
+    ) from exc
 
 # the contracts' asserts show the compared values, as in a test module, when a test
 # session imports this package (registered before the modules are imported)
