@@ -4,21 +4,15 @@ of their own on a missing bucket or a dead endpoint."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from mediakit.errors import ObjectNotFound, StorageError, StorageUnavailable
 from mediakit.storage import AsyncS3ObjectStore, FilesystemObjectStore, S3ObjectStore
 from mediakit.testing import DurableStoreContract, ObjectStoreContract, RangeOpenerContract
 from tests.storage.conftest import (
-    BACKENDS,
-    DURABLE_BACKENDS,
     Harness,
     dead_endpoint,
     one_shot_client,
-    open_harness,
     s3_settings,
 )
 
@@ -28,26 +22,20 @@ pytestmark = pytest.mark.anyio
 class TestEveryStore(ObjectStoreContract, RangeOpenerContract):
     """The contract of every object store, once per backend."""
 
-    @pytest.fixture(params=BACKENDS)
-    async def store(
-        self, request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
-    ) -> AsyncIterator[Harness]:
-        """Every object-store implementation, on a fresh, empty bucket."""
-        async with open_harness(request.param, request, tmp_path, fresh_bucket_name) as h:
-            yield h
+    @pytest.fixture
+    def store(self, store: Harness) -> Harness:
+        """conftest's ``store``: every backend, on a fresh, empty bucket."""
+        return store
 
 
 class TestDurableStores(DurableStoreContract):
     """The contract of the stores with buckets, bounded-memory writes and unfinished
     uploads (all but memory), once per backend."""
 
-    @pytest.fixture(params=DURABLE_BACKENDS)
-    async def store(
-        self, request: pytest.FixtureRequest, tmp_path: Path, fresh_bucket_name: str
-    ) -> AsyncIterator[Harness]:
-        """The durable stores, on a fresh, empty bucket."""
-        async with open_harness(request.param, request, tmp_path, fresh_bucket_name) as h:
-            yield h
+    @pytest.fixture
+    def store(self, durable_store: Harness) -> Harness:
+        """conftest's ``durable_store``: the backends but memory, on a fresh, empty bucket."""
+        return durable_store
 
     @pytest.mark.slow
     async def test_put_stream_memory_stays_bounded(self, store: Harness) -> None:  # type: ignore[override]
