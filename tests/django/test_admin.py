@@ -11,9 +11,9 @@ import pytest
 from mediakit.keys import image_prefix
 from mediakit.models import Principal
 from mediakit.service import MediaKit
+from mediakit.testing import builders as b
 from tests.django.support import ADMIN_TOKEN, ensure_django
 from tests.fixtures_media import ffmpeg_exe, jpeg_bytes, sine_audio
-from tests.repositories import builders as b
 from tests.servers import need
 
 ensure_django()

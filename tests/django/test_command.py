@@ -8,9 +8,9 @@ from typing import Any
 
 from mediakit.settings import Settings
 from mediakit.storage import build_object_store
+from mediakit.testing import builders as b
 from tests.django.support import clear_tables, ensure_django
 from tests.fixtures_media import jpeg_bytes
-from tests.repositories import builders as b
 
 ensure_django()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from mediakit.testing import builders as b
 from tests.django.support import django_repositories
-from tests.repositories import builders as b
 
 
 def test_count_for_sets_is_one_group_by_query_per_batch(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ PUBLIC_MODULES = [
     "mediakit.repositories",
     "mediakit.service",
     "mediakit.cli",
+    "mediakit.testing",
     "mediakit_fastapi",
     "mediakit_django",
 ]

@@ -48,6 +48,7 @@ def test_wheel_holds_every_package_data_file_and_the_console_script(wheel: Path)
         "mediakit/cli/__main__.py",
         "mediakit/storage/s3.py",
         "mediakit/repositories/sql.py",
+        "mediakit/testing/__init__.py",
         "mediakit_fastapi/__init__.py",
         "mediakit_fastapi/py.typed",
         "mediakit_django/__init__.py",

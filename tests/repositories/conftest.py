@@ -1,7 +1,8 @@
 """The repository implementations the contract suite runs against.
 
-Every test that takes the ``repos`` fixture runs once per entry of
-:data:`REPOSITORY_FACTORIES`. To run the suite against a new implementation, add one
+Every test that takes the ``repos`` fixture (and every test of the shipped contract,
+:mod:`mediakit.testing`, in a class based on :class:`EveryImplementation`) runs once per
+entry of :data:`REPOSITORY_FACTORIES`. To run the suite against a new implementation, add one
 line: ``"name": factory`` where ``factory(request) -> Repositories`` returns fresh,
 empty repositories (use ``request.getfixturevalue`` for other fixtures and
 ``request.addfinalizer`` for clean-up), plus marks in :data:`REPOSITORY_MARKS` if it
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from mediakit.repositories import Repositories
 from mediakit.repositories.memory import MemoryRepositories
 from mediakit.repositories.sql import SqlRepositories, create_engine, migrate
+from mediakit.testing import RepositoryFixtures
 from tests import servers
 from tests.servers import ServerHandle
 
@@ -65,12 +67,23 @@ REPOSITORY_MARKS: dict[str, tuple[pytest.MarkDecorator, ...]] = {
 """Marks for implementations that need a server (``-m 'not postgres'`` deselects)."""
 
 
-@pytest.fixture(
-    params=[pytest.param(n, marks=REPOSITORY_MARKS.get(n, ())) for n in REPOSITORY_FACTORIES]
-)
+IMPLEMENTATIONS = [pytest.param(n, marks=REPOSITORY_MARKS.get(n, ())) for n in REPOSITORY_FACTORIES]
+
+
+@pytest.fixture(params=IMPLEMENTATIONS)
 def repos(request: pytest.FixtureRequest) -> Repositories:
     """Fresh, empty repositories of each implementation in turn."""
     return REPOSITORY_FACTORIES[request.param](request)
+
+
+class EveryImplementation(RepositoryFixtures):
+    """Runs a shipped repository contract (:mod:`mediakit.testing`) against every
+    implementation: ``class TestX(EveryImplementation, SomeContract)``."""
+
+    @pytest.fixture(params=IMPLEMENTATIONS)
+    def repos(self, request: pytest.FixtureRequest) -> Repositories:
+        """Fresh, empty repositories of each implementation in turn."""
+        return REPOSITORY_FACTORIES[request.param](request)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from mediakit.models import Image
 from mediakit.repositories import Repositories
 from mediakit.repositories._cursor import decode_cursor
-from tests.repositories import builders as b
+from mediakit.testing import builders as b
 
 # few distinct timestamps, so ties on created_at (broken by id) are common
 _slot = st.integers(0, 4)

@@ -25,7 +25,7 @@ from mediakit.repositories.sql import (
     migrate,
     schema_version,
 )
-from tests.repositories import builders as b
+from mediakit.testing import builders as b
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,7 +175,7 @@ def test_an_in_memory_sqlite_database_serves_several_threads() -> None:
 _WRITER = """
 import sys
 from mediakit.repositories.sql import SqlRepositories
-from tests.repositories import builders as b
+from mediakit.testing import builders as b
 repos = SqlRepositories.from_url(sys.argv[1])
 for _ in range(5):
     repos.tracks.add_many([b.track(sys.argv[2]) for _ in range(3)])

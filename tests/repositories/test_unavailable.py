@@ -15,8 +15,8 @@ from mediakit.errors import DatabaseUnavailable
 from mediakit.repositories._unavailable import database_unavailable
 from mediakit.repositories.sql import SqlRepositories
 from mediakit.settings import Settings
+from mediakit.testing import builders as b
 from tests import servers
-from tests.repositories import builders as b
 
 
 def test_locked_sqlite_write_is_database_unavailable_after_the_busy_timeout(

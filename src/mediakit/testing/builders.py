@@ -1,4 +1,4 @@
-"""Small builders for repository test rows (valid defaults, override what matters)."""
+"""Builders for repository test rows: valid defaults, override the fields that matter."""
 
 from __future__ import annotations
 
