@@ -74,6 +74,19 @@ class MediaKit:
     aservice: AsyncMediaService
     clock: Clock = system_clock
 
+    async def astart(self) -> None:
+        """Pay the async start-up costs now, not on the first request: the async
+        store's client (aioboto3: its service model, endpoint rules and connection
+        pool, 0.4-0.6 s otherwise). The sync parts are ready when :func:`build_service`
+        returns (the boto3 client, the migrated database).
+
+        Call it on the event loop that serves requests (the FastAPI lifespan, the
+        Django ASGI handler's ``lifespan.startup``): the client's connection pool is
+        bound to that loop. Idempotent."""
+        open_client = getattr(self.astore, "client", None)
+        if open_client is not None and callable(open_client):
+            await open_client()
+
     def close(self) -> None:
         """Shut the job runner down (finishing running jobs) and release connections."""
         self.runner.shutdown()
