@@ -249,3 +249,14 @@ class Repositories:
     images: ImageRepository
     music_sets: MusicSetRepository
     tracks: TrackRepository
+
+    @property
+    def reads_in_process(self) -> bool:
+        """Whether a read is done in this process without waiting for a server or a
+        lock held by a writer (memory; SQLite in WAL mode, where readers never wait).
+
+        The async service then runs its read-only steps inline on the event loop: a
+        worker-thread hop costs more than such a read. ``False`` here, the safe default
+        for a database over the network (and required for Django's ORM, which refuses
+        synchronous queries on the event loop)."""
+        return False

@@ -436,6 +436,11 @@ class MemoryRepositories(Repositories):
 
     store: MemoryStore = attrs.field(factory=MemoryStore)
 
+    @property
+    def reads_in_process(self) -> bool:
+        """True: the rows are in this process's memory."""
+        return True
+
     @classmethod
     def create(cls, store: MemoryStore | None = None) -> MemoryRepositories:
         """Fresh, empty repositories (or ones over ``store``)."""

@@ -1061,6 +1061,12 @@ class SqlRepositories(Repositories):
         """Create the engine for ``url`` (see :func:`create_engine`) and the repositories."""
         return cls.from_engine(create_engine(url, **engine_kwargs), migrate_schema=migrate_schema)
 
+    @property
+    def reads_in_process(self) -> bool:
+        """True on a SQLite file (in-process, WAL: a read never waits for a writer); not
+        on an in-memory SQLite database, whose one connection writers hold."""
+        return self.engine.dialect.name == "sqlite" and not _is_memory_sqlite(self.engine.url)
+
     def close(self) -> None:
         """Close the engine's pooled connections."""
         self.engine.dispose()
