@@ -17,12 +17,13 @@ import anyio
 import pytest
 import sqlalchemy as sa
 
+from mediakit.errors import NotFound
 from mediakit.repositories import Repositories
 from mediakit.repositories.memory import MemoryRepositories
 from mediakit.repositories.sql import SqlRepositories
 from mediakit.service import MediaKit, build_service
 from mediakit.settings import Settings
-from tests.service.kit import ADMIN, USER, seed_image
+from tests.service.kit import ADMIN, USER, seed_image, seed_set
 
 pytestmark = pytest.mark.anyio
 
@@ -133,3 +134,35 @@ async def test_an_inline_read_still_yields_to_other_tasks_between_requests(
         tg.start_soon(lambda: file_kit.aservice.update_image(ADMIN, image.id, title="x"))
     assert results == [image.id] * 20
     assert (await file_kit.aservice.get_image(USER, image.id))["title"] == "x"
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+async def test_the_proxy_finds_its_media_in_one_read(file_kit: MediaKit, twin: str) -> None:
+    # one SELECT per proxied request when the URL says the kind (a track's quality, an
+    # image's size); the answers are those of get(): hidden sets stay hidden
+    image = seed_image(file_kit)
+    _, (track, _) = seed_set(file_kit, tracks=2)
+    _, (hidden, _) = seed_set(file_kit, visible=False, tracks=2)
+    assert isinstance(file_kit.repos, SqlRepositories)
+    seen = _threads(file_kit.repos.engine)
+
+    async def proxy(principal: Any, media_id: str, **kw: str) -> int:
+        if twin == "sync":
+            served = file_kit.service.proxy(principal, media_id, method="HEAD", headers={}, **kw)
+        else:
+            served = await file_kit.aservice.proxy(
+                principal, media_id, method="HEAD", headers={}, **kw
+            )
+        return served.status
+
+    for media_id, kw in ((track.id, {"quality": "low"}), (image.id, {"size": "w320"})):
+        seen.clear()
+        assert await proxy(USER, media_id, **kw) == 200
+        assert [kind for kind, _ in seen if kind == "SELECT"] == ["SELECT"]
+    seen.clear()
+    with pytest.raises(NotFound):
+        await proxy(USER, hidden.id, quality="low")
+    selects = [kind for kind, _ in seen if kind == "SELECT"]
+    assert selects == ["SELECT"]  # found, hidden: no second look in images
+    assert await proxy(ADMIN, hidden.id, quality="low") == 200
+    assert await proxy(USER, track.id) == 200  # no kind in the URL: images, then tracks

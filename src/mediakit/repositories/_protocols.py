@@ -168,6 +168,11 @@ class TrackRepository(Protocol):
         """The track, or ``None``."""
         ...
 
+    def get_with_set_visibility(self, track_id: str) -> tuple[Track, bool] | None:
+        """The track and whether its set is visible, in one read (one round trip: the
+        Range proxy's lookup); ``None`` if there is no such track."""
+        ...
+
     def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
         """Apply ``changes`` atomically; ``NotFound`` if absent. ``position`` cannot change here."""
         ...
