@@ -116,9 +116,7 @@ def _wav(size: int) -> bytes:
 
 
 @contextlib.contextmanager
-def _server(
-    kind: str, s3_url: str, access: str, secret: str, bucket: str
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def _server(kind: str, s3_url: str, access: str, secret: str, bucket: str) -> Iterator[_Server]:
     from tests.servers import free_port, stop_process
 
     opts = dict(KINDS[kind])
@@ -145,31 +143,75 @@ def _server(
             "PYTHONUNBUFFERED": "1",
         }
         log_path = Path(tmp) / "server.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", module],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=ROOT,
-                start_new_session=True,
-            )
         base = f"http://127.0.0.1:{port}"
-        try:
+
+        def start() -> subprocess.Popen[bytes]:
+            with log_path.open("ab") as log:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", module],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=ROOT,
+                    start_new_session=True,
+                )
             deadline = time.monotonic() + 90
             while True:
                 if proc.poll() is not None:
                     raise RuntimeError(f"{kind} exited: {log_path.read_text()[-2000:]}")
                 with contextlib.suppress(httpx.TransportError):
+                    # unauthenticated: a 401 answered before any service work
                     r = httpx.get(f"{base}/api/v1/user/images", timeout=2)
                     if r.status_code in (200, 401):
-                        break
+                        return proc
                 if time.monotonic() > deadline:
+                    stop_process(proc)
                     raise RuntimeError(f"{kind} did not start: {log_path.read_text()[-2000:]}")
                 time.sleep(0.1)
-            yield base, proc
+
+        server = _Server(base, start())
+        try:
+            server.restart = lambda: (stop_process(server.proc), setattr(server, "proc", start()))
+            yield server
         finally:
-            stop_process(proc)
+            stop_process(server.proc)
+
+
+class _Server:
+    """A started reference server; ``restart()`` stops it and starts a fresh process on
+    the same database and bucket (to measure the first requests after a start)."""
+
+    def __init__(self, base: str, proc: subprocess.Popen[bytes]) -> None:
+        self.base = base
+        self.proc = proc
+        self.restart: Callable[[], object] = lambda: None
+
+
+def _first_requests_ms(server: _Server, media_id: str, size: int) -> dict[str, float]:
+    """Restart the server, then time its first seek and its first listing (ms)."""
+    server.restart()
+    user = {"Authorization": f"Bearer {USER}"}
+    first = size // 2
+    with httpx.Client(base_url=server.base, headers=user, timeout=60) as c:
+        t0 = time.perf_counter()
+        r = c.get(
+            f"/api/v1/user/media/{media_id}/stream",
+            headers={"Range": f"bytes={first}-{first + SEEK - 1}"},
+        )
+        seek_ms = (time.perf_counter() - t0) * 1000
+        if r.status_code != 206:
+            raise RuntimeError(f"first seek: {r.status_code} {r.text[:200]}")
+        t0 = time.perf_counter()
+        r = c.get("/api/v1/user/images", params={"limit": 100})
+        list_ms = (time.perf_counter() - t0) * 1000
+        r.raise_for_status()
+        t0 = time.perf_counter()
+        c.get(
+            f"/api/v1/user/media/{media_id}/stream",
+            headers={"Range": f"bytes={first}-{first + SEEK - 1}"},
+        )
+        second_ms = (time.perf_counter() - t0) * 1000
+    return {"seek_ms": seek_ms, "listing_ms": list_ms, "second_seek_ms": second_ms}
 
 
 def _seed(base: str) -> tuple[str, str, int]:
@@ -381,8 +423,11 @@ def _child_boto3(s3_url: str, bucket: str, size: int, parallel: int) -> None:
     )
 
 
-def run(quick: bool = False) -> str:
-    """Run every route on every server kind; return the Markdown section."""
+def run(quick: bool = False, only: str | None = None, kinds: list[str] | None = None) -> str:
+    """Run every route on every server kind; return the Markdown section.
+
+    ``only``: ``"seek"``, ``"listing"`` or ``"upload"`` to measure one route (faster
+    iterations); ``kinds``: the server kinds to start (default: all three)."""
     sys.path.insert(0, str(ROOT))
     from tests.servers import ACCESS_KEY, SECRET_KEY, running, start_nanio
 
@@ -393,35 +438,51 @@ def run(quick: bool = False) -> str:
     results: dict[str, dict[str, Any]] = {}
     with running(start_nanio) as s3:
         s3c: Any = _s3_client(s3.url, ACCESS_KEY, SECRET_KEY)
-        for kind in KINDS:
+        for kind in kinds or list(KINDS):
             bucket = f"mk-bench-{kind}"
             s3c.create_bucket(Bucket=bucket)
             print(f"-- {kind}", flush=True)
-            with _server(kind, s3.url, ACCESS_KEY, SECRET_KEY, bucket) as (base, proc):
+            with _server(kind, s3.url, ACCESS_KEY, SECRET_KEY, bucket) as server:
+                base = server.base
                 big_id, direct_url, size = _seed(base)
-                res: dict[str, Any] = {
-                    "seek": _seeks(base, proc.pid, big_id, direct_url, size, quick)
-                }
-                res["listing"] = _listings(base, proc.pid, quick)
-                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}) as c:
-                    set_id = c.post("/api/v1/admin/music-sets", json={"title": "bench"}).json()[
-                        "id"
-                    ]
-                res["upload1"] = _upload_route(base, proc.pid, set_id, wav, 1)
-                res["upload8"] = _upload_route(base, proc.pid, set_id, wav, 8)
+                res: dict[str, Any] = {}
+                if only in (None, "first"):
+                    res["first"] = _first_requests_ms(server, big_id, size)
+                proc = server.proc
+                if only in (None, "seek"):
+                    res["seek"] = _seeks(base, proc.pid, big_id, direct_url, size, quick)
+                if only in (None, "listing"):
+                    res["listing"] = _listings(base, proc.pid, quick)
+                if only in (None, "upload"):
+                    with httpx.Client(
+                        base_url=base, headers={"Authorization": f"Bearer {ADMIN}"}
+                    ) as c:
+                        set_id = c.post("/api/v1/admin/music-sets", json={"title": "bench"})
+                        set_id = set_id.json()["id"]
+                    res["upload1"] = _upload_route(base, proc.pid, set_id, wav, 1)
+                    res["upload8"] = _upload_route(base, proc.pid, set_id, wav, 8)
                 results[kind] = res
-        anchor1 = _upload_anchor(s3.url, "mk-bench-fastapi", upload_size, 1)
-        anchor8 = _upload_anchor(s3.url, "mk-bench-fastapi", upload_size, 8)
-        url_ms = {
-            n: _botocore_urls_ms(s3.url, ACCESS_KEY, SECRET_KEY, "b", 4 * n) for n in (10, 50, 100)
-        }
+        anchor1 = anchor8 = None
+        if only in (None, "upload"):
+            anchor1 = _upload_anchor(
+                s3.url, f"mk-bench-{(kinds or list(KINDS))[0]}", upload_size, 1
+            )
+            anchor8 = _upload_anchor(
+                s3.url, f"mk-bench-{(kinds or list(KINDS))[0]}", upload_size, 8
+            )
+        url_ms = {}
+        if only in (None, "listing"):
+            url_ms = {
+                n: _botocore_urls_ms(s3.url, ACCESS_KEY, SECRET_KEY, "b", 4 * n)
+                for n in (10, 50, 100)
+            }
     return _report(results, anchor1, anchor8, url_ms, upload_size)
 
 
 def _report(
     results: dict[str, dict[str, Any]],
-    anchor1: dict[str, float],
-    anchor8: dict[str, float],
+    anchor1: dict[str, float] | None,
+    anchor8: dict[str, float] | None,
     url_ms: dict[int, float],
     upload_size: int,
 ) -> str:
@@ -433,65 +494,110 @@ def _report(
         "server process's CPU time per request (all threads, /proc). Run: "
         "`python -m benchmarks.routes`.",
         "",
-        "### Seek: a 64 KiB mid-file Range through the proxy vs straight from S3",
-        "",
-        "| Server | direct S3 GET p50 (ms) | route p50 (ms) | route over direct (ms) | server CPU per seek (ms) |",
-        "|---|---:|---:|---:|---:|",
     ]
-    for kind, r in results.items():
-        s = r["seek"]
-        lines.append(
-            f"| {kind} | {s['direct_ms']:.2f} | {s['route_ms']:.2f} | "
-            f"+{s['route_ms'] - s['direct_ms']:.2f} | {s['cpu_ms']:.2f} |"
-        )
-    lines += [
-        "",
-        "Goal (issue 15): the route under 3 ms over direct, server CPU under 2 ms per seek.",
-        "",
-        "### Listing: `GET /api/v1/user/images?limit=N` (4 presigned URLs per image)",
-        "",
-        "| Server | N | p50 (ms) | server CPU per request (ms) | botocore alone for the same URLs, CPU (ms) | ratio |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for kind, r in results.items():
-        for n, ms, cpu in r["listing"]:
+    if any("seek" in r for r in results.values()):
+        lines += [
+            "### Seek: a 64 KiB mid-file Range through the proxy vs straight from S3",
+            "",
+            "| Server | direct S3 GET p50 (ms) | route p50 (ms) | route over direct (ms) "
+            "| server CPU per seek (ms) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for kind, r in results.items():
+            s = r["seek"]
             lines.append(
-                f"| {kind} | {n} | {ms:.2f} | {cpu:.2f} | {url_ms[n]:.1f} | {url_ms[n] / ms:.1f}x faster |"
+                f"| {kind} | {s['direct_ms']:.2f} | {s['route_ms']:.2f} | "
+                f"+{s['route_ms'] - s['direct_ms']:.2f} | {s['cpu_ms']:.2f} |"
             )
-    lines += [
-        "",
-        f"### Upload: {upload_size // MiB} MiB of WAV through the track route vs boto3 `upload_fileobj`",
-        "",
-        "| Path | MiB/s | vs boto3 | CPU s per GiB | vs boto3 | memory growth (MiB) |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| anchor: boto3 `upload_fileobj`, 1 file | {anchor1['mib_s']:.0f} | 1x | "
-        f"{anchor1['cpu_s_per_gib']:.2f} | 1x | peak RSS {anchor1['rss_mib']:.0f} |",
-        f"| anchor: boto3, 8 files in 8 threads | {anchor8['mib_s']:.0f} | 1x | "
-        f"{anchor8['cpu_s_per_gib']:.2f} | 1x | peak RSS {anchor8['rss_mib']:.0f} |",
-    ]
-    for kind, r in results.items():
-        for label, key, anchor in (
-            ("1 file", "upload1", anchor1),
-            ("8 concurrent", "upload8", anchor8),
-        ):
-            u = r[key]
+        lines += [
+            "",
+            "Goal (issue 15): the route under 3 ms over direct, server CPU under 2 ms per seek.",
+            "",
+        ]
+    if any("first" in r for r in results.values()):
+        lines += [
+            "### First requests after a start",
+            "",
+            "| Server | first seek (ms) | then first 100-image page (ms) | second seek (ms) |",
+            "|---|---:|---:|---:|",
+        ]
+        for kind, r in results.items():
+            f = r["first"]
             lines.append(
-                f"| {kind}, {label} | {u['mib_s']:.0f} | {u['mib_s'] / anchor['mib_s']:.2f}x | "
-                f"{u['cpu_s_per_gib']:.2f} | {u['cpu_s_per_gib'] / anchor['cpu_s_per_gib']:.2f}x | "
-                f"{u['rss_growth_mib']:.0f} |"
+                f"| {kind} | {f['seek_ms']:.1f} | {f['listing_ms']:.1f} | "
+                f"{f['second_seek_ms']:.1f} |"
             )
-    lines += [
-        "",
-        "The route's figures include the HTTP server parsing the request (the client's CPU is "
-        "not counted); boto3's include only the S3 client. Goal (issue 15): at least 0.9x "
-        "boto3's speed, at most 1.1x its CPU per GiB, memory flat.",
-        "",
-    ]
+        lines += ["", "Goal (issue 15): no request pays start-up costs.", ""]
+    if url_ms:
+        lines += [
+            "### Listing: `GET /api/v1/user/images?limit=N` (4 presigned URLs per image)",
+            "",
+            "| Server | N | p50 (ms) | server CPU per request (ms) "
+            "| botocore alone for the same URLs, CPU (ms) | ratio |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for kind, r in results.items():
+            for n, ms, cpu in r["listing"]:
+                lines.append(
+                    f"| {kind} | {n} | {ms:.2f} | {cpu:.2f} | {url_ms[n]:.1f} "
+                    f"| {url_ms[n] / ms:.1f}x faster |"
+                )
+        lines.append("")
+    if anchor1 is not None and anchor8 is not None:
+        lines += [
+            f"### Upload: {upload_size // MiB} MiB of WAV through the track route vs boto3 "
+            "`upload_fileobj`",
+            "",
+            "| Path | MiB/s | vs boto3 | CPU s per GiB | vs boto3 | memory growth (MiB) |",
+            "|---|---:|---:|---:|---:|---:|",
+            f"| anchor: boto3 `upload_fileobj`, 1 file | {anchor1['mib_s']:.0f} | 1x | "
+            f"{anchor1['cpu_s_per_gib']:.2f} | 1x | peak RSS {anchor1['rss_mib']:.0f} |",
+            f"| anchor: boto3, 8 files in 8 threads | {anchor8['mib_s']:.0f} | 1x | "
+            f"{anchor8['cpu_s_per_gib']:.2f} | 1x | peak RSS {anchor8['rss_mib']:.0f} |",
+        ]
+        for kind, r in results.items():
+            for label, key, anchor in (
+                ("1 file", "upload1", anchor1),
+                ("8 concurrent", "upload8", anchor8),
+            ):
+                u = r[key]
+                lines.append(
+                    f"| {kind}, {label} | {u['mib_s']:.0f} | "
+                    f"{u['mib_s'] / anchor['mib_s']:.2f}x | {u['cpu_s_per_gib']:.2f} | "
+                    f"{u['cpu_s_per_gib'] / anchor['cpu_s_per_gib']:.2f}x | "
+                    f"{u['rss_growth_mib']:.0f} |"
+                )
+        lines += [
+            "",
+            "The route's figures include the HTTP server parsing the request (the client's CPU "
+            "is not counted); boto3's include only the S3 client. Goal (issue 15): at least "
+            "0.9x boto3's speed, at most 1.1x its CPU per GiB, memory flat.",
+            "",
+        ]
     return "\n".join(lines)
+
+
+def _main(argv: list[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.routes")
+    parser.add_argument("--quick", action="store_true", help="fewer samples, smaller uploads")
+    parser.add_argument(
+        "--only", choices=["seek", "first", "listing", "upload"], help="measure one route"
+    )
+    parser.add_argument(
+        "--servers", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}"
+    )
+    args = parser.parse_args(argv)
+    kinds = [k for k in args.servers.split(",") if k]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error(f"unknown server kind(s): {', '.join(unknown)}")
+    print(run(quick=args.quick, only=args.only, kinds=kinds))
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child-boto3"]:
         _child_boto3(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
-        print(run(quick="--quick" in sys.argv[1:]))
+        _main(sys.argv[1:])

@@ -20,6 +20,7 @@ Every other request is handled exactly as Django does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import re
@@ -149,7 +150,20 @@ def _declared_too_large(scope: MutableMapping[str, Any]) -> int | None:
 
 
 class MediakitASGIHandler(ASGIHandler):
-    """Django's ASGI handler, with mediakit uploads streamed to the view (see the module)."""
+    """Django's ASGI handler, with mediakit uploads streamed to the view (see the module).
+
+    It also speaks the ASGI ``lifespan`` protocol (Django's own handler refuses it): at
+    ``lifespan.startup`` the project's kit is built and its async S3 client opened
+    (:meth:`MediaKit.astart <mediakit.service.MediaKit.astart>`), so no request pays
+    those start-up costs; servers run it by default (uvicorn's ``lifespan="auto"``).
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Serve ``lifespan`` here; every other scope as Django does."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def handle(self, scope: Any, receive: Any, send: Any) -> None:
         """Handle one request; upload routes get a :class:`StreamedBody` in the scope.
@@ -188,6 +202,34 @@ class MediakitASGIHandler(ASGIHandler):
         if isinstance(receive, StreamedBody):
             await receive.consumed.wait()
         await super().listen_for_disconnect(receive)
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    from asgiref.sync import sync_to_async
+
+    from mediakit_django.kit import get_kit
+
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                # built in a thread: building may read the database (Django's ORM refuses
+                # synchronous queries on the event loop)
+                kit = await sync_to_async(get_kit, thread_sensitive=False)()
+                await kit.astart()
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            # the async client's connections belong to this loop: close them on it (the
+            # rest of the kit is closed at exit, see mediakit_django.kit)
+            aclose = getattr(get_kit().astore, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def get_asgi_application() -> MediakitASGIHandler:

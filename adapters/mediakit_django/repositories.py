@@ -506,6 +506,16 @@ class DjangoTrackRepository:
         row = MediaTrack.objects.using(self.alias).filter(pk=track_id).first()
         return None if row is None else _track(row)
 
+    def get_with_set_visibility(self, track_id: str) -> tuple[Track, bool] | None:
+        """The track and its set's ``visible``, in one query (``select_related``)."""
+        row = (
+            MediaTrack.objects.using(self.alias)
+            .select_related("music_set")
+            .filter(pk=track_id)
+            .first()
+        )
+        return None if row is None else (_track(row), row.music_set.visible)
+
     def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
         """One ``UPDATE`` of the given columns; ``NotFound`` if absent."""
         values = _db_values(normalize_changes("track", TRACK_UPDATABLE, changes))

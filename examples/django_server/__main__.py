@@ -17,6 +17,12 @@ from typing import Any
 from mediakit.errors import ConfigurationError
 
 
+def _build_kit(worker: Any) -> None:
+    from mediakit_django.kit import get_kit
+
+    get_kit()
+
+
 def _serve_wsgi(host: str, port: int) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -33,6 +39,9 @@ def _serve_wsgi(host: str, port: int) -> None:
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
+            # the kit (boto3 client, database, job runner) at worker start, not on its
+            # first request; in the worker, so no job-runner thread is forked
+            self.cfg.set("post_worker_init", _build_kit)
 
         def load(self) -> Any:
             from examples.django_server.wsgi import application
@@ -47,7 +56,7 @@ def _serve_asgi(host: str, port: int) -> None:
 
     from examples.django_server.asgi import application
 
-    uvicorn.run(application, host=host, port=port, lifespan="off", log_level="info")
+    uvicorn.run(application, host=host, port=port, lifespan="on", log_level="info")
 
 
 def main() -> int:

@@ -83,6 +83,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
+            await kit.astart()  # the S3 client now, not on the first request
             yield
         finally:
             await kit.aclose()

@@ -168,6 +168,11 @@ class TrackRepository(Protocol):
         """The track, or ``None``."""
         ...
 
+    def get_with_set_visibility(self, track_id: str) -> tuple[Track, bool] | None:
+        """The track and whether its set is visible, in one read (one round trip: the
+        Range proxy's lookup); ``None`` if there is no such track."""
+        ...
+
     def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
         """Apply ``changes`` atomically; ``NotFound`` if absent. ``position`` cannot change here."""
         ...
@@ -249,3 +254,14 @@ class Repositories:
     images: ImageRepository
     music_sets: MusicSetRepository
     tracks: TrackRepository
+
+    @property
+    def reads_in_process(self) -> bool:
+        """Whether a read is done in this process without waiting for a server or a
+        lock held by a writer (memory; SQLite in WAL mode, where readers never wait).
+
+        The async service then runs its read-only steps inline on the event loop: a
+        worker-thread hop costs more than such a read. ``False`` here, the safe default
+        for a database over the network (and required for Django's ORM, which refuses
+        synchronous queries on the event loop)."""
+        return False

@@ -345,6 +345,13 @@ class MemoryTrackRepository:
         with self._store.lock:
             return self._store.tracks.get(track_id)
 
+    def get_with_set_visibility(self, track_id: str) -> tuple[Track, bool] | None:
+        """The track and whether its set is visible, under one lock."""
+        with self._store.lock:
+            track = self._store.tracks.get(track_id)
+            music_set = None if track is None else self._store.music_sets.get(track.set_id)
+            return None if track is None or music_set is None else (track, music_set.visible)
+
     def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
         """Apply ``changes`` atomically; ``NotFound`` if absent."""
         values = normalize_changes("track", TRACK_UPDATABLE, changes)
@@ -435,6 +442,11 @@ class MemoryRepositories(Repositories):
     """The three in-memory repositories over one shared :class:`MemoryStore`."""
 
     store: MemoryStore = attrs.field(factory=MemoryStore)
+
+    @property
+    def reads_in_process(self) -> bool:
+        """True: the rows are in this process's memory."""
+        return True
 
     @classmethod
     def create(cls, store: MemoryStore | None = None) -> MemoryRepositories:

@@ -566,6 +566,18 @@ def _to_model(cls: type[_M], row: sa.Row[Any]) -> _M:
 
 
 @functools.cache
+def _track_with_visibility() -> sa.Select[Any]:
+    """A track's columns (in :class:`Track`'s field order) and its set's ``visible``,
+    built once (the id is a bound parameter)."""
+    t, m = music_tracks_table, music_sets_table
+    return (
+        sa.select(*_COLUMNS[t], m.c.visible)
+        .join_from(t, m, t.c.set_id == m.c.id)
+        .where(t.c.id == sa.bindparam("track_id"))
+    )
+
+
+@functools.cache
 def _page_query(
     table: sa.Table, visible_only: bool, after_cursor: bool, ready_only: bool = False
 ) -> sa.Select[Any]:
@@ -938,6 +950,12 @@ class SqlTrackRepository:
         """The track, or ``None``."""
         return _get(self._db, music_tracks_table, Track, track_id)
 
+    def get_with_set_visibility(self, track_id: str) -> tuple[Track, bool] | None:
+        """The track and its set's ``visible``, in one ``SELECT ... JOIN``."""
+        with self._db.read() as conn:
+            row = conn.execute(_track_with_visibility(), {"track_id": track_id}).first()
+        return None if row is None else (Track(*row[:-1]), bool(row[-1]))
+
     def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
         """Set only the given columns in one statement; ``NotFound`` if absent."""
         values = normalize_changes("track", TRACK_UPDATABLE, changes)
@@ -1060,6 +1078,12 @@ class SqlRepositories(Repositories):
     ) -> SqlRepositories:
         """Create the engine for ``url`` (see :func:`create_engine`) and the repositories."""
         return cls.from_engine(create_engine(url, **engine_kwargs), migrate_schema=migrate_schema)
+
+    @property
+    def reads_in_process(self) -> bool:
+        """True on a SQLite file (in-process, WAL: a read never waits for a writer); not
+        on an in-memory SQLite database, whose one connection writers hold."""
+        return self.engine.dialect.name == "sqlite" and not _is_memory_sqlite(self.engine.url)
 
     def close(self) -> None:
         """Close the engine's pooled connections."""

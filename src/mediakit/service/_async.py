@@ -10,7 +10,10 @@ What differs is only how I/O is done:
 - repositories are synchronous (SQLAlchemy Core, memory), so each use case's database
   step runs in a worker thread, in one ``anyio.to_thread.run_sync`` hop per request.
   That is a deliberate trade: a few tens of microseconds per request instead of a
-  second, async copy of every repository.
+  second, async copy of every repository. Read-only steps on repositories that read
+  in process without waiting (a SQLite file in WAL mode, memory:
+  :attr:`Repositories.reads_in_process <mediakit.repositories.Repositories.reads_in_process>`)
+  run inline instead: there the hop costs more than the query.
 """
 
 from __future__ import annotations
@@ -102,8 +105,10 @@ class AsyncMediaService:
     _serving: AsyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
     _offload: Offload = attrs.field(init=False)
+    _inline_reads: bool = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._inline_reads = bool(getattr(self.repos, "reads_in_process", False))
         self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
         self._offload = Offload(
@@ -112,6 +117,13 @@ class AsyncMediaService:
 
     async def _db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run one synchronous database step in a worker thread."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    async def _read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run one read-only database step: inline when the repositories read in
+        process without waiting (SQLite file, memory), else in a worker thread."""
+        if self._inline_reads:
+            return fn(*args, **kwargs)
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     # --- URLs and JSON ------------------------------------------------------------
@@ -199,7 +211,7 @@ class AsyncMediaService:
         """See :meth:`MediaService.list_images`."""
         if admin:
             policy.require_admin(principal)
-        page = await self._db(
+        page = await self._read(
             steps.list_images, self.repos, admin=admin, limit=limit, cursor=cursor
         )
         return views.page_view([await self._image_json(i) for i in page.items], page.next_cursor)
@@ -211,7 +223,7 @@ class AsyncMediaService:
         if admin:
             policy.require_admin(principal)
         return await self._image_json(
-            await self._db(steps.load_image, self.repos, principal, image_id)
+            await self._read(steps.load_image, self.repos, principal, image_id)
         )
 
     async def update_image(
@@ -306,7 +318,7 @@ class AsyncMediaService:
         """See :meth:`MediaService.list_music_sets`."""
         if admin:
             policy.require_admin(principal)
-        rows, next_cursor = await self._db(
+        rows, next_cursor = await self._read(
             steps.list_music_sets, self.repos, admin=admin, limit=limit, cursor=cursor
         )
         return views.page_view([views.music_set_view(s, n) for s, n in rows], next_cursor)
@@ -317,7 +329,7 @@ class AsyncMediaService:
         """See :meth:`MediaService.get_music_set`."""
         if admin:
             policy.require_admin(principal)
-        music_set, tracks = await self._db(steps.load_music_set, self.repos, principal, set_id)
+        music_set, tracks = await self._read(steps.load_music_set, self.repos, principal, set_id)
         return views.music_set_view(music_set, len(tracks), tracks)
 
     async def update_music_set(
@@ -364,7 +376,7 @@ class AsyncMediaService:
     ) -> UploadView[TrackView]:
         """See :meth:`MediaService.upload_tracks`."""
         policy.require_admin(principal)
-        await self._db(steps.load_music_set, self.repos, principal, set_id)
+        await self._read(steps.load_music_set, self.repos, principal, set_id)
         async with self.limiter.ahold(principal.id):
             reader = AsyncMultipartReader(
                 body, content_type=content_type, content_length=content_length, limits=self._limits
@@ -418,7 +430,7 @@ class AsyncMediaService:
         self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
     ) -> StreamUrl:
         """See :meth:`MediaService.stream_url`."""
-        track = await self._db(steps.load_track, self.repos, principal, set_id, track_id)
+        track = await self._read(steps.load_track, self.repos, principal, set_id, track_id)
         tier = policy.parse_quality(quality, self.settings.audio_quality_default)
         target = policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
         signed = await self._url(track.id, target, {"quality": target.label})
@@ -426,7 +438,7 @@ class AsyncMediaService:
 
     async def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
         """See :meth:`MediaService.download_url`."""
-        track = await self._db(steps.load_track, self.repos, principal, set_id, track_id)
+        track = await self._read(steps.load_track, self.repos, principal, set_id, track_id)
         target = policy.track_download_target(track)
         signed = await self._url(track.id, target, {"quality": "original"})
         return views.download_view(signed, track.filename)
@@ -448,7 +460,7 @@ class AsyncMediaService:
         who = delivery.proxy_principal(
             principal, self.grants, media_id, delivery.proxy_variant(quality, size), query
         )
-        target = await self._db(
+        target = await self._read(
             steps.proxy_target,
             self.repos,
             who,

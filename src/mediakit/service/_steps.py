@@ -175,17 +175,25 @@ def proxy_target(
     default_quality: str,
     pre_encode: bool,
 ) -> policy.ServeTarget:
-    """What the Range proxy serves for ``media_id`` (an image id or a track id)."""
-    image = repos.images.get(media_id)
-    if image is not None:
-        return policy.image_proxy_target(policy.see_image(principal, image, media_id), size)
-    track = repos.tracks.get(media_id)
-    music_set = None if track is None else repos.music_sets.get(track.set_id)
+    """What the Range proxy serves for ``media_id`` (an image id or a track id).
+
+    One read when the kind is known from the URL (a ``quality`` is a track's, a ``size``
+    an image's; proxy URLs always carry the one of their kind except an image's
+    original), two at most: the id's table is tried first.
+    """
+    if quality is None:
+        image = repos.images.get(media_id)
+        if image is not None:
+            return policy.image_proxy_target(policy.see_image(principal, image, media_id), size)
+    found = repos.tracks.get_with_set_visibility(media_id)
+    if found is None and quality is not None:
+        image = repos.images.get(media_id)
+        if image is not None:
+            return policy.image_proxy_target(policy.see_image(principal, image, media_id), size)
     if (
-        track is None
-        or music_set is None
-        or not policy.can_see(principal, music_set.visible)
-        or not policy.can_see_item(principal, track)
+        found is None
+        or not policy.can_see(principal, found[1])
+        or not policy.can_see_item(principal, found[0])
     ):
         raise NotFound(f"There is no media with id {media_id!r}.")
-    return policy.track_proxy_target(track, quality, default_quality, pre_encode=pre_encode)
+    return policy.track_proxy_target(found[0], quality, default_quality, pre_encode=pre_encode)

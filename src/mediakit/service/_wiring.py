@@ -23,6 +23,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import attrs
 
 from mediakit.clock import Clock, system_clock
@@ -73,6 +74,29 @@ class MediaKit:
     service: MediaService
     aservice: AsyncMediaService
     clock: Clock = system_clock
+
+    async def astart(self) -> None:
+        """Pay the start-up costs now, not on the first request: the async store's
+        client (aioboto3: its service model, endpoint rules, TLS context and connection
+        pool, 0.1-1.3 s on a first request otherwise) and the statements of the hot
+        reads (compiled once by SQLAlchemy). The boto3 client exists since
+        :func:`build_service`.
+
+        Call it on the event loop that serves requests (the FastAPI lifespan, the
+        Django ASGI handler's ``lifespan.startup``): the client's connection pool is
+        bound to that loop. Idempotent; contacts neither S3 nor anything but the
+        database."""
+        warm = getattr(self.astore, "warm", None)
+        if warm is not None:
+            await warm()
+        await anyio.to_thread.run_sync(self._warm_reads)
+
+    def _warm_reads(self) -> None:
+        # the reads of a listing and a proxied request, of ids that do not exist
+        with contextlib.suppress(Exception):  # a database down now is a 503 later
+            self.repos.images.get("")
+            self.repos.tracks.get_with_set_visibility("")
+            self.repos.images.list(visible_only=True, limit=1)
 
     def close(self) -> None:
         """Shut the job runner down (finishing running jobs) and release connections."""

@@ -199,6 +199,24 @@ class AsyncS3ObjectStore:
         if self._client is not None:
             _register(self._client)
 
+    async def warm(self) -> None:
+        """Open the client and do now what its first request would: resolve the
+        endpoint and serialize a ``GetObject`` (by presigning one, no request sent) and
+        open aiohttp's session (its TLS context loads the CA bundle: ~50 ms)."""
+        client = await self.client()
+        with translate_errors(bucket=self.bucket):
+            await client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": "warm-up"}, ExpiresIn=60
+            )
+        # aiobotocore creates its aiohttp session on the first send; no public way to
+        # open it earlier, so reach for it when it is where this aiobotocore keeps it
+        http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+        config = getattr(http, "_proxy_config", None)
+        get_session = getattr(http, "_get_session", None)
+        if config is not None and get_session is not None:
+            with contextlib.suppress(Exception):
+                await get_session(config.proxy_url_for(client.meta.endpoint_url))
+
     async def aclose(self) -> None:
         """Close the client the store opened (a passed-in client is left to its owner)."""
         stack, self._stack = self._stack, None
