@@ -1,7 +1,7 @@
 """The repository contract suite against the Django ORM on PostgreSQL.
 
-(The ``django`` entry of tests/repositories runs it on SQLite.) The contract's test
-functions are imported here and get this module's ``repos`` fixture.
+(The ``django`` entry of tests/repositories runs it on SQLite.) The shipped contract
+classes (:mod:`mediakit.testing`) get this module's repositories.
 """
 
 from __future__ import annotations
@@ -9,10 +9,9 @@ from __future__ import annotations
 import pytest
 
 from mediakit.repositories import Repositories
+from mediakit.testing import ImagesContract, TracksContract
 from tests import servers
 from tests.django.support import add_database, django_repositories
-from tests.repositories.test_contract_images import *  # noqa: F403
-from tests.repositories.test_contract_tracks import *  # noqa: F403
 from tests.servers import ServerHandle
 
 pytestmark = pytest.mark.postgres
@@ -25,8 +24,18 @@ def django_pg_alias(postgres_server: ServerHandle) -> str:
     return "contract_pg"
 
 
-@pytest.fixture
-def repos(django_pg_alias: str) -> Repositories:
-    """Fresh, empty Django repositories on PostgreSQL."""
-    out: Repositories = django_repositories(django_pg_alias)
-    return out
+class DjangoOnPostgres:
+    """Fresh, empty Django repositories on PostgreSQL for each test."""
+
+    @pytest.fixture
+    def repos(self, django_pg_alias: str) -> Repositories:
+        out: Repositories = django_repositories(django_pg_alias)
+        return out
+
+
+class TestImages(DjangoOnPostgres, ImagesContract):
+    """The image repository contract on the Django ORM and PostgreSQL."""
+
+
+class TestTracks(DjangoOnPostgres, TracksContract):
+    """The track repository contract on the Django ORM and PostgreSQL."""
