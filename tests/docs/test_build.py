@@ -39,8 +39,8 @@ def test_site_builds_strict_with_rendered_api_reference(tmp_path: Path) -> None:
         text = page.read_text()
         for raw in (":class:", ":func:", ":meth:", ".. code-block::"):
             assert raw not in text, (page, raw)  # Sphinx markup rendered by the hook
-    cli = (site / "reference" / "cli" / "index.html").read_text()
-    assert 'href="../presign/#mediakit.presign.build_signer"' in cli  # a role became a link
+    service = (site / "reference" / "service" / "index.html").read_text()
+    assert 'href="../preflight/#mediakit.preflight.preflight"' in service  # a role became a link
     assert (site / "changelog" / "index.html").read_text().count("0.1.0") >= 1
 
 
