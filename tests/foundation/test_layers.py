@@ -83,10 +83,12 @@ def test_lazy_exports_still_resolve() -> None:
 
 
 def _private_modules() -> set[str]:
-    src = ROOT / "src"
+    import mediakit
+
+    package = Path(mediakit.__file__).parent  # the source tree, or the installed wheel
     return {
-        ".".join(p.relative_to(src).with_suffix("").parts)
-        for p in (src / "mediakit").rglob("_*.py")
+        ".".join(p.relative_to(package.parent).with_suffix("").parts)
+        for p in package.rglob("_*.py")
         if p.name not in ("__init__.py", "__main__.py")
     }
 
