@@ -132,6 +132,9 @@ def test_a_system_ffmpeg_works_too(audio_dir: Path, tmp_path: Path) -> None:
     assert [t.tier for t in tiers] == [AudioTier.HIGH, AudioTier.MEDIUM, AudioTier.LOW]
 
 
+# A failed verification once left the other ffmpeg processes' pipes open: leaks fail here.
+@pytest.mark.filterwarnings("error::ResourceWarning")
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("verify", ["fast", "full"])
 def test_verification_catches_a_short_or_damaged_tier(
     verify: str, audio_dir: Path, tmp_path: Path, need_ffmpeg: str

@@ -534,3 +534,7 @@ def _verify(
         for proc in procs:
             if proc.poll() is None:
                 _kill_group(proc)
+            # A tier that failed early leaves the later processes' pipes unread: close them.
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
