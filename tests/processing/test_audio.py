@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -157,6 +158,24 @@ def test_verification_catches_a_short_or_damaged_tier(
     low.write_bytes(low.read_bytes()[:200])
     with pytest.raises(ProcessingError, match="low tier"):
         _verify(outputs, need_ffmpeg, 4.0, deadline, verify)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("error::ResourceWarning")
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_missing_tier_fails_verification_without_leaving_a_process(
+    audio_dir: Path, tmp_path: Path, need_ffmpeg: str
+) -> None:
+    """A tier ffmpeg did not write fails verification by name, and the checks of the
+    tiers before it are never left running (a leaked process fails the test)."""
+    from mediakit.processing.audio import _verify
+
+    src = sine_audio(audio_dir, "wav", seconds=2.0)
+    tiers = encode_tiers(src, tmp_path, input_format="wav", ffmpeg=need_ffmpeg)
+    outputs = [(spec, t.path) for spec, t in zip(AUDIO_TIERS, tiers, strict=True)]
+    tiers[2].path.unlink()
+    with pytest.raises(ProcessingError, match="ffmpeg wrote no low tier"):
+        _verify(outputs, need_ffmpeg, 2.0, time.monotonic() + 60, "full")
+    gc.collect()
 
 
 def test_probe_reports_duration_bitrate_codec(audio_dir: Path, need_ffmpeg: str) -> None:
