@@ -86,6 +86,13 @@ def test_a_server_without_ffmpeg_refuses_to_start_naming_the_setting(
         _wait_healthy(proc, int(env["MEDIAKIT_PORT"]))
     finally:
         servers.stop_process(proc)  # type: ignore[arg-type]
+        _close_output(proc)
+
+
+def _close_output(proc: subprocess.Popen[str]) -> None:
+    """Close the pipe ``_start`` opened for the server's output."""
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _wait_healthy(proc: subprocess.Popen[str], port: int) -> None:
@@ -161,6 +168,7 @@ def test_an_implicit_sqlite_next_to_s3_is_a_start_up_warning(
     finally:
         servers.stop_process(proc)  # type: ignore[arg-type]
     out = proc.stdout.read() if proc.stdout else ""
+    _close_output(proc)
     assert "WARNING mediakit.preflight: MEDIAKIT_DATABASE_URL: not set" in out, out[-3000:]
     _, out = _exits(["-m", "mediakit.cli", "doctor"], env, cwd=tmp_path)
     assert "warn  database" in out, out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import socket
@@ -132,6 +133,9 @@ def test_a_system_ffmpeg_works_too(audio_dir: Path, tmp_path: Path) -> None:
     assert [t.tier for t in tiers] == [AudioTier.HIGH, AudioTier.MEDIUM, AudioTier.LOW]
 
 
+# A failed verification once left the other ffmpeg processes' pipes open: leaks fail here.
+@pytest.mark.filterwarnings("error::ResourceWarning")
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("verify", ["fast", "full"])
 def test_verification_catches_a_short_or_damaged_tier(
     verify: str, audio_dir: Path, tmp_path: Path, need_ffmpeg: str
@@ -154,6 +158,24 @@ def test_verification_catches_a_short_or_damaged_tier(
     low.write_bytes(low.read_bytes()[:200])
     with pytest.raises(ProcessingError, match="low tier"):
         _verify(outputs, need_ffmpeg, 4.0, deadline, verify)  # type: ignore[arg-type]
+
+
+@pytest.mark.filterwarnings("error::ResourceWarning")
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_missing_tier_fails_verification_without_leaving_a_process(
+    audio_dir: Path, tmp_path: Path, need_ffmpeg: str
+) -> None:
+    """A tier ffmpeg did not write fails verification by name, and the checks of the
+    tiers before it are never left running (a leaked process fails the test)."""
+    from mediakit.processing.audio import _verify
+
+    src = sine_audio(audio_dir, "wav", seconds=2.0)
+    tiers = encode_tiers(src, tmp_path, input_format="wav", ffmpeg=need_ffmpeg)
+    outputs = [(spec, t.path) for spec, t in zip(AUDIO_TIERS, tiers, strict=True)]
+    tiers[2].path.unlink()
+    with pytest.raises(ProcessingError, match="ffmpeg wrote no low tier"):
+        _verify(outputs, need_ffmpeg, 2.0, time.monotonic() + 60, "full")
+    gc.collect()
 
 
 def test_probe_reports_duration_bitrate_codec(audio_dir: Path, need_ffmpeg: str) -> None:

@@ -161,6 +161,8 @@ def test_slot_of_a_killed_process_frees_itself_when_its_lease_expires(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
         lim.close()
 
 

@@ -467,10 +467,11 @@ def _verify(
     caught) and decode its first seconds (the bitstream and codec set-up decode); about a
     tenth of the CPU of a full decode, which matters next to an encode that takes seconds.
     """
-    procs = []
-    for spec, path in outputs:
+    for spec, path in outputs:  # all checked before any process starts, so none is left behind
         if not path.exists() or path.stat().st_size == 0:
             raise ProcessingError(f"ffmpeg wrote no {spec.tier} tier.")
+    procs = []
+    for spec, path in outputs:
         procs.append(
             _popen(
                 [
@@ -534,3 +535,7 @@ def _verify(
         for proc in procs:
             if proc.poll() is None:
                 _kill_group(proc)
+            # A tier that failed early leaves the later processes' pipes unread: close them.
+            for pipe in (proc.stdout, proc.stderr):
+                if pipe is not None:
+                    pipe.close()
