@@ -41,11 +41,20 @@ def main() -> None:
     imported = 0
     for package in ("mediakit", "mediakit_fastapi", "mediakit_django"):
         root = importlib.import_module(package)
-        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+        for info in pkgutil.walk_packages(root.__path__, f"{package}.", onerror=lambda name: None):
+            if info.name.startswith("mediakit.testing"):
+                continue  # the contract suites need the `testing` extra, not part of [all]
             if not info.name.endswith(".__main__"):  # runs the CLI when imported
                 importlib.import_module(info.name)
             imported += 1
     print(f"imported {imported} modules")
+    try:  # without pytest/hypothesis: an ImportError naming the extra
+        importlib.import_module("mediakit.testing")
+        message = "imported without the testing extra"
+    except ImportError as exc:
+        message = str(exc)
+    if "mediakit[testing]" not in message:
+        raise AssertionError(f"mediakit.testing: {message}")
 
     script = Path(sys.executable).parent / "mediakit"  # the virtualenv's console script
     assert script.is_file(), "the console script is missing"
