@@ -48,6 +48,7 @@ COMMAND = "python scripts/unasync.py"
 
 #: (async source, generated sync twin), relative to the repository root.
 PAIRS: list[tuple[str, str]] = [
+    ("src/mediakit/service/_async.py", "src/mediakit/service/_sync.py"),
     ("src/mediakit/service/_serving_async.py", "src/mediakit/service/_serving_sync.py"),
 ]
 

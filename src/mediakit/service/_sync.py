@@ -1,11 +1,17 @@
-"""The synchronous media service: one method per endpoint, sequencing I/O only.
+# GENERATED from src/mediakit/service/_async.py by scripts/unasync.py: do not edit.
+# Edit the async source and run `python scripts/unasync.py` (CI checks this file is fresh).
+"""The media service: one method per endpoint, sequencing I/O only.
 
 Every decision (who may see what, which object and headers to serve, field rules, the
 JSON shape) is a call into :mod:`~mediakit.service._policy` or
 :mod:`~mediakit.service._views`, and every database step is a shared function of
-:mod:`~mediakit.service._steps`. This class only sequences those with the object
-store and the signer. :class:`~mediakit.service.AsyncMediaService` is its twin for
-asyncio and must stay in step with it method for method.
+:mod:`~mediakit.service._steps`. The service only sequences those with the object
+store and the signer.
+
+Written once, for asyncio, in ``service/_async.py``; the sync service in
+``service/_sync.py`` is generated from it by ``scripts/unasync.py``. How database steps
+run and how URLs are signed truly differ between the two and live in
+:mod:`mediakit.service._hops`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from mediakit.service import _delivery as delivery
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
+from mediakit.service._hops import Signing, StepRunner
 from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
     JobRunner,
@@ -72,7 +79,8 @@ def _capture_fields(
 
 @attrs.define
 class MediaService:
-    """The use cases behind every endpoint, for WSGI apps, scripts and workers.
+    """The use cases behind every endpoint: the async service for asyncio apps (FastAPI,
+    Django ASGI), the sync one for WSGI apps, scripts and workers.
 
     Methods take the calling :class:`~mediakit.models.Principal` and return the
     contract's JSON as typed dicts (:class:`~mediakit.service.ImageView` and the
@@ -98,8 +106,12 @@ class MediaService:
     _serving: SyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
     _offload: Offload = attrs.field(init=False)
+    _db: StepRunner = attrs.field(init=False)
+    _signing: Signing = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._db = StepRunner(self.repos)
+        self._signing = Signing(self.signer)
         self._serving = SyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
         self._offload = Offload(
@@ -113,9 +125,7 @@ class MediaService:
     ) -> SignedUrlLike:
         if self.settings.delivery != "presigned":
             return self._proxy_url(item_id, params)
-        return self.signer.sign(
-            target.key, content_type=target.content_type, disposition=target.disposition
-        )
+        return self._signing.sign(target)
 
     def _proxy_url(self, item_id: str, params: Mapping[str, str]) -> SignedUrlLike:
         if self.grants is None:  # no signing secret wired: the proxy needs a principal
@@ -141,14 +151,23 @@ class MediaService:
         # Rows are already gone: nobody gets a new URL for these objects. A storage
         # failure here leaves orphans for `mediakit gc`, never a row without its bytes.
         try:
-            doomed = sorted({*owned, *self.store.list_keys(prefix)})
-            self.store.delete_many(doomed)
+            doomed = set(owned)
+            for key in self.store.list_keys(prefix):
+                doomed.add(key)
+            self.store.delete_many(sorted(doomed))
         except MediaKitError:
             log.warning("could not delete objects under %r; gc will", prefix, exc_info=True)
         finally:
             for key in owned:
                 if self.info_cache is not None:
                     self.info_cache.discard(key)
+
+    def _submit(self, task: str, arg: str, ids: Sequence[str]) -> None:
+        for item_id in ids:
+            try:
+                self.runner.submit(task, **{arg: item_id})
+            except Exception:
+                log.exception("could not queue %s for %s; it stays pending", task, item_id)
 
     # --- images -------------------------------------------------------------------
 
@@ -163,14 +182,14 @@ class MediaService:
         """A page of images, newest first: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
-        page = steps.list_images(self.repos, admin=admin, limit=limit, cursor=cursor)
+        page = self._db.read(steps.list_images, self.repos, admin=admin, limit=limit, cursor=cursor)
         return views.page_view([self._image_json(i) for i in page.items], page.next_cursor)
 
     def get_image(self, principal: Principal, image_id: str, *, admin: bool = False) -> ImageView:
         """One image with its URLs; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
-        return self._image_json(steps.load_image(self.repos, principal, image_id))
+        return self._image_json(self._db.read(steps.load_image, self.repos, principal, image_id))
 
     def update_image(
         self,
@@ -186,12 +205,13 @@ class MediaService:
         changes = policy.image_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        return self._image_json(steps.update_image(self.repos, principal, image_id, changes))
+        image = self._db.write(steps.update_image, self.repos, principal, image_id, changes)
+        return self._image_json(image)
 
     def delete_image(self, principal: Principal, image_id: str) -> None:
         """Delete an image and every object it owns (admins): the row first, then the objects."""
         policy.require_admin(principal)
-        image = steps.remove_image(self.repos, principal, image_id)
+        image = self._db.write(steps.remove_image, self.repos, principal, image_id)
         self._delete_objects(image.object_keys(), keys.image_prefix(image_id))
 
     def upload_images(
@@ -222,18 +242,16 @@ class MediaService:
                 max_pixels=self.settings.image_max_pixels,
             )
         changes = policy.upload_changes(fields, self.clock.now())
+        images = self._db.write(self._finish_images, images, changes)
+        return {"items": [self._image_json(i) for i in images]}
+
+    def _finish_images(self, images: list[Image], changes: dict[str, object]) -> list[Image]:
+        # One item per stored file, the row as created when it is gone by the final
+        # read (never a shorter list than the upload).
         if changes:
             images = [self.repos.images.update(i.id, changes) for i in images]
         self._submit("process_image", "image_id", [i.id for i in images])
-        images = [self.repos.images.get(i.id) or i for i in images]
-        return {"items": [self._image_json(i) for i in images]}
-
-    def _submit(self, task: str, arg: str, ids: Sequence[str]) -> None:
-        for item_id in ids:
-            try:
-                self.runner.submit(task, **{arg: item_id})
-            except Exception:
-                log.exception("could not queue %s for %s; it stays pending", task, item_id)
+        return [self.repos.images.get(i.id) or i for i in images]
 
     # --- music sets ---------------------------------------------------------------
 
@@ -247,8 +265,14 @@ class MediaService:
     ) -> MusicSetDetail:
         """Create an empty music set (admins); hidden unless ``visible``."""
         policy.require_admin(principal)
-        music_set = steps.create_music_set(
-            self.repos, principal, self.clock.now(), title, description, visible
+        music_set = self._db.write(
+            steps.create_music_set,
+            self.repos,
+            principal,
+            self.clock.now(),
+            title,
+            description,
+            visible,
         )
         return views.music_set_view(music_set, 0, [])
 
@@ -263,8 +287,8 @@ class MediaService:
         """A page of music sets: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
-        rows, next_cursor = steps.list_music_sets(
-            self.repos, admin=admin, limit=limit, cursor=cursor
+        rows, next_cursor = self._db.read(
+            steps.list_music_sets, self.repos, admin=admin, limit=limit, cursor=cursor
         )
         return views.page_view([views.music_set_view(s, n) for s, n in rows], next_cursor)
 
@@ -274,7 +298,7 @@ class MediaService:
         """A music set with its tracks in order; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
-        music_set, tracks = steps.load_music_set(self.repos, principal, set_id)
+        music_set, tracks = self._db.read(steps.load_music_set, self.repos, principal, set_id)
         return views.music_set_view(music_set, len(tracks), tracks)
 
     def update_music_set(
@@ -291,7 +315,9 @@ class MediaService:
         changes = policy.music_set_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        music_set, tracks = steps.update_music_set(self.repos, principal, set_id, changes)
+        music_set, tracks = self._db.write(
+            steps.update_music_set, self.repos, principal, set_id, changes
+        )
         return views.music_set_view(music_set, len(tracks), tracks)
 
     def set_music_set_visibility(
@@ -303,7 +329,7 @@ class MediaService:
     def delete_music_set(self, principal: Principal, set_id: str) -> None:
         """Delete a set, its tracks and all their objects (admins): rows first, then objects."""
         policy.require_admin(principal)
-        owned = steps.remove_music_set(self.repos, principal, set_id)
+        owned = self._db.write(steps.remove_music_set, self.repos, principal, set_id)
         self._delete_objects(owned, keys.music_set_prefix(set_id))
 
     # --- tracks -------------------------------------------------------------------
@@ -319,7 +345,7 @@ class MediaService:
     ) -> UploadView[TrackView]:
         """Stream a multipart body of audio files to the end of a set (admins)."""
         policy.require_admin(principal)
-        steps.load_music_set(self.repos, principal, set_id)
+        self._db.read(steps.load_music_set, self.repos, principal, set_id)
         with self.limiter.hold(principal.id):
             reader = MultipartReader(
                 body, content_type=content_type, content_length=content_length, limits=self._limits
@@ -334,11 +360,15 @@ class MediaService:
                 clock=self.clock,
             )
         changes = policy.track_upload_changes(fields, self.clock.now())
+        done = self._db.write(self._finish_tracks, tracks, changes)
+        return {"items": [views.track_view(t) for t in done]}
+
+    def _finish_tracks(self, tracks: list[Track], changes: dict[str, object]) -> list[Track]:
+        # See _finish_images.
         if changes:
             tracks = [self.repos.tracks.update(t.id, changes) for t in tracks]
         self._submit("process_track", "track_id", [t.id for t in tracks])
-        tracks = [self.repos.tracks.get(t.id) or t for t in tracks]
-        return {"items": [views.track_view(t) for t in tracks]}
+        return [self.repos.tracks.get(t.id) or t for t in tracks]
 
     def update_track(
         self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
@@ -346,14 +376,13 @@ class MediaService:
         """Rename a track (admins)."""
         policy.require_admin(principal)
         changes = policy.track_changes(self.clock.now(), title=title)
-        return views.track_view(
-            steps.update_track(self.repos, principal, set_id, track_id, changes)
-        )
+        track = self._db.write(steps.update_track, self.repos, principal, set_id, track_id, changes)
+        return views.track_view(track)
 
     def delete_track(self, principal: Principal, set_id: str, track_id: str) -> None:
         """Delete a track and its objects (admins); the other tracks keep their order."""
         policy.require_admin(principal)
-        track = steps.remove_track(self.repos, principal, set_id, track_id)
+        track = self._db.write(steps.remove_track, self.repos, principal, set_id, track_id)
         self._delete_objects(track.object_keys(), keys.track_prefix(set_id, track_id))
 
     def reorder_tracks(
@@ -361,25 +390,24 @@ class MediaService:
     ) -> MusicSetDetail:
         """Put a set's tracks in the given order (exactly the set's tracks; admins)."""
         policy.require_admin(principal)
-        music_set, tracks = steps.reorder_tracks(self.repos, principal, set_id, track_ids)
+        music_set, tracks = self._db.write(
+            steps.reorder_tracks, self.repos, principal, set_id, track_ids
+        )
         return views.music_set_view(music_set, len(tracks), tracks)
 
     def stream_url(
         self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
     ) -> StreamUrl:
         """A URL streaming one tier of a track (the configured default when none is named)."""
-        track = steps.load_track(self.repos, principal, set_id, track_id)
-        target = self._stream_target(track, quality)
+        track = self._db.read(steps.load_track, self.repos, principal, set_id, track_id)
+        tier = policy.parse_quality(quality, self.settings.audio_quality_default)
+        target = policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
         signed = self._url(track.id, target, {"quality": target.label})
         return views.stream_view(signed, target.label, target.content_type)
 
-    def _stream_target(self, track: Track, quality: str | None) -> policy.ServeTarget:
-        tier = policy.parse_quality(quality, self.settings.audio_quality_default)
-        return policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
-
     def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
         """A URL serving a track's original as an attachment named after the upload."""
-        track = steps.load_track(self.repos, principal, set_id, track_id)
+        track = self._db.read(steps.load_track, self.repos, principal, set_id, track_id)
         target = policy.track_download_target(track)
         signed = self._url(track.id, target, {"quality": "original"})
         return views.download_view(signed, track.filename)
@@ -408,7 +436,8 @@ class MediaService:
         who = delivery.proxy_principal(
             principal, self.grants, media_id, delivery.proxy_variant(quality, size), query
         )
-        target = steps.proxy_target(
+        target = self._db.read(
+            steps.proxy_target,
             self.repos,
             who,
             media_id,
@@ -419,10 +448,8 @@ class MediaService:
         )
         if self.settings.delivery == "offload":
             # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
-            signed = self.signer.sign(
-                target.key,
-                content_type=safe_content_type(target.content_type),
-                disposition=target.disposition,
+            signed = self._signing.sign(
+                attrs.evolve(target, content_type=safe_content_type(target.content_type))
             )
             return self._serving.offload(
                 target.key,
