@@ -121,10 +121,14 @@ def test_media_service_twins() -> None:
 
 
 def test_media_service_constructors_match() -> None:
-    """Both services are built from the same fields, with the same defaults (where the
-    async one differs, how database steps run and URLs are signed, it differs inside the
-    seams of ``service/_hops.py``, held in fields of the same names)."""
-    assert _fields(MediaService) == _fields(AsyncMediaService)
+    """Both services are built from the same fields, with the same defaults (the async
+    one also holds, from ``service/_hops.py``, the runner of its database steps, which
+    decides whether reads may run on the event loop, and a signer it can await; the sync
+    one calls the steps and the signer)."""
+    only_async = {"db", "asigner"}  # attrs aliases of _db and _asigner
+    assert _fields(MediaService) == [
+        f for f in _fields(AsyncMediaService) if f[0] not in only_async
+    ]
 
 
 def test_serving_twins() -> None:

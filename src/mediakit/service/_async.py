@@ -7,8 +7,8 @@ JSON shape) is a call into :mod:`~mediakit.service._policy` or
 store and the signer.
 
 Written once, for asyncio, in ``service/_async.py``; the sync service in
-``service/_sync.py`` is generated from it by ``scripts/unasync.py``. How database steps
-run and how URLs are signed truly differ between the two and live in
+``service/_sync.py`` is generated from it by ``scripts/unasync.py``. What only the async
+service does (database steps in a worker thread, awaited signing) is in
 :mod:`mediakit.service._hops`.
 """
 
@@ -32,9 +32,10 @@ from mediakit.service import _delivery as delivery
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
-from mediakit.service._hops import AsyncSigning, AsyncStepRunner
+from mediakit.service._hops import AsyncStepRunner, async_signer
 from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
+    AsyncUrlSigner,
     JobRunner,
     LocalVerifier,
     SignedUrlLike,
@@ -104,12 +105,12 @@ class AsyncMediaService:
     _serving: AsyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
     _offload: Offload = attrs.field(init=False)
-    _db: AsyncStepRunner = attrs.field(init=False)
-    _signing: AsyncSigning = attrs.field(init=False)
+    _db: AsyncStepRunner = attrs.field(init=False)  # unasync: remove
+    _asigner: AsyncUrlSigner = attrs.field(init=False)  # unasync: remove
 
     def __attrs_post_init__(self) -> None:
-        self._db = AsyncStepRunner(self.repos)
-        self._signing = AsyncSigning(self.signer)
+        self._db = AsyncStepRunner(self.repos)  # unasync: remove
+        self._asigner = async_signer(self.signer)  # unasync: remove
         self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
         self._offload = Offload(
@@ -123,7 +124,9 @@ class AsyncMediaService:
     ) -> SignedUrlLike:
         if self.settings.delivery != "presigned":
             return self._proxy_url(item_id, params)
-        return await self._signing.sign(target)
+        return await self._asigner.asign(
+            target.key, content_type=target.content_type, disposition=target.disposition
+        )
 
     def _proxy_url(self, item_id: str, params: Mapping[str, str]) -> SignedUrlLike:
         if self.grants is None:  # no signing secret wired: the proxy needs a principal
@@ -454,8 +457,10 @@ class AsyncMediaService:
         )
         if self.settings.delivery == "offload":
             # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
-            signed = await self._signing.sign(
-                attrs.evolve(target, content_type=safe_content_type(target.content_type))
+            signed = await self._asigner.asign(
+                target.key,
+                content_type=safe_content_type(target.content_type),
+                disposition=target.disposition,
             )
             return await self._serving.offload(
                 target.key,

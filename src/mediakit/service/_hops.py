@@ -1,10 +1,11 @@
-"""What really differs between the two media services, kept by hand.
+"""What only the async media service does, kept by hand.
 
 :class:`~mediakit.service.AsyncMediaService` (``_async.py``) is written once and
 :class:`~mediakit.service.MediaService` (``_sync.py``) is generated from it by
-``scripts/unasync.py``. The two differences that token substitution cannot express
-live here, each as an ``Async`` class and a sync class of the same shape (the script
-renames ``AsyncStepRunner`` -> ``StepRunner`` and ``AsyncSigning`` -> ``Signing``):
+``scripts/unasync.py``. Two things the sync service has no use for live here; the script
+turns their uses into the plain sync calls (``await self._db.read(step, *args)`` ->
+``step(*args)``, ``await self._asigner.asign(...)`` -> ``self.signer.sign(...)``) and
+drops the lines that build them (marked ``# unasync: remove``):
 
 - **How a database step runs.** Repositories are synchronous (SQLAlchemy Core,
   memory). The async service runs each use case's step in a worker thread, in one
@@ -12,11 +13,10 @@ renames ``AsyncStepRunner`` -> ``StepRunner`` and ``AsyncSigning`` -> ``Signing`
   second, async copy of every repository. Read-only steps on repositories that read in
   process without waiting (a SQLite file in WAL mode, memory:
   :attr:`Repositories.reads_in_process <mediakit.repositories.Repositories.reads_in_process>`)
-  run inline instead, where the hop costs more than the query. The sync service calls
-  the step.
+  run inline instead, where the hop costs more than the query.
 - **How a URL is signed.** The async service awaits ``asign`` when the signer has it
-  (singleflight across tasks, see :class:`~mediakit.presign.CachedSigner`); the sync
-  one calls ``sign``.
+  (singleflight across tasks, see :class:`~mediakit.presign.CachedSigner`), else it
+  calls ``sign``.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import anyio.to_thread
+import attrs
 
 from mediakit.repositories import Repositories
-from mediakit.service._policy import ServeTarget
 from mediakit.service._ports import AsyncUrlSigner, SignedUrlLike, UrlSigner
 
-__all__ = ["AsyncSigning", "AsyncStepRunner", "Signing", "StepRunner"]
+__all__ = ["AsyncStepRunner", "async_signer"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -57,53 +57,24 @@ class AsyncStepRunner:
         return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
-class StepRunner:
-    """Runs the sync service's database steps: in the calling thread."""
-
-    __slots__ = ()
-
-    def __init__(self, repos: Repositories) -> None:
-        del repos  # the same shape as AsyncStepRunner; nothing to decide here
-
-    def write(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run one database step."""
-        return fn(*args, **kwargs)
-
-    def read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run one read-only database step."""
-        return fn(*args, **kwargs)
+def async_signer(signer: UrlSigner) -> AsyncUrlSigner:
+    """``signer`` itself when it can be awaited, else a wrapper whose ``asign`` calls
+    its ``sign`` (signing is then CPU only: no reason to leave the loop)."""
+    if isinstance(signer, AsyncUrlSigner):
+        return signer
+    return _SignsInline(signer)
 
 
-class AsyncSigning:
-    """Signs serve targets for the async service: ``asign`` when the signer has it."""
+@attrs.frozen
+class _SignsInline:
+    signer: UrlSigner
 
-    __slots__ = ("_asign", "_sign")
+    def sign(
+        self, key: str, *, content_type: str | None = None, disposition: str | None = None
+    ) -> SignedUrlLike:
+        return self.signer.sign(key, content_type=content_type, disposition=disposition)
 
-    def __init__(self, signer: UrlSigner) -> None:
-        self._sign = signer.sign
-        self._asign = signer.asign if isinstance(signer, AsyncUrlSigner) else None
-
-    async def sign(self, target: ServeTarget) -> SignedUrlLike:
-        """A signed URL serving ``target`` with its response headers."""
-        if self._asign is None:
-            return self._sign(
-                target.key, content_type=target.content_type, disposition=target.disposition
-            )
-        return await self._asign(
-            target.key, content_type=target.content_type, disposition=target.disposition
-        )
-
-
-class Signing:
-    """Signs serve targets for the sync service."""
-
-    __slots__ = ("_sign",)
-
-    def __init__(self, signer: UrlSigner) -> None:
-        self._sign = signer.sign
-
-    def sign(self, target: ServeTarget) -> SignedUrlLike:
-        """A signed URL serving ``target`` with its response headers."""
-        return self._sign(
-            target.key, content_type=target.content_type, disposition=target.disposition
-        )
+    async def asign(
+        self, key: str, *, content_type: str | None = None, disposition: str | None = None
+    ) -> SignedUrlLike:
+        return self.signer.sign(key, content_type=content_type, disposition=disposition)

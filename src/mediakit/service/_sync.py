@@ -9,8 +9,8 @@ JSON shape) is a call into :mod:`~mediakit.service._policy` or
 store and the signer.
 
 Written once, for asyncio, in ``service/_async.py``; the sync service in
-``service/_sync.py`` is generated from it by ``scripts/unasync.py``. How database steps
-run and how URLs are signed truly differ between the two and live in
+``service/_sync.py`` is generated from it by ``scripts/unasync.py``. What only the async
+service does (database steps in a worker thread, awaited signing) is in
 :mod:`mediakit.service._hops`.
 """
 
@@ -34,7 +34,6 @@ from mediakit.service import _delivery as delivery
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
-from mediakit.service._hops import Signing, StepRunner
 from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
     JobRunner,
@@ -106,12 +105,8 @@ class MediaService:
     _serving: SyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
     _offload: Offload = attrs.field(init=False)
-    _db: StepRunner = attrs.field(init=False)
-    _signing: Signing = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._db = StepRunner(self.repos)
-        self._signing = Signing(self.signer)
         self._serving = SyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
         self._offload = Offload(
@@ -125,7 +120,9 @@ class MediaService:
     ) -> SignedUrlLike:
         if self.settings.delivery != "presigned":
             return self._proxy_url(item_id, params)
-        return self._signing.sign(target)
+        return self.signer.sign(
+            target.key, content_type=target.content_type, disposition=target.disposition
+        )
 
     def _proxy_url(self, item_id: str, params: Mapping[str, str]) -> SignedUrlLike:
         if self.grants is None:  # no signing secret wired: the proxy needs a principal
@@ -182,14 +179,14 @@ class MediaService:
         """A page of images, newest first: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
-        page = self._db.read(steps.list_images, self.repos, admin=admin, limit=limit, cursor=cursor)
+        page = steps.list_images(self.repos, admin=admin, limit=limit, cursor=cursor)
         return views.page_view([self._image_json(i) for i in page.items], page.next_cursor)
 
     def get_image(self, principal: Principal, image_id: str, *, admin: bool = False) -> ImageView:
         """One image with its URLs; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
-        return self._image_json(self._db.read(steps.load_image, self.repos, principal, image_id))
+        return self._image_json(steps.load_image(self.repos, principal, image_id))
 
     def update_image(
         self,
@@ -205,13 +202,13 @@ class MediaService:
         changes = policy.image_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        image = self._db.write(steps.update_image, self.repos, principal, image_id, changes)
+        image = steps.update_image(self.repos, principal, image_id, changes)
         return self._image_json(image)
 
     def delete_image(self, principal: Principal, image_id: str) -> None:
         """Delete an image and every object it owns (admins): the row first, then the objects."""
         policy.require_admin(principal)
-        image = self._db.write(steps.remove_image, self.repos, principal, image_id)
+        image = steps.remove_image(self.repos, principal, image_id)
         self._delete_objects(image.object_keys(), keys.image_prefix(image_id))
 
     def upload_images(
@@ -242,7 +239,7 @@ class MediaService:
                 max_pixels=self.settings.image_max_pixels,
             )
         changes = policy.upload_changes(fields, self.clock.now())
-        images = self._db.write(self._finish_images, images, changes)
+        images = self._finish_images(images, changes)
         return {"items": [self._image_json(i) for i in images]}
 
     def _finish_images(self, images: list[Image], changes: dict[str, object]) -> list[Image]:
@@ -265,8 +262,7 @@ class MediaService:
     ) -> MusicSetDetail:
         """Create an empty music set (admins); hidden unless ``visible``."""
         policy.require_admin(principal)
-        music_set = self._db.write(
-            steps.create_music_set,
+        music_set = steps.create_music_set(
             self.repos,
             principal,
             self.clock.now(),
@@ -287,8 +283,8 @@ class MediaService:
         """A page of music sets: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
-        rows, next_cursor = self._db.read(
-            steps.list_music_sets, self.repos, admin=admin, limit=limit, cursor=cursor
+        rows, next_cursor = steps.list_music_sets(
+            self.repos, admin=admin, limit=limit, cursor=cursor
         )
         return views.page_view([views.music_set_view(s, n) for s, n in rows], next_cursor)
 
@@ -298,7 +294,7 @@ class MediaService:
         """A music set with its tracks in order; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
-        music_set, tracks = self._db.read(steps.load_music_set, self.repos, principal, set_id)
+        music_set, tracks = steps.load_music_set(self.repos, principal, set_id)
         return views.music_set_view(music_set, len(tracks), tracks)
 
     def update_music_set(
@@ -315,9 +311,7 @@ class MediaService:
         changes = policy.music_set_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        music_set, tracks = self._db.write(
-            steps.update_music_set, self.repos, principal, set_id, changes
-        )
+        music_set, tracks = steps.update_music_set(self.repos, principal, set_id, changes)
         return views.music_set_view(music_set, len(tracks), tracks)
 
     def set_music_set_visibility(
@@ -329,7 +323,7 @@ class MediaService:
     def delete_music_set(self, principal: Principal, set_id: str) -> None:
         """Delete a set, its tracks and all their objects (admins): rows first, then objects."""
         policy.require_admin(principal)
-        owned = self._db.write(steps.remove_music_set, self.repos, principal, set_id)
+        owned = steps.remove_music_set(self.repos, principal, set_id)
         self._delete_objects(owned, keys.music_set_prefix(set_id))
 
     # --- tracks -------------------------------------------------------------------
@@ -345,7 +339,7 @@ class MediaService:
     ) -> UploadView[TrackView]:
         """Stream a multipart body of audio files to the end of a set (admins)."""
         policy.require_admin(principal)
-        self._db.read(steps.load_music_set, self.repos, principal, set_id)
+        steps.load_music_set(self.repos, principal, set_id)
         with self.limiter.hold(principal.id):
             reader = MultipartReader(
                 body, content_type=content_type, content_length=content_length, limits=self._limits
@@ -360,7 +354,7 @@ class MediaService:
                 clock=self.clock,
             )
         changes = policy.track_upload_changes(fields, self.clock.now())
-        done = self._db.write(self._finish_tracks, tracks, changes)
+        done = self._finish_tracks(tracks, changes)
         return {"items": [views.track_view(t) for t in done]}
 
     def _finish_tracks(self, tracks: list[Track], changes: dict[str, object]) -> list[Track]:
@@ -376,13 +370,13 @@ class MediaService:
         """Rename a track (admins)."""
         policy.require_admin(principal)
         changes = policy.track_changes(self.clock.now(), title=title)
-        track = self._db.write(steps.update_track, self.repos, principal, set_id, track_id, changes)
+        track = steps.update_track(self.repos, principal, set_id, track_id, changes)
         return views.track_view(track)
 
     def delete_track(self, principal: Principal, set_id: str, track_id: str) -> None:
         """Delete a track and its objects (admins); the other tracks keep their order."""
         policy.require_admin(principal)
-        track = self._db.write(steps.remove_track, self.repos, principal, set_id, track_id)
+        track = steps.remove_track(self.repos, principal, set_id, track_id)
         self._delete_objects(track.object_keys(), keys.track_prefix(set_id, track_id))
 
     def reorder_tracks(
@@ -390,16 +384,14 @@ class MediaService:
     ) -> MusicSetDetail:
         """Put a set's tracks in the given order (exactly the set's tracks; admins)."""
         policy.require_admin(principal)
-        music_set, tracks = self._db.write(
-            steps.reorder_tracks, self.repos, principal, set_id, track_ids
-        )
+        music_set, tracks = steps.reorder_tracks(self.repos, principal, set_id, track_ids)
         return views.music_set_view(music_set, len(tracks), tracks)
 
     def stream_url(
         self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
     ) -> StreamUrl:
         """A URL streaming one tier of a track (the configured default when none is named)."""
-        track = self._db.read(steps.load_track, self.repos, principal, set_id, track_id)
+        track = steps.load_track(self.repos, principal, set_id, track_id)
         tier = policy.parse_quality(quality, self.settings.audio_quality_default)
         target = policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
         signed = self._url(track.id, target, {"quality": target.label})
@@ -407,7 +399,7 @@ class MediaService:
 
     def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
         """A URL serving a track's original as an attachment named after the upload."""
-        track = self._db.read(steps.load_track, self.repos, principal, set_id, track_id)
+        track = steps.load_track(self.repos, principal, set_id, track_id)
         target = policy.track_download_target(track)
         signed = self._url(track.id, target, {"quality": "original"})
         return views.download_view(signed, track.filename)
@@ -436,8 +428,7 @@ class MediaService:
         who = delivery.proxy_principal(
             principal, self.grants, media_id, delivery.proxy_variant(quality, size), query
         )
-        target = self._db.read(
-            steps.proxy_target,
+        target = steps.proxy_target(
             self.repos,
             who,
             media_id,
@@ -448,8 +439,10 @@ class MediaService:
         )
         if self.settings.delivery == "offload":
             # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
-            signed = self._signing.sign(
-                attrs.evolve(target, content_type=safe_content_type(target.content_type))
+            signed = self.signer.sign(
+                target.key,
+                content_type=safe_content_type(target.content_type),
+                disposition=target.disposition,
             )
             return self._serving.offload(
                 target.key,
