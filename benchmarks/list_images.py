@@ -32,6 +32,8 @@ import httpx
 from botocore.config import Config
 from PIL import Image
 
+from benchmarks.results import keep
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "bench-admin-token-0123456789"
 USER = "bench-user-token-0123456789"
@@ -229,6 +231,17 @@ def run(quick: bool = False) -> str:
         anchor = _anchor(s3.url, ACCESS_KEY, SECRET_KEY, n_urls, 5 if quick else 15)
 
     p50_single = rows[0][1]
+    keep(
+        "list_images",
+        {
+            "connections": [
+                {"connections": c, "p50_ms": p50, "p99_ms": p99, "rps": rps, "cpu_ms": cpu}
+                for c, p50, p99, rps, cpu, _ in rows
+            ],
+            "anchor_cpu_ms": anchor,
+            "urls": n_urls,
+        },
+    )
     lines = [
         "## Listing images",
         "",

@@ -57,6 +57,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from benchmarks.results import keep
 from mediakit.errors import MediaKitError
 from mediakit.proxy import ObjectInfoCache, open_async, open_sync
 from mediakit.settings import Settings
@@ -543,6 +544,7 @@ def run(quick: bool = False, kinds: tuple[str, ...] = ("async", "sync", "offload
                     client, urls[kind], pids[kind], 100 if quick else 300
                 )
     load = (load_before, os.getloadavg()[0])
+    keep("proxy", {"size_mib": size // MiB, "rows": rows})
     return _report(rows, size, samples, quick, (rounds, httpx_rounds), load, proxies)
 
 
