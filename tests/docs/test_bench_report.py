@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from benchmarks import __main__ as bench_main
 from benchmarks import report, results
 from benchmarks.charts import Chart, svg, wrap
@@ -38,7 +37,8 @@ def test_a_chart_keeps_long_labels_whole_and_says_its_unit() -> None:
     assert "…" not in text
     assert "milliseconds (lower is better)" in text
     assert "not measured" in text
-    assert "run 1" in text and "run 2" in text
+    assert "run 1" in text
+    assert "run 2" in text
     assert ET.fromstring(doc).find(f"{SVG}title").text == "Thumbnails: time"  # type: ignore[union-attr]
 
 
@@ -90,7 +90,7 @@ def _run(
                     "rss_growth_mib": 5.0,
                 },
             ],
-        }  # fmt: skip
+        }
         for kind in report.KINDS
     }
     benchmarks: dict[str, Any] = {
@@ -139,7 +139,7 @@ def _run(
             "cores": 2,
             "python": "3.11.7",
             "versions": {"boto3": "1.35.0", "Pillow": "11.0.0"},
-        },  # fmt: skip
+        },
         "benchmarks": benchmarks,
     }
 
@@ -154,9 +154,11 @@ def test_the_page_states_each_goal_per_run(tmp_path: Path) -> None:
     summary = text[text.index("## Issue 15 goals") : text.index("### 64 KiB")]
     assert "| met | not met |" not in summary
     assert "| **met** | not met |" in summary  # the seek row: met in run 1 only
-    assert "Async vs sync" in summary and "| not measured | not measured |" in summary
+    assert "Async vs sync" in summary
+    assert "| not measured | not measured |" in summary
     thumbs = text[text.index("### Thumbnails") :].split("\n## ")[0]
-    assert "1.03x" in thumbs and "not measured" in thumbs  # run 2 has no thumbnails
+    assert "1.03x" in thumbs
+    assert "not measured" in thumbs
     upload = text[text.index("### Upload through") :].split("\n### ")[0]
     assert (
         "speed over boto3 `upload_fileobj`, 1024 MiB | >= 0.9x | 0.95x (95 vs 100 MiB/s)" in upload
@@ -165,8 +167,10 @@ def test_the_page_states_each_goal_per_run(tmp_path: Path) -> None:
     assert "| fastapi | 1 GiB | 1600 / 1600 | 950 / 950 | 0.59 / 0.59 |" in text
     assert "| fastapi | 100 (400) | 6.00 / 6.00 | 4.00 / 4.00 | 200.0 / 200.0 |" in text
     # the machine and the commands
-    assert "Test CPU @ 2.80GHz, 2 cores" in text and "boto3 1.35.0" in text
-    assert "0.20/0.20/0.20" in text and "1.20/0.90/0.50" in text
+    assert "Test CPU @ 2.80GHz, 2 cores" in text
+    assert "boto3 1.35.0" in text
+    assert "0.20/0.20/0.20" in text
+    assert "1.20/0.90/0.50" in text
     assert (
         "python -m benchmarks.report benchmarks/results/r1.json benchmarks/results/r2.json" in text
     )
@@ -175,7 +179,8 @@ def test_the_page_states_each_goal_per_run(tmp_path: Path) -> None:
     assert len(titles) == len(set(titles)) >= 6
     for name in files:
         assert f"(assets/benchmarks/{name})" in text
-    assert "\n### Routes, as users meet them" in text and "\n#### Seek" in text
+    assert "\n### Routes, as users meet them" in text
+    assert "\n#### Seek" in text
 
 
 def test_write_and_main(tmp_path: Path) -> None:
@@ -217,11 +222,15 @@ def test_a_run_writes_figures_durations_and_failures(
     out = tmp_path / "run.json"
     assert bench_main.main(["--quick", "--out", str(out)]) == 1
     run = results.load(out)
-    assert run["quick"] and run["complete"] and run["machine"]["cores"]
+    assert run["quick"]
+    assert run["complete"]
+    assert run["machine"]["cores"]
     good_run, bad_run = run["benchmarks"]["fake_good"], run["benchmarks"]["fake_bad"]
-    assert good_run["figures"] == {"x": [1.5, 2]} and good_run["error"] is None
+    assert good_run["figures"] == {"x": [1.5, 2]}
+    assert good_run["error"] is None
     assert good_run["tables"][0]["rows"] == [["1", "2"]]
-    assert good_run["seconds"] >= 0 and len(good_run["load_before"]) == 3
+    assert good_run["seconds"] >= 0
+    assert len(good_run["load_before"]) == 3
     assert "broken on purpose" in bad_run["error"]
     assert results.full_runs(tmp_path) == []  # a quick run never makes the page
     assert bench_main.main(["nonsense"]) == 2
