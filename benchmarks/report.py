@@ -819,8 +819,7 @@ def page(
     for name, chart in drawn.items():
         chart_lines += [f"![{chart.title}]({assets}/{name}.svg)", ""]
     intro = INTRO.format(
-        run1=f"benchmarks/results/{paths[0].name}",
-        run2=f"benchmarks/results/{paths[1].name}" if len(paths) > 1 else "",
+        run1=_shown(paths[0]), run2=_shown(paths[1]) if len(paths) > 1 else ""
     ).replace(" \n```", "\n```")
     sections = [(b.get("markdown") or "").strip() for b in runs[0].get("benchmarks", {}).values()]
     body = [
@@ -838,6 +837,14 @@ def page(
         "",
     ]
     return "\n".join(body), files
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when inside it (as the lead types it)."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return f"benchmarks/results/{path.name}" if not path.is_absolute() else str(path)
 
 
 def _demote(section: str) -> str:

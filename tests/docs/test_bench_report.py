@@ -146,7 +146,9 @@ def _run(
 
 def test_the_page_states_each_goal_per_run(tmp_path: Path) -> None:
     runs = [_run(1.0), _run(4.0, thumbs=False)]
-    text, files = report.page(runs, [tmp_path / "r1.json", tmp_path / "r2.json"])
+    text, files = report.page(
+        runs, [Path("benchmarks/results/r1.json"), Path("benchmarks/results/r2.json")]
+    )
     seek = text[text.index("### 64 KiB") :].split("\n### ")[0]
     assert "| fastapi: route over a direct S3 GET (p50) | < 3 ms | +1.00 ms | +4.00 ms" in seek
     assert "**not met** (run 2)" in seek
