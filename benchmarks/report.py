@@ -199,13 +199,21 @@ def _async_sync(run: Run) -> list[tuple[str, str, Measure]]:
     ]
 
 
+def upload_anchor(run: Run, kind: str | None, n: str) -> dict[str, Any]:
+    """boto3's figures for ``n`` ("1" or "8") files: the run just before ``kind``'s
+    upload when the benchmark keeps one per server, else the run's single anchor."""
+    mine = get(_servers(run), kind, f"anchor{n}") if kind else None
+    found = mine if isinstance(mine, dict) else get(figures(run, "routes"), "upload_anchor", n)
+    return found if isinstance(found, dict) else {}
+
+
 def _upload(run: Run) -> list[tuple[str, str, Measure]]:
     f = figures(run, "routes")
-    anchor = get(f, "upload_anchor", "1") or {}
     mib = f.get("upload_mib")
     out = []
     for kind in KINDS:
         u = get(_servers(run), kind, "upload1") or {}
+        anchor = upload_anchor(run, kind, "1")
         speed, a_speed = num(u.get("mib_s")), num(anchor.get("mib_s"))
         cpu, a_cpu = num(u.get("cpu_s_per_gib")), num(anchor.get("cpu_s_per_gib"))
         rss = num(u.get("rss_growth_mib"))
@@ -448,7 +456,7 @@ def charts(runs: Sequence[Run]) -> dict[str, Chart]:
 
     def up(run: Run, kind: str | None, n: str) -> float | None:
         if kind is None:
-            return num(get(figures(run, "routes"), "upload_anchor", n, "mib_s"))
+            return num(upload_anchor(run, None, n).get("mib_s"))
         return num(get(_servers(run), kind, f"upload{n}", "mib_s"))
 
     out["upload"] = Chart(
@@ -690,7 +698,7 @@ def growth_section(runs: Sequence[Run]) -> list[str]:
     ]
 
     def u(run: Run, kind: str | None, n: str, key: str) -> float | None:
-        anchor = get(figures(run, "routes"), "upload_anchor", n) or {}
+        anchor = upload_anchor(run, kind, n)
         if kind is None:
             return 1.0 if key.startswith("ratio") else num(anchor.get(key))
         row = get(_servers(run), kind, f"upload{n}") or {}

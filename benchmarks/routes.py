@@ -20,6 +20,10 @@ next to the latency:
   the figure is the upload path), and the same bytes split over 8 concurrent requests; anchor:
   boto3 ``upload_fileobj`` of the same bytes to the same S3 server, in a child process.
 
+* **growth** (``--only growth``, on a fresh server of each kind): a whole 64 MiB and 1 GiB
+  track through the proxy route vs the same GET straight from S3 (throughput, server CPU
+  per GiB, server RSS); the section "How cost grows" of docs/benchmarks.md.
+
 Run: ``python -m benchmarks.routes`` (``--quick``: fewer samples, smaller uploads). Stops by
 itself; every server listens on 127.0.0.1 only.
 """
@@ -428,8 +432,8 @@ def _child_boto3(s3_url: str, bucket: str, size: int, parallel: int) -> None:
 def run(quick: bool = False, only: str | None = None, kinds: list[str] | None = None) -> str:
     """Run every route on every server kind; return the Markdown section.
 
-    ``only``: ``"seek"``, ``"first"``, ``"listing"``, ``"upload"`` or ``"growth"`` to
-    measure one part (faster iterations); ``kinds``: the server kinds to start (default: all three)."""
+    ``only``: ``"seek"``, ``"listing"`` or ``"upload"`` to measure one route (faster
+    iterations); ``kinds``: the server kinds to start (default: all three)."""
     sys.path.insert(0, str(ROOT))
     from tests.servers import ACCESS_KEY, SECRET_KEY, running, start_nanio
 
@@ -463,8 +467,6 @@ def run(quick: bool = False, only: str | None = None, kinds: list[str] | None = 
                         set_id = set_id.json()["id"]
                     res["upload1"] = _upload_route(base, proc.pid, set_id, wav, 1)
                     res["upload8"] = _upload_route(base, proc.pid, set_id, wav, 8)
-                if only in (None, "growth"):
-                    res["growth"] = _growth(base, proc.pid, s3c, bucket, quick)
                 results[kind] = res
         anchor1 = anchor8 = None
         if only in (None, "upload"):
@@ -480,6 +482,8 @@ def run(quick: bool = False, only: str | None = None, kinds: list[str] | None = 
                 n: _botocore_urls_ms(s3.url, ACCESS_KEY, SECRET_KEY, "b", 4 * n)
                 for n in (10, 50, 100)
             }
+        if only in (None, "growth"):
+            _growth_all(s3.url, s3c, kinds or list(KINDS), results, quick)
     keep(
         "routes",
         {
@@ -659,6 +663,21 @@ def _sample_peak(pid: int, peak: list[float], stop: Any) -> None:
     while not stop.is_set():
         peak[0] = max(peak[0], _rss_mib(pid))
         time.sleep(0.01)
+
+
+def _growth_all(
+    s3_url: str, s3c: Any, kinds: list[str], results: dict[str, dict[str, Any]], quick: bool
+) -> None:
+    """The growth part on a fresh server of each kind (its own start: nothing else the
+    server did before counts in its RSS); into ``results[kind]["growth"]``."""
+    from tests.servers import ACCESS_KEY, SECRET_KEY
+
+    for kind in kinds:
+        bucket = f"mk-bench-{kind}"
+        print(f"-- {kind}: growth", flush=True)
+        with _server(kind, s3_url, ACCESS_KEY, SECRET_KEY, bucket) as server:
+            growth = _growth(server.base, server.proc.pid, s3c, bucket, quick)
+        results.setdefault(kind, {})["growth"] = growth
 
 
 def _growth(base: str, pid: int, s3c: Any, bucket: str, quick: bool) -> list[dict[str, Any]]:
