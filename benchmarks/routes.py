@@ -740,6 +740,8 @@ def _growth_one(
             "get_object", Params={"Bucket": bucket, "Key": keys[0]}, ExpiresIn=3600
         )
         route = f"{base}/api/v1/user/media/{track_id}/stream"
+        for url, headers in ((direct, {}), (route, admin)):  # warm-up: clients, connections
+            _raw_get(url, {**headers, "Range": "bytes=0-65535"})
         rounds = 2 if quick else (3 if mib <= 64 else 2)
         best = {"route": 0.0, "direct": 0.0}
         cpu = 0.0
