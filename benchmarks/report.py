@@ -800,11 +800,13 @@ server's CPU per request next to the latency.
 This page is generated from two full runs on a quiet machine:
 
 ```console
-$ nox -s bench            # run 1 (or: python -m benchmarks); writes benchmarks/results/<time>.json
-$ nox -s bench            # run 2
+$ python -m benchmarks    # run 1 (or: nox -s bench), about 12 minutes at most
+$ python -m benchmarks    # run 2
 $ python -m benchmarks.report {run1} {run2}
 ```
 
+Each run writes `benchmarks/results/<UTC time>.json`: every figure with its anchor, each
+benchmark's duration and the load average around it, the machine's facts.
 `python -m benchmarks.report` with no arguments takes the two newest full runs. One benchmark:
 `python -m benchmarks NAME` (`--quick` for a smoke run, not for this page); the route parts:
 `python -m benchmarks.routes --only seek|first|listing|upload|growth --servers fastapi,...`.
