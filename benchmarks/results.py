@@ -71,20 +71,25 @@ def plain(value: Any) -> Any:
 
 def tables(markdown: str) -> list[dict[str, Any]]:
     """The Markdown tables of a section: ``{"header": [...], "rows": [[...], ...]}`` each,
-    with the nearest ``#``-heading above as ``"heading"``."""
+    with the nearest ``#``-heading above as ``"heading"`` and the last line of text
+    between that heading and the table as ``"caption"``."""
     found: list[dict[str, Any]] = []
     current: list[list[str]] = []
-    heading = ""
+    heading = caption = ""
     for line in [*markdown.splitlines(), ""]:
         if line.lstrip().startswith("|"):
             if not re.fullmatch(r"\s*\|?[\s:|-]+\|?\s*", line):
                 current.append([c.strip() for c in line.strip().strip("|").split("|")])
             continue
         if current:
-            found.append({"heading": heading, "header": current[0], "rows": current[1:]})
+            found.append(
+                {"heading": heading, "caption": caption, "header": current[0], "rows": current[1:]}
+            )
             current = []
         if line.startswith("#"):
-            heading = line.lstrip("#").strip()
+            heading, caption = line.lstrip("#").strip(), ""
+        elif line.strip():
+            caption = line.strip()[:300]
     return found
 
 

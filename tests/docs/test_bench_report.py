@@ -54,8 +54,8 @@ def test_a_goal_line_is_drawn_inside_the_axis() -> None:
 def test_tables_and_plain_values() -> None:
     md = "## A\n\n| x | y (ms) |\n|---|---:|\n| one | 1.5 |\n\n### B\n\n| k |\n|---|\n| v |\n"
     assert results.tables(md) == [
-        {"heading": "A", "header": ["x", "y (ms)"], "rows": [["one", "1.5"]]},
-        {"heading": "B", "header": ["k"], "rows": [["v"]]},
+        {"heading": "A", "caption": "", "header": ["x", "y (ms)"], "rows": [["one", "1.5"]]},
+        {"heading": "B", "caption": "", "header": ["k"], "rows": [["v"]]},
     ]
     assert results.plain({1: (2.0, math.nan), "a": [math.inf]}) == {"1": [2.0, None], "a": [None]}
 
@@ -242,3 +242,61 @@ def test_a_run_writes_figures_durations_and_failures(
     assert "broken on purpose" in bad_run["error"]
     assert results.full_runs(tmp_path) == []  # a quick run never makes the page
     assert bench_main.main(["nonsense"]) == 2
+
+
+THUMBS = """## Thumbnails
+
+| pipeline | wall ms | ratio | CPU ms (all threads) | CPU ratio |
+|---|---:|---:|---:|---:|
+| naive Pillow, default WebP (q80 method 4) (anchor) | 600 | 3.75x | 600 | 3.51x |
+| **mediakit make_thumbnails** | 160 | 1.00x | 171 | 1.00x |
+| mediakit make_thumbnails, method=0 | 120 | 0.75x | 130 | 0.76x |
+
+### Bytes and quality per size
+
+**generated photo** (6000x4000, 7.0 MB). Bytes ratio and PSNR difference against the anchor.
+
+| size | pipeline | bytes | PSNR dB | bytes ratio | PSNR diff | bytes at equal PSNR |
+|---:|---|---:|---:|---:|---:|---:|
+| 1280 | naive Pillow, default WebP (q80 method 4) (anchor) | 100000 | 31.40 | 1.000x | +0.00 | - |
+| 1280 | **mediakit make_thumbnails** | 101000 | 31.50 | 1.010x | +0.10 | 0.990x |
+| 1280 | mediakit make_thumbnails, method=0 | 140000 | 31.30 | 1.400x | -0.10 | - |
+| 640 | **mediakit make_thumbnails** | 40000 | 34.00 | 1.020x | +0.00 | 1.041x |
+
+**generated graphic** (6000x4000, 5.1 MB). Bytes ratio and PSNR difference against the anchor.
+
+| size | pipeline | bytes | PSNR dB | bytes ratio | PSNR diff | bytes at equal PSNR |
+|---:|---|---:|---:|---:|---:|---:|
+| 320 | **mediakit make_thumbnails** | 9000 | 30.00 | 0.900x | -1.00 | {graphic} |
+"""
+
+
+@pytest.mark.parametrize(
+    ("graphic", "figure", "met"),
+    [
+        ("< 7000 B", "worst 1.041x (generated photo, 640 px; 3 sizes and inputs)", "met"),
+        ("> 9000 B", "worst beyond the sweep (generated graphic, 320 px;", "not met"),
+    ],
+)
+def test_thumbnail_bytes_at_equal_quality_are_read_per_size_and_input(
+    graphic: str, figure: str, met: str
+) -> None:
+    run = _run(1.0, thumbs=False)
+    md = THUMBS.replace("{graphic}", graphic)
+    run["benchmarks"]["thumbnails"] = {"markdown": md, "tables": results.tables(md)}
+    measures = {what: m for what, _, m in report._thumbs(run)}
+    size = measures[
+        "mediakit's bytes at the anchor's quality (PSNR) over naive Pillow's default WebP"
+    ]
+    assert size.text.startswith(figure)
+    assert size.met is (met == "met")
+    time = measures["mediakit's time for 320/640/1280 of a 24 MP JPEG"]
+    assert time.text == "160 ms (CPU 171 ms, all threads)"
+    assert time.met is True
+    chart = report.charts([run])["thumbnails-size"]
+    assert [label for label, _ in chart.bars] == [
+        "generated photo, 1280 px",
+        "generated photo, 640 px",
+        "generated graphic, 320 px",
+    ]
+    assert chart.goal == 1.05
