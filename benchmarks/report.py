@@ -451,6 +451,9 @@ def charts(runs: Sequence[Run]) -> dict[str, Chart]:
                 _pair(runs, lambda r, k=kind: srv(r, k, "seek", "route_ms")),
             )
         )
+        bare = _pair(runs, lambda r, k=kind: srv(r, k, "seek", "bare_ms"))
+        if any(v is not None for v in bare):  # the framework's floor, when measured
+            bars.append((f"{kind}: a view doing nothing (/healthz)", bare))
     out["seek-latency"] = Chart(
         "Seek: a 64 KiB mid-file Range, route vs direct S3 (p50)",
         "milliseconds per request",

@@ -65,7 +65,7 @@ def _run(
 ) -> dict[str, Any]:
     servers = {
         kind: {
-            "seek": {"route_ms": 2.0 + seek_ms, "direct_ms": 2.0, "cpu_ms": 1.5},
+            "seek": {"route_ms": 2.0 + seek_ms, "direct_ms": 2.0, "cpu_ms": 1.5, "bare_ms": 1.0},
             "first": {"seek_ms": 12.0, "listing_ms": 20.0, "second_seek_ms": 3.0},
             "listing": [[10, 2.0, 1.0], [50, 4.0, 2.0], [100, 6.0, 4.0]],
             "upload1": {"mib_s": 95.0, "cpu_s_per_gib": 2.0, "rss_growth_mib": 3.0},
@@ -185,6 +185,7 @@ def test_the_page_states_each_goal_per_run(tmp_path: Path) -> None:
     # every chart is referenced, titles differ, sections sit one level down
     titles = [ET.fromstring(doc).find(f"{SVG}title").text for doc in files.values()]  # type: ignore[union-attr]
     assert len(titles) == len(set(titles)) >= 6
+    assert "fastapi: a view doing nothing" in _text(files["seek-latency.svg"])
     for name in files:
         assert f"(assets/benchmarks/{name})" in text
     assert "\n### Routes, as users meet them" in text
