@@ -45,6 +45,9 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     out: Path | None = None
     if "--out" in argv:
+        if argv.index("--out") + 1 >= len(argv):
+            print("--out needs a file name")
+            return 2
         out = Path(argv[argv.index("--out") + 1])
         argv = [a for i, a in enumerate(argv) if a != "--out" and argv[i - 1 : i] != ["--out"]]
     names = [a for a in argv if not a.startswith("-")] or ALL
