@@ -169,7 +169,11 @@ def wheel(session: nox.Session) -> None:
 
 @nox.session(python=PY[0])
 def bench(session: nox.Session) -> None:
-    """Benchmarks against their anchors; writes docs/benchmarks.md. ``-- NAME`` runs one."""
+    """Benchmarks against their anchors (about 12 minutes); ``-- NAME`` runs one.
+
+    Each run writes ``benchmarks/results/<time>.json``; after two full runs
+    ``python -m benchmarks.report`` rewrites docs/benchmarks.md and its charts from them.
+    """
     session.install("-e", ".[dev]")
     session.install("pyvips")  # optional anchor for the thumbnail benchmark
     session.run("python", "-m", "benchmarks", *session.posargs)

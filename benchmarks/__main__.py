@@ -1,11 +1,17 @@
-"""Run the benchmarks and rewrite docs/benchmarks.md.
+"""Run the benchmarks; write one JSON results file per run.
 
-    python -m benchmarks                 # all of them
+    python -m benchmarks                 # all of them (the full run, ~12 minutes)
     python -m benchmarks presign proxy   # some of them
     python -m benchmarks --quick         # smaller inputs (a smoke run; not for the docs)
+    python -m benchmarks --out PATH      # the results file (default: see below)
 
 Each module exposes ``run(quick: bool = False) -> str`` returning a Markdown section that
-compares mediakit with the obvious alternative measured in the same run.
+compares mediakit with the obvious alternative measured in the same run, and keeps its
+figures with :func:`benchmarks.results.keep`. Every run writes
+``benchmarks/results/<UTC start>[-quick].json`` (git ignores it): each benchmark's figures,
+its section, its tables, its duration and the load average around it, and the machine's
+facts. ``python -m benchmarks.report RUN1.json RUN2.json`` turns two full runs into
+``docs/benchmarks.md`` (with no arguments it takes the two newest full runs).
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import os
-import platform
-import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
+
+from benchmarks import results
 
 ALL = [
     "presign",
@@ -31,41 +38,60 @@ ALL = [
     "image_check",
     "audio",
 ]
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-
-HEADER = """# Benchmarks
-
-Run them with `nox -s bench` (or `python -m benchmarks [NAME ...]`). Each benchmark compares
-mediakit with the obvious alternative **in the same run** on the same machine and prints the
-ratio, so the figures below are comparable with each other even though absolute numbers move
-from machine to machine. This page is rewritten by the full run.
-"""
 
 
 def main(argv: list[str]) -> int:
-    """Run the named benchmarks (all by default) and print/write their sections."""
+    """Run the named benchmarks (all by default); print their sections, write the results."""
     quick = "--quick" in argv
+    out: Path | None = None
+    if "--out" in argv:
+        if argv.index("--out") + 1 >= len(argv):
+            print("--out needs a file name")
+            return 2
+        out = Path(argv[argv.index("--out") + 1])
+        argv = [a for i, a in enumerate(argv) if a != "--out" and argv[i - 1 : i] != ["--out"]]
     names = [a for a in argv if not a.startswith("-")] or ALL
-    sections: list[str] = []
+    unknown = [n for n in names if n not in ALL]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(ALL)}")
+        return 2
+    run = results.new_run(argv, names, quick)
+    path = out or results.default_path(run)
     failed = False
     for name in names:
         print(f"== {name}", flush=True)
+        load0, t0 = os.getloadavg(), time.perf_counter()
         try:
             section = importlib.import_module(f"benchmarks.{name}").run(quick=quick)
+            error = None
         except Exception:
             failed = True
-            section = f"## {name}\n\nFailed:\n\n```\n{traceback.format_exc()}\n```\n"
+            error = traceback.format_exc()
+            section = f"## {name}\n\nFailed:\n\n```\n{error}\n```\n"
+        seconds = time.perf_counter() - t0
         print(section, flush=True)
-        sections.append(section)
-    if not quick and names == ALL:
-        meta = (
-            f"_Last run: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-            f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs._\n"
+        print(f"-- {name}: {seconds:.1f} s", flush=True)
+        run["benchmarks"][name] = {
+            "seconds": round(seconds, 2),
+            "load_before": list(load0),
+            "load_after": list(os.getloadavg()),
+            "error": error,
+            "markdown": section,
+            "tables": results.tables(section),
+            "figures": results.take(name),
+        }
+        results.write_run(run, path)  # after each benchmark: a stopped run keeps its part
+    run["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    run["load_end"] = list(os.getloadavg())
+    run["complete"] = names == ALL
+    results.write_run(run, path)
+    total = sum(b["seconds"] for b in run["benchmarks"].values())
+    print(f"wrote {path} ({total / 60:.1f} min)")
+    if run["complete"] and not quick:
+        print(
+            "Two full runs make the page: python -m benchmarks.report "
+            "(the two newest full runs) or python -m benchmarks.report RUN1.json RUN2.json"
         )
-        PAGE.write_text(HEADER + "\n" + meta + "\n" + "\n\n".join(sections) + "\n")
-        chart = PAGE.parents[1] / "scripts" / "bench_chart.py"
-        subprocess.run([sys.executable, str(chart), str(PAGE)], check=False)
-        print(f"wrote {PAGE}")
     return 1 if failed else 0
 
 

@@ -29,6 +29,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import keep
+
 N_IMAGES = 100
 SIZES = (320, 640, 1280)
 PATH = b"/api/v1/user/images"
@@ -211,6 +213,15 @@ def run(quick: bool = False) -> str:
     anchor = _anchor(3 if quick else 9)
     request_cpu = rows[-1][1][1]
     (sync_wall, sync_cpu), (async_wall, async_cpu) = rows[1][1], rows[2][1]
+    keep(
+        "list_images_steps",
+        {
+            "steps": [{"step": name, "wall_ms": w, "cpu_ms": c} for name, (w, c) in rows],
+            "sync": {"wall_ms": sync_wall, "cpu_ms": sync_cpu},
+            "async": {"wall_ms": async_wall, "cpu_ms": async_cpu},
+            "anchor_cpu_ms": anchor,
+        },
+    )
     lines = [
         "## Listing images, layer by layer",
         "",

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 import boto3
 from botocore.config import Config
 
+from benchmarks.results import keep
 from mediakit.presign import CachedSigner, CdnSigner, CloudFrontKey, Credentials, SigV4Presigner
 
 ENDPOINT = "https://s3.example.com"
@@ -178,6 +179,13 @@ def run(quick: bool = False) -> str:
         )
     )
 
+    keep(
+        "presign",
+        {
+            "per_url_us": {"botocore": boto, "uncached": unc, "miss": miss, "hit": hit},
+            "page_ms": {"botocore": p_boto, "uncached": p_unc, "hit": p_hit},
+        },
+    )
     lines = [
         "## Presigned URLs",
         "",
@@ -295,6 +303,10 @@ def _service_page(quick: bool) -> str:
     finally:
         kit.close()
     w_ms, c_ms, a_ms, bg_ms = (statistics.median(x) for x in (warm, cold, ahead, background))
+    keep(
+        "presign",
+        {"service_page_ms": {"warm": w_ms, "cold": c_ms, "ahead": a_ms, "background": bg_ms}},
+    )
     return "\n".join(
         [
             "A page through the service (`MediaService.list_images`, 100 images, 400 URLs, "

@@ -20,6 +20,10 @@ next to the latency:
   the figure is the upload path), and the same bytes split over 8 concurrent requests; anchor:
   boto3 ``upload_fileobj`` of the same bytes to the same S3 server, in a child process.
 
+* **growth** (``--only growth``, on a fresh server of each kind): a whole 64 MiB and 1 GiB
+  track through the proxy route vs the same GET straight from S3 (throughput, server CPU
+  per GiB, server RSS); the section "How cost grows" of docs/benchmarks.md.
+
 Run: ``python -m benchmarks.routes`` (``--quick``: fewer samples, smaller uploads). Stops by
 itself; every server listens on 127.0.0.1 only.
 """
@@ -43,6 +47,8 @@ from typing import Any
 
 import httpx
 from PIL import Image
+
+from benchmarks.results import keep
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = "bench-admin-token-0123456789"
@@ -476,7 +482,19 @@ def run(quick: bool = False, only: str | None = None, kinds: list[str] | None = 
                 n: _botocore_urls_ms(s3.url, ACCESS_KEY, SECRET_KEY, "b", 4 * n)
                 for n in (10, 50, 100)
             }
-    return _report(results, anchor1, anchor8, url_ms, upload_size)
+        if only in (None, "growth"):
+            _growth_all(s3.url, s3c, kinds or list(KINDS), results, quick)
+    keep(
+        "routes",
+        {
+            "servers": results,
+            "upload_anchor": {"1": anchor1, "8": anchor8},
+            "upload_mib": upload_size // MiB,
+            "botocore_urls_ms": url_ms,
+            "quick": quick,
+        },
+    )
+    return _report(results, anchor1, anchor8, url_ms, upload_size) + _report_growth(results)
 
 
 def _report(
@@ -577,13 +595,228 @@ def _report(
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ how cost grows: big objects
+# (``--only growth``) A full GET of a 64 MiB and a 1 GiB track through the proxy route vs the
+# same GET straight from S3: throughput, server CPU per GiB, server RSS. Kept apart from the
+# seek, listing and upload parts so that each can change on its own.
+
+GROWTH_MIB = (64, 1024)
+GROWTH_MIB_QUICK = (16, 128)
+_GROWTH_BUFFER = bytearray(MiB)
+
+
+def _raw_get(url: str, headers: dict[str, str]) -> int:
+    """One ``GET`` over a fresh socket, body discarded into a reused buffer (the client
+    costs next to nothing, so the server's speed decides); returns the bytes received."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    view = memoryview(_GROWTH_BUFFER)
+    with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80)) as sock:
+        sock.sendall(
+            f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}Connection: close\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            got = sock.recv_into(view)
+            if not got:
+                raise RuntimeError(f"{url}: connection closed before the headers")
+            head += view[:got]
+        block, _, body = head.partition(b"\r\n\r\n")
+        lines = block.decode("latin-1").split("\r\n")
+        if not lines[0].split()[1].startswith("2"):
+            raise RuntimeError(f"{url}: {lines[0]}")
+        length = next(
+            (int(v.split(":", 1)[1]) for v in lines if v.lower().startswith("content-length:")),
+            None,
+        )
+        if length is None:
+            raise RuntimeError(f"{url}: no Content-Length ({lines[0]})")
+        received = len(body)
+        while received < length:
+            got = sock.recv_into(view)
+            if not got:
+                break
+            received += got
+    return received
+
+
+def _wav_file(path: Path, size: int) -> None:
+    """Write a valid WAV of ``size`` bytes to ``path`` in 1 MiB pieces (never whole in memory)."""
+    head = _wav(44 + 1024)[:44]
+    data = size - 44
+    header = head[:4] + struct.pack("<I", 36 + data) + head[8:40] + struct.pack("<I", data)
+    block = bytes(range(256)) * (MiB // 256)
+    with path.open("wb") as f:
+        f.write(header)
+        left = data
+        while left > 0:
+            f.write(block[: min(left, MiB)])
+            left -= MiB
+
+
+def _sample_peak(pid: int, peak: list[float], stop: Any) -> None:
+    """Raise ``peak[0]`` to the server's RSS (MiB) every 10 ms until ``stop`` is set."""
+    while not stop.is_set():
+        peak[0] = max(peak[0], _rss_mib(pid))
+        time.sleep(0.01)
+
+
+def _growth_all(
+    s3_url: str, s3c: Any, kinds: list[str], results: dict[str, dict[str, Any]], quick: bool
+) -> None:
+    """The growth part on a fresh server of each kind (its own start: nothing else the
+    server did before counts in its RSS); into ``results[kind]["growth"]``."""
+    from tests.servers import ACCESS_KEY, SECRET_KEY
+
+    for kind in kinds:
+        bucket = f"mk-bench-{kind}"
+        print(f"-- {kind}: growth", flush=True)
+        with _server(kind, s3_url, ACCESS_KEY, SECRET_KEY, bucket) as server:
+            growth = _growth(server.base, server.proc.pid, s3c, bucket, quick)
+        results.setdefault(kind, {})["growth"] = growth
+
+
+def _growth(base: str, pid: int, s3c: Any, bucket: str, quick: bool) -> list[dict[str, Any]]:
+    """Per size: full GETs through ``/api/v1/user/media/{id}/stream`` and straight from S3
+    (presigned), interleaved, best throughput of each; server CPU per GiB and RSS while
+    streaming. The track is uploaded through the track route from a file on disk and
+    deleted afterwards. A size that fails is reported as such; the other parts keep their
+    figures."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    rows: list[dict[str, Any]] = []
+    with httpx.Client(base_url=base, headers=admin, timeout=900) as c:
+        set_id = c.post("/api/v1/admin/music-sets", json={"title": "growth"}).json()["id"]
+        for mib in GROWTH_MIB_QUICK if quick else GROWTH_MIB:
+            try:
+                rows.append(_growth_one(c, base, pid, s3c, bucket, set_id, mib, quick))
+            except Exception as exc:  # one size failing must not lose the routes' figures
+                print(f"growth {mib} MiB failed: {exc}", flush=True)
+                rows.append({"mib": mib, "error": str(exc)[:300]})
+    return rows
+
+
+def _growth_upload(c: httpx.Client, set_id: str, mib: int) -> str:
+    """Upload a ``mib`` MiB WAV through the track route (a 503 is retried twice after
+    its Retry-After); return the track's id."""
+    with tempfile.TemporaryDirectory(prefix="mediakit-bench-growth-") as tmp:
+        path = Path(tmp) / "big.wav"
+        _wav_file(path, mib * MiB)
+        for attempt in range(3):
+            with path.open("rb") as f:
+                r = c.post(
+                    f"/api/v1/admin/music-sets/{set_id}/tracks",
+                    files=[("files", ("big.wav", f, "audio/wav"))],
+                )
+            if r.status_code != 503 or attempt == 2:
+                break
+            time.sleep(float(r.headers.get("Retry-After", "2")))
+    if r.status_code != 201:
+        raise RuntimeError(f"growth upload: {r.status_code} {r.text[:300]}")
+    body = r.json()
+    return str((body.get("items") or body.get("tracks") or [body])[0]["id"])
+
+
+def _growth_one(
+    c: httpx.Client, base: str, pid: int, s3c: Any, bucket: str, set_id: str, mib: int, quick: bool
+) -> dict[str, Any]:
+    import threading
+
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    size = mib * MiB
+    track_id = _growth_upload(c, set_id, mib)
+    try:
+        keys = [
+            o["Key"]
+            for o in s3c.list_objects_v2(Bucket=bucket).get("Contents", [])
+            if track_id in o["Key"] and o["Size"] == size
+        ]
+        if not keys:
+            raise RuntimeError(f"growth: no {size}-byte object for track {track_id}")
+        direct = s3c.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": keys[0]}, ExpiresIn=3600
+        )
+        route = f"{base}/api/v1/user/media/{track_id}/stream"
+        for url, headers in ((direct, {}), (route, admin)):  # warm-up: clients, connections
+            _raw_get(url, {**headers, "Range": "bytes=0-65535"})
+        rounds = 2 if quick else (3 if mib <= 64 else 2)
+        best = {"route": 0.0, "direct": 0.0}
+        cpu = 0.0
+        rss0 = _rss_mib(pid)
+        peak = [rss0]
+        for _ in range(rounds):
+            for name, url, headers in (("direct", direct, {}), ("route", route, admin)):
+                stop = threading.Event()
+                sampler = threading.Thread(target=_sample_peak, args=(pid, peak, stop), daemon=True)
+                c0 = _cpu_seconds(pid)
+                if name == "route":
+                    sampler.start()
+                t0 = time.perf_counter()
+                got = _raw_get(url, headers)
+                seconds = time.perf_counter() - t0
+                if name == "route":
+                    cpu += _cpu_seconds(pid) - c0
+                    stop.set()
+                    sampler.join()
+                if got != size:
+                    raise RuntimeError(f"growth {name}: {got} of {size} bytes")
+                best[name] = max(best[name], size / seconds / MiB)
+    finally:
+        c.delete(f"/api/v1/admin/music-sets/{set_id}/tracks/{track_id}")
+    return {
+        "mib": mib,
+        "route_mib_s": best["route"],
+        "direct_mib_s": best["direct"],
+        "cpu_s_per_gib": cpu / rounds / (size / (1024 * MiB)),
+        "rss_before_mib": rss0,
+        "rss_peak_mib": peak[0],
+        "rss_growth_mib": peak[0] - rss0,
+        "rounds": rounds,
+    }
+
+
+def _report_growth(results: dict[str, dict[str, Any]]) -> str:
+    """The growth part's Markdown table (empty when it did not run)."""
+    if not any("growth" in r for r in results.values()):
+        return ""
+    lines = [
+        "",
+        "### How cost grows: a whole track through the proxy route vs straight from S3",
+        "",
+        "| Server | object (MiB) | direct S3 (MiB/s) | route (MiB/s) | route vs direct "
+        "| server CPU per GiB (s) | server RSS peak (MiB) | RSS growth (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, r in results.items():
+        for g in r.get("growth", []):
+            if "error" in g:
+                lines.append(f"| {kind} | {g['mib']} | failed: {g['error'][:120]} | | | | | |")
+                continue
+            lines.append(
+                f"| {kind} | {g['mib']} | {g['direct_mib_s']:.0f} | {g['route_mib_s']:.0f} "
+                f"| {g['route_mib_s'] / g['direct_mib_s']:.2f}x | {g['cpu_s_per_gib']:.2f} "
+                f"| {g['rss_peak_mib']:.0f} | {g['rss_growth_mib']:.1f} |"
+            )
+    lines += [
+        "",
+        "Full GETs with a minimal socket client (best of the rounds, route and direct "
+        "interleaved); the route's server CPU and RSS are the server process's (all "
+        "threads and workers, /proc), sampled every 10 ms while the route streams.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
 def _main(argv: list[str]) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.routes")
     parser.add_argument("--quick", action="store_true", help="fewer samples, smaller uploads")
     parser.add_argument(
-        "--only", choices=["seek", "first", "listing", "upload"], help="measure one route"
+        "--only", choices=["seek", "first", "listing", "upload", "growth"], help="measure one route"
     )
     parser.add_argument(
         "--servers", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}"
