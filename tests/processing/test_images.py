@@ -280,9 +280,11 @@ def test_encode_threads_one_gives_the_same_thumbnails_on_the_calling_thread() ->
 def test_jpeg_is_decoded_at_the_dct_scale_of_the_largest_real_box(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A 3000x2000 JPEG for a 640 box (640x427) decodes at 1/4 scale (750x500), not larger.
+    """A 3000x2000 JPEG for a 640 box (640x427) decodes at 1/2 scale (1500x1000): the
+    smallest DCT scale that leaves a factor of 2 for the resize, and no larger.
 
-    Asking draft for the square 640x640 box would give only 1/2 scale (1500x1000).
+    1/4 scale (750x500) would leave the block average to do the downscale (it aliases fine
+    texture); asking draft for twice the square 640x640 box would decode at full size.
     """
     from PIL import JpegImagePlugin
 
@@ -295,7 +297,7 @@ def test_jpeg_is_decoded_at_the_dct_scale_of_the_largest_real_box(
 
     monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "load", spy_load)
     result = thumbs(jpeg_bytes(3000, 2000), (320, 640))
-    assert set(decoded) == {(750, 500)}, decoded
+    assert set(decoded) == {(1500, 1000)}, decoded
     assert [(t.width, t.height) for t in result] == [(320, 213), (640, 427)]
 
 
