@@ -147,13 +147,14 @@ def previous_chain(path: Path, quality: int = WEBP_QUALITY) -> list[bytes]:
     covers the 1280 box, Lanczos to 1280, bicubic from each size to the next, WebP q80
     method 0, encodes on worker threads as each frame is ready."""
     with Image.open(path) as im:
-        box = _fit(im.size, SIZES[-1])
+        original = im.size
+        box = _fit(original, SIZES[-1])
         im.draft("RGB", box)
         frame = im.resize(box, Image.Resampling.LANCZOS, reducing_gap=3.0)
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = []
         for size in reversed(SIZES):
-            target = _fit(frame.size, size)
+            target = _fit(original, size)
             if frame.size != target:
                 frame = frame.resize(target, Image.Resampling.BICUBIC)
             futures.append(pool.submit(_webp, frame, quality, 0))
