@@ -91,10 +91,12 @@ WEBP_QUALITY = 80
 """Default WebP quality of thumbnails: Pillow's default."""
 # WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. Measured against
 # Pillow's default (q80, method 4) at equal PSNR (``python -m benchmarks thumbnails``):
-# method 0 encodes 3-4x faster but its files are 1.1-2x larger on real photos (a
+# method 0 encodes 3-4x faster but its files are 1.1-1.7x larger on real photos (a
 # 2560x1920 wallpaper photo: 1.67x at 1280, 1.56x at 640; an 18 MP photo: 1.07-1.12x) and
-# up to 1.3x on graphics; methods 1-2 still 1.05-1.27x; 3 costs what 4 costs; 5-6 save 0-5 %
-# more for 1.1-3x the time. So Pillow's default effort, 4.
+# up to 1.3x on graphics; methods 1-2 still 1.04-1.27x; 3 costs what 4 costs; 5-6 save a
+# few percent more at best (5 is sometimes larger) for 1.1-3x the time. So Pillow's
+# default effort, 4: the thumbnails of a 24 MP JPEG cost ~2x the CPU time of method 0
+# with the old decode (~360 vs ~175 ms), still ~1.8x less than Pillow's thumbnail()+save.
 WEBP_METHOD = 4
 """Default WebP encoder effort (0-6) of thumbnails: Pillow's default; see the comment above."""
 # JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that leaves at least this
