@@ -433,3 +433,31 @@ def test_quality_and_method_are_passed_to_the_encoder() -> None:
     for bad in ({"quality": 0}, {"quality": 101}, {"method": -1}, {"method": 7}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             thumbs(data, (64,), **bad)
+
+
+def test_palette_with_transparency_keeps_its_alpha() -> None:
+    """A P-mode PNG with a transparent index gives an RGBA thumbnail, transparent there."""
+    im = Image.new("P", (400, 200), 0)
+    im.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    im.paste(1, (200, 0, 400, 200))
+    buf = io.BytesIO()
+    im.save(buf, "PNG", transparency=1)
+    (t,) = thumbs(buf.getvalue(), (100,))
+    out = decode(t)
+    assert out.mode == "RGBA"
+    assert (t.width, t.height) == (100, 50)
+    left, right = out.getpixel((10, 25)), out.getpixel((90, 25))
+    assert isinstance(left, tuple)
+    assert isinstance(right, tuple)
+    assert left[3] == 255, left
+    assert left[0] > 200, left
+    assert right[3] == 0, right
+
+
+@pytest.mark.parametrize(("width", "height"), [(4000, 300), (300, 4000), (2501, 1667)])
+def test_extreme_and_odd_aspects_keep_their_shape(width: int, height: int) -> None:
+    """Panoramas, tall strips and odd sizes come out at fit_box's size for every thumbnail,
+    whatever DCT scale the decode used."""
+    for t in thumbs(jpeg_bytes(width, height), SIZES):
+        assert (t.width, t.height) == fit_box(width, height, t.size)
+        assert decode(t).size == (t.width, t.height)
