@@ -107,6 +107,52 @@ def test_over_the_pixel_cap_is_failed(ctx: ProcessingContext) -> None:
     assert "MEDIA_IMAGE_MAX_PIXELS" in (row.failure_reason or "")
 
 
+def test_webp_settings_reach_the_thumbnails(ctx: ProcessingContext) -> None:
+    """MEDIA_THUMBNAIL_WEBP_QUALITY / _METHOD are what the job encodes with: the stored
+    thumbnails are make_thumbnails' files at those settings, and differ from the defaults'."""
+    import io
+
+    from mediakit.processing.images import make_thumbnails
+
+    data = jpeg_bytes(1600, 1200)
+    custom = attrs.evolve(
+        ctx, settings=make_settings(thumbnail_webp_quality=55, thumbnail_webp_method=1)
+    )
+    image = add_image(custom, data)
+    process_image(custom, image.id)
+    row = ctx.repos.images.get(image.id)
+    assert row is not None
+    assert row.status is ProcessingStatus.READY
+    sizes = ctx.settings.thumbnail_sizes
+    expected = make_thumbnails(io.BytesIO(data), sizes, max_pixels=10**8, quality=55, method=1)
+    default = make_thumbnails(io.BytesIO(data), sizes, max_pixels=10**8)
+    stored = [b"".join(ctx.store.get_range(t.key)) for t in row.thumbnails]
+    assert stored == [t.data for t in expected.thumbnails]
+    assert stored != [t.data for t in default.thumbnails]
+
+
+def test_webp_settings_are_validated_naming_the_variable() -> None:
+    """Quality outside 1-100 or method outside 0-6 is a ConfigurationError naming its
+    variable; in-range values parse from the environment."""
+    from mediakit.errors import ConfigurationError
+    from mediakit.settings import Settings
+
+    s = Settings.from_env(
+        {"MEDIA_THUMBNAIL_WEBP_QUALITY": "90", "MEDIA_THUMBNAIL_WEBP_METHOD": "0"}
+    )
+    assert (s.thumbnail_webp_quality, s.thumbnail_webp_method) == (90, 0)
+    assert (Settings().thumbnail_webp_quality, Settings().thumbnail_webp_method) == (80, 4)
+    for var, bad in (
+        ("MEDIA_THUMBNAIL_WEBP_QUALITY", "0"),
+        ("MEDIA_THUMBNAIL_WEBP_QUALITY", "101"),
+        ("MEDIA_THUMBNAIL_WEBP_METHOD", "7"),
+        ("MEDIA_THUMBNAIL_WEBP_METHOD", "-1"),
+        ("MEDIA_THUMBNAIL_WEBP_METHOD", "fast"),
+    ):
+        with pytest.raises(ConfigurationError, match=var):
+            Settings.from_env({var: bad})
+
+
 def test_content_type_restricts_the_decoder(ctx: ProcessingContext) -> None:
     """A PNG stored with the sniffed type image/jpeg is not decoded as PNG."""
     from tests.fixtures_media import png_bytes

@@ -17,12 +17,15 @@ job. Both are safe on untrusted input:
   dropped, so every thumbnail is plain sRGB that every browser shows the same way, and no
   profile (which can carry device or vendor data) travels along; a profile that is already
   sRGB (what most cameras write) is recognised and costs no per-pixel work;
-- **fast**: JPEGs are decoded once with ``Image.draft`` at the DCT scale that just covers
-  the largest requested box (libjpeg-turbo skips most of the IDCT work); the largest
-  thumbnail is resized (Lanczos) before orientation and colour are applied, so those run
+- **small files, one decode**: JPEGs are decoded once with ``Image.draft`` at the smallest
+  DCT scale that leaves a factor of 2 for the resize (libjpeg-turbo skips most of the IDCT
+  work; closer than that, the DCT scale's block average aliases fine texture); the largest
+  thumbnail is resized (bicubic) before orientation and colour are applied, so those run
   on its pixels only; smaller sizes are derived from the next larger (bicubic), and the
-  WebP encodes run in parallel threads (Pillow releases the GIL while encoding;
-  ``encode_threads=1`` turns that off). Nothing is ever upscaled.
+  WebP encodes (Pillow's default quality 80 and effort 4: the files are Pillow's
+  ``thumbnail`` + ``save`` files' size at the same quality) run in parallel threads (Pillow
+  releases the GIL while encoding; ``encode_threads=1`` turns that off). Nothing is ever
+  upscaled.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from mediakit.errors import ProcessingError
 __all__ = [
     "ALLOWED_FORMATS",
     "MIME_TO_FORMAT",
+    "WEBP_METHOD",
+    "WEBP_QUALITY",
     "CheckedImage",
     "Thumbnail",
     "ThumbnailSet",
@@ -82,11 +87,24 @@ MIME_TO_FORMAT: dict[str, str] = {
 """Sniffed MIME type -> the one Pillow format allowed to decode it."""
 
 THUMBNAIL_CONTENT_TYPE = "image/webp"
-_WEBP_QUALITY = 80
-# WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. At thumbnail sizes
-# method 0 is ~3x faster than the default 4, for files within a few percent of its size
-# (on photos often smaller).
-_WEBP_METHOD = 0
+WEBP_QUALITY = 80
+"""Default WebP quality of thumbnails: Pillow's default."""
+# WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. Measured against
+# Pillow's default (q80, method 4) at equal PSNR (``python -m benchmarks thumbnails``):
+# method 0 encodes 3-4x faster but its files are 1.1-1.7x larger on real photos (a
+# 2560x1920 wallpaper photo: 1.67x at 1280, 1.56x at 640; an 18 MP photo: 1.07-1.12x) and
+# up to 1.3x on graphics; methods 1-2 still 1.04-1.27x; 3 costs what 4 costs; 5-6 save a
+# few percent more at best (5 is sometimes larger) for 1.1-3x the time. So Pillow's
+# default effort, 4: the thumbnails of a 24 MP JPEG cost ~2x the CPU time of method 0
+# with the old decode (~360 vs ~175 ms), still ~1.8x less than Pillow's thumbnail()+save.
+WEBP_METHOD = 4
+"""Default WebP encoder effort (0-6) of thumbnails: Pillow's default; see the comment above."""
+# JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that leaves at least this
+# factor for the resize, as Pillow's ``thumbnail`` and libvips' ``thumbnail`` do. A DCT scale
+# is a block average; taken down to just above the target it aliases fine texture (on an
+# 18 MP photo the 1280 fell from 42.7 to 35.5 dB PSNR and needed 1.46x the bytes for the
+# same PSNR), while a bicubic resize over a factor of 2+ filters it out.
+_DRAFT_MARGIN = 2
 _ENCODE_THREADS = max(1, min(3, os.cpu_count() or 1))
 _SRGB = ImageCms.createProfile("sRGB") if features.check("littlecms2") else None
 _ROTATING_ORIENTATIONS = frozenset({5, 6, 7, 8})
@@ -336,6 +354,8 @@ def make_thumbnails(
     max_pixels: int,
     formats: Collection[str] | None = None,
     encode_threads: int | None = None,
+    quality: int = WEBP_QUALITY,
+    method: int = WEBP_METHOD,
 ) -> ThumbnailSet:
     """Decode an untrusted image once and encode a WebP thumbnail per size.
 
@@ -350,6 +370,10 @@ def make_thumbnails(
             and CPU (at most 3), which shortens the wall time on a multi-core machine; ``1``
             encodes on the calling thread (least CPU time; best when many images are
             already processed in parallel, e.g. by a thread-pool job runner).
+        quality: WebP quality, 1-100 (default :data:`WEBP_QUALITY`, Pillow's default 80).
+        method: WebP encoder effort, 0 (fastest, largest files) to 6 (slowest, smallest);
+            default :data:`WEBP_METHOD` (4, Pillow's default). Method 0 encodes 3-4x
+            faster but writes files 1.1-1.7x larger at equal quality on photos.
 
     Raises:
         ProcessingError: not an allowed format, over the pixel cap, truncated or corrupt.
@@ -360,6 +384,11 @@ def make_thumbnails(
     threads = _ENCODE_THREADS if encode_threads is None else int(encode_threads)
     if threads < 1:
         raise ValueError("encode_threads must be at least 1")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be 1-100, not {quality}")
+    if not 0 <= method <= 6:
+        raise ValueError(f"method must be 0-6, not {method}")
+    webp = _WebP(int(quality), int(method))
     allowed = _allowed(formats)
     try:
         im = _open(src, allowed)
@@ -370,10 +399,12 @@ def make_thumbnails(
         # warnings as errors gets a ProcessingError, not a stray exception.
         raise ProcessingError(f"The image header could not be read: {exc}") from None
     with im:
-        return _thumbnails(im, wanted, max_pixels, threads)
+        return _thumbnails(im, wanted, max_pixels, threads, webp)
 
 
-def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int) -> ThumbnailSet:  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft scale, orientation and ICC profile feed the next step)
+def _thumbnails(  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft scale, orientation and ICC profile feed the next step)
+    im: Image.Image, sizes: list[int], max_pixels: int, threads: int, webp: _WebP
+) -> ThumbnailSet:
     fmt = im.format or "unknown"
     raw_w, raw_h = im.size  # from the header only; nothing decoded yet
     if raw_w <= 0 or raw_h <= 0:
@@ -404,7 +435,7 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
         # thumbnail, in the unrotated frame the decoder works in. The real box matters:
         # for 6000x4000, 1280x853 gives 1/4 (1500x1000); a square 1280x1280 only 1/2.
         box = (target_h, target_w) if rotated else (target_w, target_h)
-        im.draft("RGB", box)
+        im.draft("RGB", (box[0] * _DRAFT_MARGIN, box[1] * _DRAFT_MARGIN))
     try:
         im.load()
         icc = im.info.get("icc_profile")
@@ -415,7 +446,7 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
         frame = _resizable(im)
         raw_box = (target_h, target_w) if rotated else (target_w, target_h)
         if frame.size != raw_box:
-            frame = frame.resize(raw_box, Image.Resampling.LANCZOS, reducing_gap=3.0)
+            frame = frame.resize(raw_box, Image.Resampling.BICUBIC, reducing_gap=2.0)
         # The ImageOps.exif_transpose table, applied with the orientation read above: a
         # corrupt EXIF block is parsed once (and ignored), not again mid-decode.
         method = _TRANSPOSE.get(orientation)
@@ -427,14 +458,15 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
     except (OSError, SyntaxError, ValueError, EOFError, Warning) as exc:
         raise ProcessingError(f"The image is truncated or corrupt: {exc}") from None
 
-    # Largest from the decoded pixels with Lanczos (above); each smaller one from the
-    # previous with bicubic: measured on a 24 MP photo against a full-resolution Lanczos
-    # reference, 44.9 / 47.4 / 51.3 dB PSNR for 1280 / 640 / 320 (Pillow's own thumbnail():
-    # 44.3 / 47.4 / 49.6), for ~5 ms less than Lanczos all the way down. With threads, each
-    # frame's WebP encode starts on a worker as soon as the frame exists and overlaps the
-    # next resize (Pillow releases the GIL in both). Splitting the 1280 resize itself into
-    # two halves on two threads was tried: no wall-time gain measurable on the shared
-    # 2-core machine (best of 41: 170 vs 172 ms), so it is not done.
+    # Largest from the decoded pixels with bicubic (above); each smaller one from the
+    # previous with bicubic. Chosen by the bytes each chain needs to reach the PSNR of
+    # Pillow's thumbnail() + save (against a full-resolution Lanczos reference), on a
+    # synthetic 24 MP photo, a 24 MP graphic and two real photos: Lanczos steps, or every
+    # size from the decoded pixels, give higher PSNR before encoding but sharper frames
+    # that cost 4-20 % more bytes for the same PSNR after it; bicubic from the previous
+    # size matches Pillow's own files. With threads, each frame's WebP encode starts on a
+    # worker as soon as the frame exists and overlaps the next resize (Pillow releases
+    # the GIL in both).
     frames: list[tuple[int, Image.Image]] = []
     pending: list[Future[bytes] | bytes] = []
     current = largest_frame
@@ -445,7 +477,7 @@ def _thumbnails(im: Image.Image, sizes: list[int], max_pixels: int, threads: int
             if current.size != (w, h):
                 current = current.resize((w, h), Image.Resampling.BICUBIC)
             frames.append((size, current))
-            pending.append(pool.submit(_encode, current) if pool else _encode(current))
+            pending.append(pool.submit(_encode, current, webp) if pool else _encode(current, webp))
         encoded = [p if isinstance(p, bytes) else p.result() for p in pending]
     finally:
         if pool is not None:
@@ -533,8 +565,14 @@ def _probe(mode: str) -> Image.Image:
     return rgb if mode == "RGB" else rgb.convert(mode)
 
 
-def _encode(im: Image.Image) -> bytes:
+@attrs.frozen
+class _WebP:
+    quality: int
+    method: int
+
+
+def _encode(im: Image.Image, webp: _WebP) -> bytes:
     buf = io.BytesIO()
     # No exif=/xmp=/icc_profile= arguments: the WebP written carries pixels only.
-    im.save(buf, "WEBP", quality=_WEBP_QUALITY, method=_WEBP_METHOD)
+    im.save(buf, "WEBP", quality=webp.quality, method=webp.method)
     return buf.getvalue()

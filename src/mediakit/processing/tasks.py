@@ -358,6 +358,8 @@ def process_image(ctx: ProcessingContext, image_id: str, *, unfinished_only: boo
                 ctx.settings.thumbnail_sizes,
                 max_pixels=ctx.settings.image_max_pixels,
                 formats=[fmt] if fmt else None,
+                quality=ctx.settings.thumbnail_webp_quality,
+                method=ctx.settings.thumbnail_webp_method,
             )
             job.remove_tmp()  # the thumbnails are in memory now
             rev = keys.new_revision()
