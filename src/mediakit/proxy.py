@@ -71,6 +71,7 @@ __all__ = [
     "FixedBody",
     "ObjectInfoCache",
     "ProxyResponse",
+    "body_in_full",
     "offload_headers",
     "open_async",
     "one_trip_range",
@@ -238,6 +239,9 @@ class ProxyResponse:
     _first: bytes | None
     _rest: Iterator[bytes]
     _closed: bool = False
+    whole: bytes | None = None
+    """The entire body when it is already in hand (a range of at most one chunk, HEAD,
+    304, a 412/416 error): adapters answer it as one fixed body, without streaming."""
 
     @property
     def status(self) -> int:
@@ -287,6 +291,8 @@ class AsyncProxyResponse:
     _first: bytes | None
     _rest: AsyncIterator[bytes]
     _closed: bool = False
+    whole: bytes | None = None
+    """See :attr:`ProxyResponse.whole`."""
 
     @property
     def status(self) -> int:
@@ -362,6 +368,13 @@ def one_trip_range(
     return request.specs[0].first, request.specs[0].last
 
 
+def _in_hand(plan: ResponsePlan, first: bytes | None) -> bool:
+    """Whether ``first`` is the entire body of ``plan``."""
+    if plan.span is None:
+        return True
+    return first is not None and len(first) == plan.span.length
+
+
 def _fall_back(exc: MediaKitError) -> bool:
     """True when a failed one-trip GET should be retried as HEAD, then an exact GET: the
     range lies past the end (416), or the server refused the open range."""
@@ -431,11 +444,17 @@ def open_sync(
         body = stream_sync(store, key, plan, chunk_size=chunk_size)
     try:
         first = next(body, None)
+        if _in_hand(plan, first):
+            # the whole body in one chunk (a seek): end the relay now, so a store sending
+            # more than planned is still an error before headers, and its stream released
+            next(body, None)
     except BaseException as exc:
         body.close()
         if info_cache is not None and isinstance(exc, ObjectNotFound):
             info_cache.discard(key)
         raise
+    if _in_hand(plan, first):
+        return ProxyResponse(plan, first, body, whole=first or b"")
     return ProxyResponse(plan, first, body)
 
 
@@ -491,11 +510,15 @@ async def open_async(
         body = stream_async(store, key, plan, chunk_size=chunk_size)
     try:
         first = await anext(body, None)
+        if _in_hand(plan, first):  # see open_sync
+            await anext(body, None)
     except BaseException as exc:
         await body.aclose()
         if info_cache is not None and isinstance(exc, ObjectNotFound):
             info_cache.discard(key)
         raise
+    if _in_hand(plan, first):
+        return AsyncProxyResponse(plan, first, body, whole=first or b"")
     return AsyncProxyResponse(plan, first, body)
 
 
@@ -556,6 +579,8 @@ class FixedBody:
 
     def __init__(self, data: bytes = b"") -> None:
         self._data: bytes | None = data or None
+        self.whole = data
+        """The entire body (see :attr:`ProxyResponse.whole`)."""
 
     def __iter__(self) -> FixedBody:
         return self
@@ -575,6 +600,8 @@ class AsyncFixedBody:
 
     def __init__(self, data: bytes = b"") -> None:
         self._data: bytes | None = data or None
+        self.whole = data
+        """The entire body (see :attr:`ProxyResponse.whole`)."""
 
     def __aiter__(self) -> AsyncFixedBody:
         return self
@@ -587,3 +614,16 @@ class AsyncFixedBody:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+
+def body_in_full(body: object) -> bytes | None:
+    """The entire body of a served response when it is already in hand, else None.
+
+    True of a :class:`ProxyResponse` / :class:`AsyncProxyResponse` whose range fit in its
+    first chunk (a seek), of HEAD, 304 and error answers, and of fixed bodies. Adapters
+    answer these with a plain response (one body, no streaming machinery, nothing left to
+    close); the rest stream.
+    """
+    if isinstance(body, ProxyResponse | AsyncProxyResponse | FixedBody | AsyncFixedBody):
+        return body.whole
+    return None

@@ -99,9 +99,10 @@ class MediaKit:
             self.repos.images.list(visible_only=True, limit=1)
 
     def close(self) -> None:
-        """Shut the job runner down (finishing running jobs) and release connections."""
+        """Shut the job runner down (finishing running jobs) and release connections
+        (the database's, the limiter's, the store's ranged-read pool)."""
         self.runner.shutdown()
-        for part in (self.limiter, self.repos):
+        for part in (self.limiter, self.repos, self.store):
             close = getattr(part, "close", None)
             if close is not None:
                 with contextlib.suppress(Exception):
