@@ -36,6 +36,9 @@ def _serve_wsgi(host: str, port: int) -> None:
                 "accesslog": "-",
                 "timeout": 120,
                 "graceful_timeout": 5,
+                # the worker's heartbeat file in memory: on disk, its fchmod per loop
+                # turn costs every request (gunicorn's own advice for containers)
+                "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
