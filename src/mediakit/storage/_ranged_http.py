@@ -162,7 +162,8 @@ class _AsyncChunks:
 
     async def __anext__(self) -> bytes:
         if self._pending:
-            piece, self._pending = self._pending, b""
+            piece = self._pending[: self._chunk_size]
+            self._pending = self._pending[self._chunk_size :]
             return piece
         if self._left == 0:
             self._resp.release()  # read to the end: the connection goes back to the pool
