@@ -1,5 +1,6 @@
 """The single entry point for checks: ``nox -s tests lint typecheck docs build`` (the
-defaults), plus ``installs``, ``coverage``, ``wheel``, ``bench``, ``demo`` and ``soak``.
+defaults), plus ``unasync``, ``installs``, ``coverage``, ``wheel``, ``bench``, ``demo`` and
+``soak``.
 
 ``tests`` and ``installs`` run on every supported Python found here (``nox -p 3.12 -s
 tests`` picks one); interpreters that pyenv holds but does not put on ``PATH`` are found too.
@@ -86,6 +87,14 @@ def lint(session: nox.Session) -> None:
     paths = ["src", "adapters", "tests", "benchmarks", "examples", "scripts", "noxfile.py"]
     session.run("ruff", "check", *paths)
     session.run("ruff", "format", "--check", *paths)
+    session.run("python", "scripts/unasync.py", "--check")
+
+
+@nox.session(python=PY[0])
+def unasync(session: nox.Session) -> None:
+    """Regenerate the sync twins from their async sources (``-- --check``: only compare)."""
+    session.install("ruff")
+    session.run("python", "scripts/unasync.py", *session.posargs)
 
 
 @nox.session(python=PY[0])

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from mediakit.errors import ConfigurationError, NotFound, StorageError
 from mediakit.http.plan import plan_response
 from mediakit.proxy import ObjectInfoCache, offload_headers
-from mediakit.service._serving import Offload, SyncServing
+from mediakit.service._serving import Offload
+from mediakit.service._serving_sync import SyncServing
 from mediakit.settings import Settings
 from mediakit.storage import ByteSpan
 from mediakit.storage.memory import MemoryObjectStore

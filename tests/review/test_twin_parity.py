@@ -22,7 +22,8 @@ from mediakit.presign import CachedSigner
 from mediakit.presign._cache import AsyncUrlSigner
 from mediakit.presign._core import UrlSigner
 from mediakit.service import AsyncMediaService, MediaKit, MediaService
-from mediakit.service._serving import AsyncServing, SyncServing
+from mediakit.service._serving_async import AsyncServing
+from mediakit.service._serving_sync import SyncServing
 from mediakit.storage import (
     AsyncObjectStore,
     AsyncS3ObjectStore,

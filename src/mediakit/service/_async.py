@@ -47,7 +47,8 @@ from mediakit.service._ports import (
     UploadLimiter,
     UrlSigner,
 )
-from mediakit.service._serving import AsyncServing, Offload, ServedObject
+from mediakit.service._serving import Offload, ServedObject
+from mediakit.service._serving_async import AsyncServing
 from mediakit.service._views import (
     DownloadUrl,
     ImageView,

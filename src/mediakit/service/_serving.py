@@ -1,5 +1,9 @@
 """Serving stored bytes with HTTP semantics (sync and async), for the Range proxy and
-the filesystem store's signed URLs.
+the filesystem store's signed URLs: what both servers share.
+
+:class:`~mediakit.service._serving_async.AsyncServing` is written once, in
+``_serving_async.py``; :class:`~mediakit.service._serving_sync.SyncServing` is generated
+from it by ``scripts/unasync.py``. This module holds what they share.
 
 A thin layer over :func:`mediakit.proxy.open_sync` / :func:`~mediakit.proxy.open_async`:
 they HEAD the object (or take it from an :class:`~mediakit.proxy.ObjectInfoCache`), plan
@@ -13,26 +17,16 @@ them (see :func:`mediakit.proxy.offload_headers` and the nginx how-to).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Generic, TypeVar
 
 import attrs
 
-from mediakit.errors import NotFound, ObjectNotFound
-from mediakit.http.plan import ResponsePlan, plan_response
-from mediakit.proxy import (
-    AsyncFixedBody,
-    AsyncProxyResponse,
-    FixedBody,
-    ObjectInfoCache,
-    ProxyResponse,
-    offload_headers,
-    open_async,
-    open_sync,
-)
-from mediakit.storage import AsyncObjectStore, ObjectStore
+from mediakit.errors import NotFound
+from mediakit.http.plan import ResponsePlan
+from mediakit.proxy import offload_headers
 
-__all__ = ["AsyncServing", "Offload", "ServedObject", "SyncServing"]
+__all__ = ["Offload", "ServedObject", "missing_object", "offload_redirect"]
 
 B = TypeVar("B")
 
@@ -60,13 +54,14 @@ class Offload:
     """The S3 endpoint origins a presigned URL may have."""
 
 
-def _redirect(
+def offload_redirect(
     plan: ResponsePlan,
     presigned_url: str,
     content_type: str | None,
     disposition: str | None,
     offload: Offload,
 ) -> dict[str, str]:
+    """The ``X-Accel-Redirect`` headers sending nginx to ``presigned_url`` for ``plan``."""
     span = plan.span if plan.status == 206 else None
     return dict(
         offload_headers(
@@ -80,127 +75,6 @@ def _redirect(
     )
 
 
-def _missing() -> NotFound:
+def missing_object() -> NotFound:
+    """The error of a row whose object is gone from the store."""
     return NotFound("The media's stored file is missing; it may have been deleted.")
-
-
-@attrs.frozen
-class SyncServing:
-    """Serve objects from a synchronous store."""
-
-    store: ObjectStore
-    chunk_size: int
-    info_cache: ObjectInfoCache | None = None
-
-    def serve(
-        self,
-        key: str,
-        method: str,
-        headers: Mapping[str, str],
-        content_type: str | None,
-        disposition: str | None,
-    ) -> ServedObject[Iterator[bytes]]:
-        """Plan the response to ``method``/``headers`` for ``key`` and open its body."""
-        try:
-            response: ProxyResponse = open_sync(
-                self.store,
-                key,
-                method,
-                headers,
-                info_cache=self.info_cache,
-                content_type=content_type,
-                disposition=disposition,
-                chunk_size=self.chunk_size,
-            )
-        except ObjectNotFound:
-            raise _missing() from None
-        return ServedObject(response.status, dict(response.headers), response)
-
-    def offload(
-        self,
-        key: str,
-        presigned_url: str,
-        method: str,
-        headers: Mapping[str, str],
-        content_type: str | None,
-        disposition: str | None,
-        offload: Offload,
-    ) -> ServedObject[Iterator[bytes]]:
-        """Answer for nginx offload: an empty ``X-Accel-Redirect`` to ``presigned_url`` with
-        the planned byte span, or, when no bytes are to be sent (HEAD, 304, 412, 416), the
-        full answer from here. Needs the object's info: cached, else one HEAD."""
-        info = self.info_cache.get(key) if self.info_cache is not None else None
-        if info is None:
-            try:
-                info = self.store.head(key)
-            except ObjectNotFound:
-                raise _missing() from None
-            if self.info_cache is not None:
-                self.info_cache.put(info)
-        plan = plan_response(
-            method, headers, info, content_type=content_type, disposition=disposition
-        )
-        if method.upper() != "GET" or plan.span is None:
-            return ServedObject(plan.status, dict(plan.headers), FixedBody(plan.body))
-        redirect = _redirect(plan, presigned_url, content_type, disposition, offload)
-        return ServedObject(200, redirect, FixedBody())
-
-
-@attrs.frozen
-class AsyncServing:
-    """Serve objects from an asynchronous store."""
-
-    store: AsyncObjectStore
-    chunk_size: int
-    info_cache: ObjectInfoCache | None = None
-
-    async def serve(
-        self,
-        key: str,
-        method: str,
-        headers: Mapping[str, str],
-        content_type: str | None,
-        disposition: str | None,
-    ) -> ServedObject[AsyncIterator[bytes]]:
-        """See :meth:`SyncServing.serve`."""
-        try:
-            response: AsyncProxyResponse = await open_async(
-                self.store,
-                key,
-                method,
-                headers,
-                info_cache=self.info_cache,
-                content_type=content_type,
-                disposition=disposition,
-                chunk_size=self.chunk_size,
-            )
-        except ObjectNotFound:
-            raise _missing() from None
-        return ServedObject(response.status, dict(response.headers), response)
-
-    async def offload(
-        self,
-        key: str,
-        presigned_url: str,
-        method: str,
-        headers: Mapping[str, str],
-        content_type: str | None,
-        disposition: str | None,
-        offload: Offload,
-    ) -> ServedObject[AsyncIterator[bytes]]:
-        """See :meth:`SyncServing.offload`."""
-        info = self.info_cache.get(key) if self.info_cache is not None else None
-        if info is None:
-            try:
-                info = await self.store.head(key)
-            except ObjectNotFound:
-                raise _missing() from None
-            if self.info_cache is not None:
-                self.info_cache.put(info)
-        plan = plan_response(
-            method, headers, info, content_type=content_type, disposition=disposition
-        )
-        if method.upper() != "GET" or plan.span is None:
-            return ServedObject(plan.status, dict(plan.headers), AsyncFixedBody(plan.body))
-        redirect = _redirect(plan, presigned_url, content_type, disposition, offload)
-        return ServedObject(200, redirect, AsyncFixedBody())

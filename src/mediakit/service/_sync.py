@@ -36,7 +36,8 @@ from mediakit.service._ports import (
     UploadLimiter,
     UrlSigner,
 )
-from mediakit.service._serving import Offload, ServedObject, SyncServing
+from mediakit.service._serving import Offload, ServedObject
+from mediakit.service._serving_sync import SyncServing
 from mediakit.service._views import (
     DownloadUrl,
     ImageView,
