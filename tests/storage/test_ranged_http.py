@@ -1,6 +1,7 @@
 """The S3 stores' ranged reads over plain HTTP (``mediakit.storage._ranged_http``), against
-real S3 servers: nanio (checks SigV4 signatures) and moto in server mode, plus a
-fault-injecting relay for a hung or refusing endpoint.
+real S3 servers: nanio (checks SigV4 signatures), moto in server mode and Ceph RGW
+(``-m ceph``, in the full run), plus a fault-injecting relay for a hung or refusing
+endpoint.
 
 These are the Range proxy's reads (``MEDIA_S3_FAST_READS``, on by default): the bytes and
 the object's info must be what botocore's ``GetObject`` gives, errors must map the same
@@ -63,7 +64,7 @@ def _settings(url: str, bucket: str, **kw: Any) -> Settings:
     )
 
 
-@pytest.fixture(params=["nanio", "moto"])
+@pytest.fixture(params=["nanio", "moto", pytest.param("ceph_rgw", marks=pytest.mark.ceph)])
 def s3(request: pytest.FixtureRequest) -> Iterator[tuple[ServerHandle, str]]:
     """A server with a fresh bucket holding ``KEY`` (``DATA``)."""
     server: ServerHandle = request.getfixturevalue(f"{request.param}_server")
