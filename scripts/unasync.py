@@ -10,10 +10,11 @@ this command; do not edit it, edit the source and regenerate::
     python scripts/unasync.py --check    # exit 1 with a diff if one is stale (CI)
     python scripts/unasync.py --list     # the pairs
 
-What cannot be said the same way on both sides (a worker-thread hop, ``asign`` versus
-``sign``) lives behind a small hand-written seam with an ``Async`` and a sync class of
-the same shape, so the source names the async one
-and the table below renames it.
+What only the async side does (a worker-thread hop, ``asign`` versus ``sign``) lives in a
+small hand-written module (``mediakit/service/_hops.py``); the source calls it in a shape
+that ``CALLS`` below turns into the plain sync call, and the lines that set it up end
+with ``# unasync: remove`` so they are left out of the sync twin. An import left unused
+by the substitution is dropped by ruff.
 
 Adding a pair
 -------------
@@ -48,6 +49,7 @@ COMMAND = "python scripts/unasync.py"
 
 #: (async source, generated sync twin), relative to the repository root.
 PAIRS: list[tuple[str, str]] = [
+    ("src/mediakit/service/_async.py", "src/mediakit/service/_sync.py"),
     ("src/mediakit/service/_serving_async.py", "src/mediakit/service/_serving_sync.py"),
     ("src/mediakit/proxy/_async.py", "src/mediakit/proxy/_sync.py"),
 ]
@@ -80,8 +82,7 @@ NAMES: dict[str, str] = {
     "AsyncMediaService": "MediaService",
     "AsyncMediaKit": "MediaKit",
     "AsyncServing": "SyncServing",
-    "AsyncStepRunner": "StepRunner",
-    "AsyncSigning": "Signing",
+    "_asigner": "signer",  # AsyncMediaService._asigner.asign(...) -> self.signer.sign(...)
     # storage
     "AsyncObjectStore": "ObjectStore",
     "AsyncS3ObjectStore": "S3ObjectStore",
@@ -112,6 +113,17 @@ KEYWORDS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bawait\s+"), ""),
 ]
 
+#: mediakit's call shapes that only the async side has (after ``KEYWORDS``).
+CALLS: list[tuple[re.Pattern[str], str]] = [
+    # AsyncMediaService runs database steps through its AsyncStepRunner (worker thread,
+    # or inline reads); the sync service calls them: self._db.read(step, a) -> step(a)
+    (re.compile(r"\bself\._db\.(?:read|write)\(\s*([\w.]+),\s*"), r"\1("),
+]
+
+#: A source line ending with this comment is left out of the sync twin (what only the
+#: async side needs, e.g. the field holding its step runner).
+REMOVE = "# unasync: remove"
+
 
 def _names_pattern(table: dict[str, str]) -> re.Pattern[str]:
     words = sorted(table, key=len, reverse=True)  # longest first: AsyncClosableIterator
@@ -124,7 +136,10 @@ _WORDS = _names_pattern(_TABLE)
 
 def unasync_text(text: str) -> str:
     """The sync twin of async source ``text`` (before formatting)."""
-    for pattern, repl in KEYWORDS:
+    text = "".join(
+        line for line in text.splitlines(keepends=True) if not line.rstrip().endswith(REMOVE)
+    )
+    for pattern, repl in KEYWORDS + CALLS:
         text = pattern.sub(repl, text)
     return _WORDS.sub(lambda m: _TABLE[m.group(1)], text)
 

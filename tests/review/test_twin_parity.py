@@ -122,10 +122,10 @@ def test_media_service_twins() -> None:
 
 def test_media_service_constructors_match() -> None:
     """Both services are built from the same fields, with the same defaults (the async
-    one also decides at construction whether its reads may run on the event loop: a local
-    SQLite file is faster read inline than through a worker thread; the sync one has no
-    loop to spare)."""
-    only_async = {"inline_reads"}  # attrs alias of _inline_reads
+    one also holds, from ``service/_hops.py``, the runner of its database steps, which
+    decides whether reads may run on the event loop, and a signer it can await; the sync
+    one calls the steps and the signer)."""
+    only_async = {"db", "asigner"}  # attrs aliases of _db and _asigner
     assert _fields(MediaService) == [
         f for f in _fields(AsyncMediaService) if f[0] not in only_async
     ]

@@ -1,29 +1,22 @@
-"""The asynchronous media service, twin of :class:`~mediakit.service.MediaService`.
+"""The media service: one method per endpoint, sequencing I/O only.
 
-Same methods, same decisions (the pure :mod:`~mediakit.service._policy` and
-:mod:`~mediakit.service._views`), same database steps (:mod:`~mediakit.service._steps`).
-What differs is only how I/O is done:
+Every decision (who may see what, which object and headers to serve, field rules, the
+JSON shape) is a call into :mod:`~mediakit.service._policy` or
+:mod:`~mediakit.service._views`, and every database step is a shared function of
+:mod:`~mediakit.service._steps`. The service only sequences those with the object
+store and the signer.
 
-- the object store is an :class:`~mediakit.storage.AsyncObjectStore` (aioboto3, or a
-  thread bridge over a sync store), so streaming never blocks the event loop;
-- URLs are signed with ``asign`` when the signer has it (singleflight across tasks);
-- repositories are synchronous (SQLAlchemy Core, memory), so each use case's database
-  step runs in a worker thread, in one ``anyio.to_thread.run_sync`` hop per request.
-  That is a deliberate trade: a few tens of microseconds per request instead of a
-  second, async copy of every repository. Read-only steps on repositories that read
-  in process without waiting (a SQLite file in WAL mode, memory:
-  :attr:`Repositories.reads_in_process <mediakit.repositories.Repositories.reads_in_process>`)
-  run inline instead: there the hop costs more than the query.
+Written once, for asyncio, in ``service/_async.py``; the sync service in
+``service/_sync.py`` is generated from it by ``scripts/unasync.py``. What only the async
+service does (database steps in a worker thread, awaited signing) is in
+:mod:`mediakit.service._hops`.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
-from typing import ParamSpec, TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 
-import anyio.to_thread
 import attrs
 
 from mediakit import keys
@@ -39,8 +32,10 @@ from mediakit.service import _delivery as delivery
 from mediakit.service import _policy as policy
 from mediakit.service import _steps as steps
 from mediakit.service import _views as views
+from mediakit.service._hops import AsyncStepRunner, async_signer
 from mediakit.service._mount import mount_base
 from mediakit.service._ports import (
+    AsyncUrlSigner,
     JobRunner,
     LocalVerifier,
     SignedUrlLike,
@@ -68,8 +63,6 @@ from mediakit.uploads.multipart import AsyncFilePart, AsyncMultipartReader, Form
 __all__ = ["AsyncMediaService"]
 
 log = logging.getLogger("mediakit.service")
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 async def _capture_fields(
@@ -85,7 +78,13 @@ async def _capture_fields(
 
 @attrs.define
 class AsyncMediaService:
-    """The use cases behind every endpoint, for asyncio apps (FastAPI, Django ASGI)."""
+    """The use cases behind every endpoint: the async service for asyncio apps (FastAPI,
+    Django ASGI), the sync one for WSGI apps, scripts and workers.
+
+    Methods take the calling :class:`~mediakit.models.Principal` and return the
+    contract's JSON as typed dicts (:class:`~mediakit.service.ImageView` and the
+    like), or raise :class:`~mediakit.errors.MediaKitError`.
+    """
 
     settings: Settings
     store: AsyncObjectStore
@@ -106,26 +105,17 @@ class AsyncMediaService:
     _serving: AsyncServing = attrs.field(init=False)
     _limits: UploadLimits = attrs.field(init=False)
     _offload: Offload = attrs.field(init=False)
-    _inline_reads: bool = attrs.field(init=False)
+    _db: AsyncStepRunner = attrs.field(init=False)  # unasync: remove
+    _asigner: AsyncUrlSigner = attrs.field(init=False)  # unasync: remove
 
     def __attrs_post_init__(self) -> None:
-        self._inline_reads = bool(getattr(self.repos, "reads_in_process", False))
+        self._db = AsyncStepRunner(self.repos)  # unasync: remove
+        self._asigner = async_signer(self.signer)  # unasync: remove
         self._serving = AsyncServing(self.store, self.settings.proxy_chunk_size, self.info_cache)
         self._limits = UploadLimits.from_settings(self.settings)
         self._offload = Offload(
             self.settings.offload_location, delivery.offload_origins(self.settings)
         )
-
-    async def _db(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run one synchronous database step in a worker thread."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
-
-    async def _read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run one read-only database step: inline when the repositories read in
-        process without waiting (SQLite file, memory), else in a worker thread."""
-        if self._inline_reads:
-            return fn(*args, **kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
     # --- URLs and JSON ------------------------------------------------------------
 
@@ -134,19 +124,12 @@ class AsyncMediaService:
     ) -> SignedUrlLike:
         if self.settings.delivery != "presigned":
             return self._proxy_url(item_id, params)
-        asign = getattr(self.signer, "asign", None)
-        if asign is None:
-            return self.signer.sign(
-                target.key, content_type=target.content_type, disposition=target.disposition
-            )
-        signed: SignedUrlLike = await asign(
+        return await self._asigner.asign(
             target.key, content_type=target.content_type, disposition=target.disposition
         )
-        return signed
 
     def _proxy_url(self, item_id: str, params: Mapping[str, str]) -> SignedUrlLike:
-        """See :meth:`MediaService._proxy_url`."""
-        if self.grants is None:
+        if self.grants is None:  # no signing secret wired: the proxy needs a principal
             return policy.proxy_url(
                 mount_base(self.proxy_base, PROXY_PATH),
                 item_id,
@@ -159,21 +142,6 @@ class AsyncMediaService:
 
     async def _image_json(self, image: Image) -> ImageView:
         original, thumbs = policy.image_targets(image)
-        asign = getattr(self.signer, "asign", None)
-        if asign is not None and self.settings.delivery == "presigned":
-            # _url inlined for the common case: listings sign 4 URLs per image
-            return views.image_view(
-                image,
-                await asign(
-                    original.key,
-                    content_type=original.content_type,
-                    disposition=original.disposition,
-                ),
-                {
-                    name: await asign(t.key, content_type=t.content_type, disposition=t.disposition)
-                    for name, t in thumbs.items()
-                },
-            )
         return views.image_view(
             image,
             await self._url(image.id, original, {}),
@@ -181,10 +149,13 @@ class AsyncMediaService:
         )
 
     async def _delete_objects(self, owned: Sequence[str], prefix: str) -> None:
-        # See MediaService._delete_objects: rows are gone first; failures leave orphans.
+        # Rows are already gone: nobody gets a new URL for these objects. A storage
+        # failure here leaves orphans for `mediakit gc`, never a row without its bytes.
         try:
-            found = [k async for k in self.store.list_keys(prefix)]
-            await self.store.delete_many(sorted({*owned, *found}))
+            doomed = set(owned)
+            async for key in self.store.list_keys(prefix):
+                doomed.add(key)
+            await self.store.delete_many(sorted(doomed))
         except MediaKitError:
             log.warning("could not delete objects under %r; gc will", prefix, exc_info=True)
         finally:
@@ -209,10 +180,10 @@ class AsyncMediaService:
         limit: int = 50,
         cursor: str | None = None,
     ) -> PageView[ImageView]:
-        """See :meth:`MediaService.list_images`."""
+        """A page of images, newest first: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
-        page = await self._read(
+        page = await self._db.read(
             steps.list_images, self.repos, admin=admin, limit=limit, cursor=cursor
         )
         return views.page_view([await self._image_json(i) for i in page.items], page.next_cursor)
@@ -220,11 +191,11 @@ class AsyncMediaService:
     async def get_image(
         self, principal: Principal, image_id: str, *, admin: bool = False
     ) -> ImageView:
-        """See :meth:`MediaService.get_image`."""
+        """One image with its URLs; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
         return await self._image_json(
-            await self._read(steps.load_image, self.repos, principal, image_id)
+            await self._db.read(steps.load_image, self.repos, principal, image_id)
         )
 
     async def update_image(
@@ -236,18 +207,18 @@ class AsyncMediaService:
         description: str | None = None,
         visible: bool | None = None,
     ) -> ImageView:
-        """See :meth:`MediaService.update_image`."""
+        """Change an image's title, description or visibility (admins)."""
         policy.require_admin(principal)
         changes = policy.image_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        image = await self._db(steps.update_image, self.repos, principal, image_id, changes)
+        image = await self._db.write(steps.update_image, self.repos, principal, image_id, changes)
         return await self._image_json(image)
 
     async def delete_image(self, principal: Principal, image_id: str) -> None:
-        """See :meth:`MediaService.delete_image`."""
+        """Delete an image and every object it owns (admins): the row first, then the objects."""
         policy.require_admin(principal)
-        image = await self._db(steps.remove_image, self.repos, principal, image_id)
+        image = await self._db.write(steps.remove_image, self.repos, principal, image_id)
         await self._delete_objects(image.object_keys(), keys.image_prefix(image_id))
 
     async def upload_images(
@@ -258,7 +229,11 @@ class AsyncMediaService:
         content_type: str | None,
         content_length: int | str | None = None,
     ) -> UploadView[ImageView]:
-        """See :meth:`MediaService.upload_images`."""
+        """Stream a multipart body of images into the store (admins): ``{"items": [...]}``.
+
+        All or nothing (see :mod:`mediakit.uploads.ingest`); the optional ``title`` and
+        ``visible`` fields apply to every image; processing is queued afterwards.
+        """
         policy.require_admin(principal)
         async with self.limiter.ahold(principal.id):
             reader = AsyncMultipartReader(
@@ -274,12 +249,12 @@ class AsyncMediaService:
                 max_pixels=self.settings.image_max_pixels,
             )
         changes = policy.upload_changes(fields, self.clock.now())
-        images = await self._db(self._finish_images, images, changes)
+        images = await self._db.write(self._finish_images, images, changes)
         return {"items": [await self._image_json(i) for i in images]}
 
     def _finish_images(self, images: list[Image], changes: dict[str, object]) -> list[Image]:
-        # As MediaService.upload_images: one item per stored file, the row as created
-        # when it is gone by the final read (never a shorter list than the upload).
+        # One item per stored file, the row as created when it is gone by the final
+        # read (never a shorter list than the upload).
         if changes:
             images = [self.repos.images.update(i.id, changes) for i in images]
         self._submit("process_image", "image_id", [i.id for i in images])
@@ -295,9 +270,9 @@ class AsyncMediaService:
         description: str | None = None,
         visible: bool | None = None,
     ) -> MusicSetDetail:
-        """See :meth:`MediaService.create_music_set`."""
+        """Create an empty music set (admins); hidden unless ``visible``."""
         policy.require_admin(principal)
-        music_set = await self._db(
+        music_set = await self._db.write(
             steps.create_music_set,
             self.repos,
             principal,
@@ -316,10 +291,10 @@ class AsyncMediaService:
         limit: int = 50,
         cursor: str | None = None,
     ) -> PageView[MusicSetView]:
-        """See :meth:`MediaService.list_music_sets`."""
+        """A page of music sets: visible ones, or all for ``admin`` listings."""
         if admin:
             policy.require_admin(principal)
-        rows, next_cursor = await self._read(
+        rows, next_cursor = await self._db.read(
             steps.list_music_sets, self.repos, admin=admin, limit=limit, cursor=cursor
         )
         return views.page_view([views.music_set_view(s, n) for s, n in rows], next_cursor)
@@ -327,10 +302,10 @@ class AsyncMediaService:
     async def get_music_set(
         self, principal: Principal, set_id: str, *, admin: bool = False
     ) -> MusicSetDetail:
-        """See :meth:`MediaService.get_music_set`."""
+        """A music set with its tracks in order; a hidden one is ``NotFound`` for non-admins."""
         if admin:
             policy.require_admin(principal)
-        music_set, tracks = await self._read(steps.load_music_set, self.repos, principal, set_id)
+        music_set, tracks = await self._db.read(steps.load_music_set, self.repos, principal, set_id)
         return views.music_set_view(music_set, len(tracks), tracks)
 
     async def update_music_set(
@@ -342,12 +317,12 @@ class AsyncMediaService:
         description: str | None = None,
         visible: bool | None = None,
     ) -> MusicSetDetail:
-        """See :meth:`MediaService.update_music_set`."""
+        """Change a set's title, description or visibility (admins); the detail view."""
         policy.require_admin(principal)
         changes = policy.music_set_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        music_set, tracks = await self._db(
+        music_set, tracks = await self._db.write(
             steps.update_music_set, self.repos, principal, set_id, changes
         )
         return views.music_set_view(music_set, len(tracks), tracks)
@@ -355,13 +330,13 @@ class AsyncMediaService:
     async def set_music_set_visibility(
         self, principal: Principal, set_id: str, visible: bool
     ) -> MusicSetDetail:
-        """See :meth:`MediaService.set_music_set_visibility`."""
+        """Show or hide a music set (admins)."""
         return await self.update_music_set(principal, set_id, visible=visible)
 
     async def delete_music_set(self, principal: Principal, set_id: str) -> None:
-        """See :meth:`MediaService.delete_music_set`."""
+        """Delete a set, its tracks and all their objects (admins): rows first, then objects."""
         policy.require_admin(principal)
-        owned = await self._db(steps.remove_music_set, self.repos, principal, set_id)
+        owned = await self._db.write(steps.remove_music_set, self.repos, principal, set_id)
         await self._delete_objects(owned, keys.music_set_prefix(set_id))
 
     # --- tracks -------------------------------------------------------------------
@@ -375,9 +350,9 @@ class AsyncMediaService:
         content_type: str | None,
         content_length: int | str | None = None,
     ) -> UploadView[TrackView]:
-        """See :meth:`MediaService.upload_tracks`."""
+        """Stream a multipart body of audio files to the end of a set (admins)."""
         policy.require_admin(principal)
-        await self._read(steps.load_music_set, self.repos, principal, set_id)
+        await self._db.read(steps.load_music_set, self.repos, principal, set_id)
         async with self.limiter.ahold(principal.id):
             reader = AsyncMultipartReader(
                 body, content_type=content_type, content_length=content_length, limits=self._limits
@@ -392,7 +367,7 @@ class AsyncMediaService:
                 clock=self.clock,
             )
         changes = policy.track_upload_changes(fields, self.clock.now())
-        done = await self._db(self._finish_tracks, tracks, changes)
+        done = await self._db.write(self._finish_tracks, tracks, changes)
         return {"items": [views.track_view(t) for t in done]}
 
     def _finish_tracks(self, tracks: list[Track], changes: dict[str, object]) -> list[Track]:
@@ -405,24 +380,26 @@ class AsyncMediaService:
     async def update_track(
         self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
     ) -> TrackView:
-        """See :meth:`MediaService.update_track`."""
+        """Rename a track (admins)."""
         policy.require_admin(principal)
         changes = policy.track_changes(self.clock.now(), title=title)
-        track = await self._db(steps.update_track, self.repos, principal, set_id, track_id, changes)
+        track = await self._db.write(
+            steps.update_track, self.repos, principal, set_id, track_id, changes
+        )
         return views.track_view(track)
 
     async def delete_track(self, principal: Principal, set_id: str, track_id: str) -> None:
-        """See :meth:`MediaService.delete_track`."""
+        """Delete a track and its objects (admins); the other tracks keep their order."""
         policy.require_admin(principal)
-        track = await self._db(steps.remove_track, self.repos, principal, set_id, track_id)
+        track = await self._db.write(steps.remove_track, self.repos, principal, set_id, track_id)
         await self._delete_objects(track.object_keys(), keys.track_prefix(set_id, track_id))
 
     async def reorder_tracks(
         self, principal: Principal, set_id: str, track_ids: Sequence[str]
     ) -> MusicSetDetail:
-        """See :meth:`MediaService.reorder_tracks`."""
+        """Put a set's tracks in the given order (exactly the set's tracks; admins)."""
         policy.require_admin(principal)
-        music_set, tracks = await self._db(
+        music_set, tracks = await self._db.write(
             steps.reorder_tracks, self.repos, principal, set_id, track_ids
         )
         return views.music_set_view(music_set, len(tracks), tracks)
@@ -430,16 +407,16 @@ class AsyncMediaService:
     async def stream_url(
         self, principal: Principal, set_id: str, track_id: str, quality: str | None = None
     ) -> StreamUrl:
-        """See :meth:`MediaService.stream_url`."""
-        track = await self._read(steps.load_track, self.repos, principal, set_id, track_id)
+        """A URL streaming one tier of a track (the configured default when none is named)."""
+        track = await self._db.read(steps.load_track, self.repos, principal, set_id, track_id)
         tier = policy.parse_quality(quality, self.settings.audio_quality_default)
         target = policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
         signed = await self._url(track.id, target, {"quality": target.label})
         return views.stream_view(signed, target.label, target.content_type)
 
     async def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
-        """See :meth:`MediaService.download_url`."""
-        track = await self._read(steps.load_track, self.repos, principal, set_id, track_id)
+        """A URL serving a track's original as an attachment named after the upload."""
+        track = await self._db.read(steps.load_track, self.repos, principal, set_id, track_id)
         target = policy.track_download_target(track)
         signed = await self._url(track.id, target, {"quality": "original"})
         return views.download_view(signed, track.filename)
@@ -457,11 +434,18 @@ class AsyncMediaService:
         size: str | None = None,
         query: Mapping[str, str] | None = None,
     ) -> ServedObject[AsyncIterator[bytes]]:
-        """See :meth:`MediaService.proxy`."""
+        """Serve a track tier or an image through the Range proxy, checking access each time.
+
+        The caller is ``principal``; without one, the ``exp``/``sig`` grant in ``query``
+        (from a URL this service handed out) must be valid for this media and variant
+        (``Forbidden`` when tampered or expired, ``Unauthorized`` when absent). Either
+        way the item's visibility is checked now: hidden or deleted is ``NotFound``.
+        With ``MEDIA_DELIVERY=offload`` the answer is an empty ``X-Accel-Redirect``.
+        """
         who = delivery.proxy_principal(
             principal, self.grants, media_id, delivery.proxy_variant(quality, size), query
         )
-        target = await self._read(
+        target = await self._db.read(
             steps.proxy_target,
             self.repos,
             who,
@@ -473,8 +457,10 @@ class AsyncMediaService:
         )
         if self.settings.delivery == "offload":
             # S3's answer carries the signed type, and nginx keeps it: allowlist it here.
-            signed = await self._sign(
-                attrs.evolve(target, content_type=safe_content_type(target.content_type))
+            signed = await self._asigner.asign(
+                target.key,
+                content_type=safe_content_type(target.content_type),
+                disposition=target.disposition,
             )
             return await self._serving.offload(
                 target.key,
@@ -489,21 +475,10 @@ class AsyncMediaService:
             target.key, method, headers, target.content_type, target.disposition
         )
 
-    async def _sign(self, target: policy.ServeTarget) -> SignedUrlLike:
-        asign = getattr(self.signer, "asign", None)
-        if asign is None:
-            return self.signer.sign(
-                target.key, content_type=target.content_type, disposition=target.disposition
-            )
-        signed: SignedUrlLike = await asign(
-            target.key, content_type=target.content_type, disposition=target.disposition
-        )
-        return signed
-
     async def serve_local(
         self, key: str, query: Mapping[str, str], *, method: str, headers: Mapping[str, str]
     ) -> ServedObject[AsyncIterator[bytes]]:
-        """See :meth:`MediaService.serve_local`."""
+        """Serve a signed URL of the filesystem store (``Forbidden`` if tampered or expired)."""
         if self.local is None:
             raise NotFound("This server does not serve local files; its store is not local.")
         grant = self.local.verify(key, query)

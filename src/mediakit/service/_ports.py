@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from mediakit.processing.jobs import JobRunner
 
@@ -50,6 +50,7 @@ class UrlSigner(Protocol):
         ...
 
 
+@runtime_checkable
 class AsyncUrlSigner(UrlSigner, Protocol):
     """A signer that can also be awaited (singleflight across asyncio tasks)."""
 

@@ -1,11 +1,17 @@
-"""The synchronous media service: one method per endpoint, sequencing I/O only.
+# GENERATED from src/mediakit/service/_async.py by scripts/unasync.py: do not edit.
+# Edit the async source and run `python scripts/unasync.py` (CI checks this file is fresh).
+"""The media service: one method per endpoint, sequencing I/O only.
 
 Every decision (who may see what, which object and headers to serve, field rules, the
 JSON shape) is a call into :mod:`~mediakit.service._policy` or
 :mod:`~mediakit.service._views`, and every database step is a shared function of
-:mod:`~mediakit.service._steps`. This class only sequences those with the object
-store and the signer. :class:`~mediakit.service.AsyncMediaService` is its twin for
-asyncio and must stay in step with it method for method.
+:mod:`~mediakit.service._steps`. The service only sequences those with the object
+store and the signer.
+
+Written once, for asyncio, in ``service/_async.py``; the sync service in
+``service/_sync.py`` is generated from it by ``scripts/unasync.py``. What only the async
+service does (database steps in a worker thread, awaited signing) is in
+:mod:`mediakit.service._hops`.
 """
 
 from __future__ import annotations
@@ -72,7 +78,8 @@ def _capture_fields(
 
 @attrs.define
 class MediaService:
-    """The use cases behind every endpoint, for WSGI apps, scripts and workers.
+    """The use cases behind every endpoint: the async service for asyncio apps (FastAPI,
+    Django ASGI), the sync one for WSGI apps, scripts and workers.
 
     Methods take the calling :class:`~mediakit.models.Principal` and return the
     contract's JSON as typed dicts (:class:`~mediakit.service.ImageView` and the
@@ -141,14 +148,23 @@ class MediaService:
         # Rows are already gone: nobody gets a new URL for these objects. A storage
         # failure here leaves orphans for `mediakit gc`, never a row without its bytes.
         try:
-            doomed = sorted({*owned, *self.store.list_keys(prefix)})
-            self.store.delete_many(doomed)
+            doomed = set(owned)
+            for key in self.store.list_keys(prefix):
+                doomed.add(key)
+            self.store.delete_many(sorted(doomed))
         except MediaKitError:
             log.warning("could not delete objects under %r; gc will", prefix, exc_info=True)
         finally:
             for key in owned:
                 if self.info_cache is not None:
                     self.info_cache.discard(key)
+
+    def _submit(self, task: str, arg: str, ids: Sequence[str]) -> None:
+        for item_id in ids:
+            try:
+                self.runner.submit(task, **{arg: item_id})
+            except Exception:
+                log.exception("could not queue %s for %s; it stays pending", task, item_id)
 
     # --- images -------------------------------------------------------------------
 
@@ -186,7 +202,8 @@ class MediaService:
         changes = policy.image_changes(
             self.clock.now(), title=title, description=description, visible=visible
         )
-        return self._image_json(steps.update_image(self.repos, principal, image_id, changes))
+        image = steps.update_image(self.repos, principal, image_id, changes)
+        return self._image_json(image)
 
     def delete_image(self, principal: Principal, image_id: str) -> None:
         """Delete an image and every object it owns (admins): the row first, then the objects."""
@@ -222,18 +239,16 @@ class MediaService:
                 max_pixels=self.settings.image_max_pixels,
             )
         changes = policy.upload_changes(fields, self.clock.now())
+        images = self._finish_images(images, changes)
+        return {"items": [self._image_json(i) for i in images]}
+
+    def _finish_images(self, images: list[Image], changes: dict[str, object]) -> list[Image]:
+        # One item per stored file, the row as created when it is gone by the final
+        # read (never a shorter list than the upload).
         if changes:
             images = [self.repos.images.update(i.id, changes) for i in images]
         self._submit("process_image", "image_id", [i.id for i in images])
-        images = [self.repos.images.get(i.id) or i for i in images]
-        return {"items": [self._image_json(i) for i in images]}
-
-    def _submit(self, task: str, arg: str, ids: Sequence[str]) -> None:
-        for item_id in ids:
-            try:
-                self.runner.submit(task, **{arg: item_id})
-            except Exception:
-                log.exception("could not queue %s for %s; it stays pending", task, item_id)
+        return [self.repos.images.get(i.id) or i for i in images]
 
     # --- music sets ---------------------------------------------------------------
 
@@ -248,7 +263,12 @@ class MediaService:
         """Create an empty music set (admins); hidden unless ``visible``."""
         policy.require_admin(principal)
         music_set = steps.create_music_set(
-            self.repos, principal, self.clock.now(), title, description, visible
+            self.repos,
+            principal,
+            self.clock.now(),
+            title,
+            description,
+            visible,
         )
         return views.music_set_view(music_set, 0, [])
 
@@ -334,11 +354,15 @@ class MediaService:
                 clock=self.clock,
             )
         changes = policy.track_upload_changes(fields, self.clock.now())
+        done = self._finish_tracks(tracks, changes)
+        return {"items": [views.track_view(t) for t in done]}
+
+    def _finish_tracks(self, tracks: list[Track], changes: dict[str, object]) -> list[Track]:
+        # See _finish_images.
         if changes:
             tracks = [self.repos.tracks.update(t.id, changes) for t in tracks]
         self._submit("process_track", "track_id", [t.id for t in tracks])
-        tracks = [self.repos.tracks.get(t.id) or t for t in tracks]
-        return {"items": [views.track_view(t) for t in tracks]}
+        return [self.repos.tracks.get(t.id) or t for t in tracks]
 
     def update_track(
         self, principal: Principal, set_id: str, track_id: str, *, title: str | None = None
@@ -346,9 +370,8 @@ class MediaService:
         """Rename a track (admins)."""
         policy.require_admin(principal)
         changes = policy.track_changes(self.clock.now(), title=title)
-        return views.track_view(
-            steps.update_track(self.repos, principal, set_id, track_id, changes)
-        )
+        track = steps.update_track(self.repos, principal, set_id, track_id, changes)
+        return views.track_view(track)
 
     def delete_track(self, principal: Principal, set_id: str, track_id: str) -> None:
         """Delete a track and its objects (admins); the other tracks keep their order."""
@@ -369,13 +392,10 @@ class MediaService:
     ) -> StreamUrl:
         """A URL streaming one tier of a track (the configured default when none is named)."""
         track = steps.load_track(self.repos, principal, set_id, track_id)
-        target = self._stream_target(track, quality)
+        tier = policy.parse_quality(quality, self.settings.audio_quality_default)
+        target = policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
         signed = self._url(track.id, target, {"quality": target.label})
         return views.stream_view(signed, target.label, target.content_type)
-
-    def _stream_target(self, track: Track, quality: str | None) -> policy.ServeTarget:
-        tier = policy.parse_quality(quality, self.settings.audio_quality_default)
-        return policy.track_stream_target(track, tier, pre_encode=self.settings.audio_pre_encode)
 
     def download_url(self, principal: Principal, set_id: str, track_id: str) -> DownloadUrl:
         """A URL serving a track's original as an attachment named after the upload."""

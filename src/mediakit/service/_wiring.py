@@ -50,6 +50,7 @@ from mediakit.storage import (
     build_object_store,
 )
 from mediakit.uploads import limiter_from_settings
+from mediakit.values import AsyncClosable, Closable
 
 __all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "build_service"]
 
@@ -103,21 +104,18 @@ class MediaKit:
         (the database's, the limiter's, the store's ranged-read pool)."""
         self.runner.shutdown()
         for part in (self.limiter, self.repos, self.store):
-            close = getattr(part, "close", None)
-            if close is not None:
+            if isinstance(part, Closable):
                 with contextlib.suppress(Exception):
-                    close()
+                    part.close()
 
     async def aclose(self) -> None:
         """:meth:`close`, plus the async connections: the store's (aioboto3) and the
         limiter's (``redis.asyncio``, opened by the async service's uploads)."""
-        aclose = getattr(self.astore, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        limiter_aclose = getattr(self.limiter, "aclose", None)
-        if limiter_aclose is not None:
+        if isinstance(self.astore, AsyncClosable):
+            await self.astore.aclose()
+        if isinstance(self.limiter, AsyncClosable):
             with contextlib.suppress(Exception):  # as close(): shutdown goes on
-                await limiter_aclose()
+                await self.limiter.aclose()
         self.close()
 
 
