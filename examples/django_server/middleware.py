@@ -3,15 +3,14 @@ mediakit's API.
 
 Django's built-in middleware classes are synchronous (``MiddlewareMixin``): under ASGI,
 each of their ``process_request`` / ``process_view`` / ``process_response`` runs through
-``sync_to_async``, a hop to Django's one thread-sensitive worker and back. The seven this
-project uses (the admin needs them) cost an API request thirteen hops, about 1.5 ms of
-CPU (measured with ``python -m benchmarks.routes --only seek``): more than the rest of a
-Range proxy seek.
+``sync_to_async``, a hop to Django's thread-sensitive worker and back. The seven this
+project uses (the admin needs them) cost an API request thirteen hops, about 0.5 ms of
+CPU on the benchmark machine (``python -m benchmarks.routes --only seek``).
 
 Their hooks do no I/O for a request that leaves the session alone (all of mediakit's
-API with bearer tokens): they read headers and cookies and set lazy attributes. The
-subclasses here run them inline on the event loop for paths under ``/api/v1/``, and as
-Django does (in the worker thread) for every other path, and for any response whose
+API with bearer tokens, and the readiness probe): they read headers and cookies and set
+lazy attributes. The subclasses here run them inline on the event loop for those paths,
+and as Django does (in the worker thread) for every other path and for any response whose
 request touched the session (saving it is a database write).
 """
 
@@ -33,7 +32,7 @@ from django.middleware.security import SecurityMiddleware
 from django.utils.deprecation import MiddlewareMixin
 
 __all__ = [
-    "API_PREFIX",
+    "INLINE_PATHS",
     "InlineAuthenticationMiddleware",
     "InlineCommonMiddleware",
     "InlineCsrfViewMiddleware",
@@ -43,8 +42,9 @@ __all__ = [
     "InlineXFrameOptionsMiddleware",
 ]
 
-API_PREFIX = "/api/v1/"
-"""Requests under this path run the hooks inline."""
+INLINE_PATHS = ("/api/v1/", "/healthz")
+"""Requests under these paths run the hooks inline: the API and the readiness probe,
+neither of which touches the session."""
 
 
 def _session_touched(request: HttpRequest) -> bool:
@@ -57,7 +57,7 @@ class _InlineForApi(MiddlewareMixin):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Django's ``MiddlewareMixin.__acall__``, without the hops for API paths."""
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(INLINE_PATHS):
             response: HttpResponseBase = await super().__acall__(request)
             return response
         process_request: Callable[..., Any] | None = getattr(self, "process_request", None)
