@@ -51,6 +51,7 @@ COMMAND = "python scripts/unasync.py"
 PAIRS: list[tuple[str, str]] = [
     ("src/mediakit/service/_async.py", "src/mediakit/service/_sync.py"),
     ("src/mediakit/service/_serving_async.py", "src/mediakit/service/_serving_sync.py"),
+    ("src/mediakit/proxy/_async.py", "src/mediakit/proxy/_sync.py"),
 ]
 
 #: Python's own async spellings and their sync twins (whole words only).
@@ -85,10 +86,14 @@ NAMES: dict[str, str] = {
     # storage
     "AsyncObjectStore": "ObjectStore",
     "AsyncS3ObjectStore": "S3ObjectStore",
+    "AsyncOpenedRange": "OpenedRange",
+    "AsyncRangeOpener": "RangeOpener",
     # proxy
     "AsyncProxyResponse": "ProxyResponse",
     "AsyncFixedBody": "FixedBody",
     "open_async": "open_sync",
+    "stream_async": "stream_sync",
+    "_relay_async": "_relay_sync",
     # presign
     "AsyncUrlSigner": "UrlSigner",
     "asign": "sign",

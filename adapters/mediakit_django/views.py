@@ -44,6 +44,7 @@ from mediakit.contract import (
 )
 from mediakit.errors import MediaKitError, UnprocessableEntity, UploadTooLarge
 from mediakit.models import Principal
+from mediakit.proxy import body_in_full
 from mediakit.service import LOCAL_PATH, PROXY_PATH, ServedObject, has_grant
 from mediakit.values import AsyncClosable
 from mediakit_django import auth
@@ -149,11 +150,18 @@ class _ClosingAsyncBody:
         task.add_done_callback(self._tasks.discard)
 
 
-def _streaming(served: ServedObject[Any]) -> StreamingHttpResponse:
-    body = served.body
-    if not hasattr(body, "close") and hasattr(body, "aclose"):
-        body = _ClosingAsyncBody(body)
-    response = StreamingHttpResponse(body, status=served.status)
+def _streaming(served: ServedObject[Any]) -> HttpResponseBase:
+    """The response of a served object: a plain one when the whole body is in hand (a
+    seek of at most one chunk, HEAD, 304), else streaming."""
+    response: HttpResponseBase
+    whole = body_in_full(served.body)
+    if whole is not None:
+        response = HttpResponse(whole, status=served.status)
+    else:
+        body = served.body
+        if not hasattr(body, "close") and hasattr(body, "aclose"):
+            body = _ClosingAsyncBody(body)
+        response = StreamingHttpResponse(body, status=served.status)
     if not any(name.lower() == "content-type" for name in served.headers):
         del response["Content-Type"]  # no Django default on 304s and empty bodies
     for name, value in served.headers.items():

@@ -4,7 +4,7 @@ default), checking the signature and expiry, with Range and conditional requests
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import StreamingResponse
 
 from mediakit.contract import LOCAL_PATH
@@ -22,7 +22,7 @@ def add_local_file_routes(router: APIRouter, service: Callable[..., Any]) -> Non
 
     async def local_file(
         request: Request, svc: Svc, key: Annotated[str, Path(description="Object key.")]
-    ) -> StreamingResponse:
+    ) -> Response:
         """Serve a signed URL of the filesystem store (the embedded default)."""
         result = await svc.serve_local(
             key, dict(request.query_params), method=request.method, headers=request.headers

@@ -7,7 +7,7 @@ and conditional requests, and answers HEAD; access is checked on every request.
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from mediakit.contract import PROXY_PATH
@@ -44,7 +44,7 @@ def add_media_stream_routes(
         sig: Annotated[
             str | None, Query(description="Grant signature (from a handed-out URL).")
         ] = None,
-    ) -> StreamingResponse:
+    ) -> Response:
         """Stream a track tier or an image through the app, with Range and conditional requests.
 
         Authorized by the caller's principal, or by the short-lived grant (`exp`, `sig`)

@@ -16,6 +16,8 @@ from typing import Any
 
 from mediakit.errors import ConfigurationError
 
+_SHM = "/dev/shm"  # noqa: S108 - gunicorn's worker heartbeat, a file it creates itself
+
 
 def _build_kit(worker: Any) -> None:
     from mediakit_django.kit import get_kit
@@ -36,6 +38,9 @@ def _serve_wsgi(host: str, port: int) -> None:
                 "accesslog": "-",
                 "timeout": 120,
                 "graceful_timeout": 5,
+                # the worker's heartbeat file in memory: on disk, its fchmod per loop
+                # turn costs every request (gunicorn's own advice for containers)
+                "worker_tmp_dir": _SHM if os.path.isdir(_SHM) else None,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)

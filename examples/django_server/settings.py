@@ -44,6 +44,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+if _async:
+    # the same middleware without a thread hop per hook on the API (see the module)
+    MIDDLEWARE = [
+        "examples.django_server.middleware.Inline" + name.rsplit(".", 1)[1] for name in MIDDLEWARE
+    ]
 ROOT_URLCONF = "examples.django_server.urls"
 TEMPLATES = [
     {
@@ -63,6 +68,10 @@ WSGI_APPLICATION = "examples.django_server.wsgi.application"
 if _async:
     ASGI_APPLICATION = "examples.django_server.asgi.application"
 DATABASES = databases_from_url(_mk.database_url, _mk.database_timeout)
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # one SQLite connection per thread, kept: opening one (with its PRAGMAs) per request
+    # cost about 1 ms of CPU, more than the query
+    DATABASES["default"]["CONN_MAX_AGE"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"

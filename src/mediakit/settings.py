@@ -491,6 +491,16 @@ class Settings:
             "runners look for such jobs at start and every half lease).",
         ),
     )
+    # --- Range proxy reads (issue 15) ---------------------------------------------
+    s3_fast_reads: bool = attrs.field(
+        default=True,
+        metadata=_env(
+            "MEDIA_S3_FAST_READS",
+            "Ranged S3 reads (the Range proxy's GETs) as presigned GETs on a plain HTTP "
+            "pool (aiohttp / urllib3) instead of botocore: a fraction of the CPU per seek, "
+            "same timeouts, attempts and errors. Set false to send them through botocore.",
+        ),
+    )
 
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -267,9 +268,52 @@ def _uploaded_image(kit: MediaKit) -> dict[str, Any]:
     return dict(r.json()["items"][0])
 
 
-def test_sync_proxy_streams_a_range_with_a_sync_iterator(kit: MediaKit) -> None:
-    """WSGI path: a StreamingHttpResponse over a sync iterator, 206 with Content-Range."""
+@pytest.fixture
+def small_chunks(kit: MediaKit) -> Iterator[MediaKit]:
+    """The test kit with 4-byte proxy chunks: any range above 4 bytes streams."""
+    import attrs
+
+    from mediakit.service import build_service
+    from mediakit_django.kit import set_kit
+
+    built = build_service(
+        attrs.evolve(kit.settings, proxy_chunk_size=4),
+        repos=kit.repos,
+        store=kit.store,
+        astore=kit.astore,
+        prefix="",
+    )
+    old = set_kit(built)
+    try:
+        yield built
+    finally:
+        set_kit(old)
+        built.runner.shutdown()
+
+
+def test_a_seek_of_one_chunk_is_one_plain_response(kit: MediaKit) -> None:
+    """A range that fits in one proxy chunk (a seek) is a plain HttpResponse, sync and
+    async: exact bytes and Content-Length, no streaming machinery."""
     image = _uploaded_image(kit)
+    r = Client().get(f"/api/v1/user/media/{image['id']}/stream", HTTP_RANGE="bytes=0-9", **USER)
+    assert (r.status_code, r.streaming) == (206, False)
+    assert r["Content-Range"] == f"bytes 0-9/{image['size']}"
+    assert (r.content, r["Content-Length"]) == (jpeg_bytes(64, 48)[:10], "10")
+
+    async def fetch() -> Any:
+        return await AsyncClient().get(
+            f"/async/api/v1/user/media/{image['id']}/stream",
+            headers={"Range": "bytes=2-5", "Authorization": f"Bearer {USER_TOKEN}"},
+        )
+
+    r = asyncio.run(fetch())
+    assert (r.status_code, r.streaming, r.content) == (206, False, jpeg_bytes(64, 48)[2:6])
+
+
+def test_sync_proxy_streams_a_range_with_a_sync_iterator(small_chunks: MediaKit) -> None:
+    """WSGI path: a range over one chunk is a StreamingHttpResponse over a sync iterator,
+    206 with Content-Range."""
+    image = _uploaded_image(small_chunks)
     r = Client().get(f"/api/v1/user/media/{image['id']}/stream", HTTP_RANGE="bytes=0-9", **USER)
     assert r.status_code == 206
     assert r.streaming
@@ -278,15 +322,15 @@ def test_sync_proxy_streams_a_range_with_a_sync_iterator(kit: MediaKit) -> None:
     assert b"".join(r.streaming_content) == jpeg_bytes(64, 48)[:10]  # type: ignore[arg-type]
 
 
-def test_async_proxy_streams_a_range_with_an_async_iterator(kit: MediaKit) -> None:
+def test_async_proxy_streams_a_range_with_an_async_iterator(small_chunks: MediaKit) -> None:
     """ASGI path: the async views stream an async iterator; HEAD has no body."""
-    image = _uploaded_image(kit)
+    image = _uploaded_image(small_chunks)
     url = f"/async/api/v1/user/media/{image['id']}/stream"
 
     async def fetch() -> tuple[Any, bytes, Any]:
         client = AsyncClient()
         r = await client.get(
-            url, headers={"Range": "bytes=2-5", "Authorization": f"Bearer {USER_TOKEN}"}
+            url, headers={"Range": "bytes=2-9", "Authorization": f"Bearer {USER_TOKEN}"}
         )
         body = b"".join([c async for c in r.streaming_content])
         head = await client.head(url, headers={"Authorization": f"Bearer {USER_TOKEN}"})
@@ -295,9 +339,10 @@ def test_async_proxy_streams_a_range_with_an_async_iterator(kit: MediaKit) -> No
     r, body, head = asyncio.run(fetch())
     assert r.status_code == 206
     assert r.is_async
-    assert body == jpeg_bytes(64, 48)[2:6]
+    assert body == jpeg_bytes(64, 48)[2:10]
     assert head.status_code == 200
     assert head["Content-Length"] == str(image["size"])
+    assert head.content == b""
 
 
 def test_async_views_serve_the_same_json_as_sync_views(kit: MediaKit) -> None:

@@ -158,10 +158,11 @@ def test_s3_store_twins() -> None:
         # creating the bucket is for embedded and development setups, which run the sync
         # store (mediakit.storage.ensure_bucket takes an ObjectStore)
         sync_only={"ensure_bucket"},
-        # the aioboto3 client is opened lazily (an async context) and must be closed; a
-        # boto3 client is a plain attribute that needs no closing
-        # `warm` opens that client (and aiohttp's session) at start, so no request pays it
-        async_only={"aclose", "client", "warm"},
+        # both close their ranged-read pool (urllib3 / aiohttp); the async one also the
+        # aioboto3 client it opened lazily (an async context); a boto3 client needs none
+        renamed={"close": "aclose"},
+        # `warm` opens that client (and the aiohttp sessions) at start, so no request pays it
+        async_only={"client", "warm"},
         plain_on_both={"from_settings"},
     )
 

@@ -100,9 +100,10 @@ class MediaKit:
             self.repos.images.list(visible_only=True, limit=1)
 
     def close(self) -> None:
-        """Shut the job runner down (finishing running jobs) and release connections."""
+        """Shut the job runner down (finishing running jobs) and release connections
+        (the database's, the limiter's, the store's ranged-read pool)."""
         self.runner.shutdown()
-        for part in (self.limiter, self.repos):
+        for part in (self.limiter, self.repos, self.store):
             if isinstance(part, Closable):
                 with contextlib.suppress(Exception):
                     part.close()

@@ -35,6 +35,7 @@ from botocore.exceptions import (
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
+from urllib3.exceptions import HTTPError as _Urllib3Error
 
 from mediakit.errors import (
     MediaKitError,
@@ -69,17 +70,20 @@ _CREDENTIALS = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken"}
 )
 
-try:  # aiobotocore streams bodies with aiohttp; its errors only exist when it is installed
+# urllib3 (botocore's HTTP library) carries the sync stores' ranged reads
+# (mediakit.storage._ranged_http), aiohttp the async ones and aiobotocore's bodies
+try:  # aiohttp only exists when the async extra is installed
     from aiohttp import ClientError as _AiohttpClientError
 
     _TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (
         BotoConnectionError,
         HTTPClientError,
+        _Urllib3Error,
         _AiohttpClientError,
         TimeoutError,
     )
 except ImportError:  # pragma: no cover - aiohttp ships with the async extra
-    _TRANSPORT_ERRORS = (BotoConnectionError, HTTPClientError, TimeoutError)
+    _TRANSPORT_ERRORS = (BotoConnectionError, HTTPClientError, _Urllib3Error, TimeoutError)
 
 
 def _where(key: str | None, bucket: str | None) -> str:

@@ -30,6 +30,7 @@ from mediakit.storage._common import (
 )
 from mediakit.storage._errors import translate_errors
 from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, OpenedRange
+from mediakit.storage._ranged_http import RangedReader
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,12 +56,19 @@ class S3ObjectStore:
     """:class:`~mediakit.storage.ObjectStore` over a boto3 S3 client.
 
     boto3 clients are thread-safe, so one store serves every thread of a process.
+
+    ``reader``: ranged reads (:meth:`get_range`, :meth:`open_range`: the Range proxy)
+    as presigned GETs on a plain urllib3 pool instead of botocore (see
+    :mod:`mediakit.storage._ranged_http`); :meth:`from_settings` sets one up unless
+    ``MEDIA_S3_FAST_READS`` is off. Every other call goes through the boto3 client.
+    :meth:`close` releases the reader's connections.
     """
 
     client: S3Client
     bucket: str
     part_size: int = 10 * 1024 * 1024
     """Multipart part size; streams that end within one part go up in a single PUT."""
+    reader: RangedReader | None = attrs.field(default=None, kw_only=True)
 
     def __attrs_post_init__(self) -> None:
         self.client.meta.events.register(
@@ -70,11 +78,18 @@ class S3ObjectStore:
     @classmethod
     def from_settings(cls, settings: Settings, *, bucket: str | None = None) -> S3ObjectStore:
         """A store on ``settings.assets_bucket`` (or ``bucket``) with a new client."""
+        bucket = bucket or settings.assets_bucket
         return cls(
             client=make_client(settings),
-            bucket=bucket or settings.assets_bucket,
+            bucket=bucket,
             part_size=settings.multipart_part_size,
+            reader=RangedReader.from_settings(settings, bucket) if settings.s3_fast_reads else None,
         )
+
+    def close(self) -> None:
+        """Close the ranged reader's pooled connections (the boto3 client needs nothing)."""
+        if self.reader is not None:
+            self.reader.close()
 
     def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
         """Store a small object in one ``PutObject``."""
@@ -163,7 +178,19 @@ class S3ObjectStore:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if span is not None:
             kwargs["Range"] = range_header(span)
+        if self.reader is not None:
+            return self._read_ranged(key, kwargs.get("Range"), chunk_size)
         return self._stream(key, kwargs, chunk_size)
+
+    def _read_ranged(
+        self, key: str, range_value: str | None, chunk_size: int
+    ) -> Generator[bytes, None, None]:
+        assert self.reader is not None
+        opened = self.reader.get(key, range_value, chunk_size=chunk_size)
+        try:
+            yield from opened.chunks
+        finally:
+            opened.chunks.close()
 
     def open_range(
         self, key: str, first: int = 0, last: int | None = None, *, chunk_size: int = 256 * 1024
@@ -178,6 +205,8 @@ class S3ObjectStore:
         header = open_range_header(first, last)
         if header is not None:
             kwargs["Range"] = header
+        if self.reader is not None:
+            return self.reader.get(key, header, chunk_size=chunk_size)
         with translate_errors(key, bucket=self.bucket):
             resp = self.client.get_object(**kwargs)
         body = resp["Body"]

@@ -41,6 +41,7 @@ from mediakit.storage._protocols import (
     MultipartUploadInfo,
     ObjectInfo,
 )
+from mediakit.storage._ranged_http import AsyncRangedReader
 
 __all__ = ["AsyncS3ObjectStore"]
 
@@ -162,22 +163,34 @@ class AsyncS3ObjectStore:
 
     Pass either an open ``client`` (its owner closes it) or ``open_client``, a factory
     the store enters on first use and exits in :meth:`aclose`.
+
+    ``reader``: ranged reads (:meth:`get_range`, :meth:`open_range`: the Range proxy)
+    as presigned GETs on a plain aiohttp pool instead of botocore (see
+    :mod:`mediakit.storage._ranged_http`); :meth:`from_settings` sets one up unless
+    ``MEDIA_S3_FAST_READS`` is off. Every other call goes through botocore.
     """
 
     bucket: str
     part_size: int = 10 * 1024 * 1024
     _client: Any = attrs.field(default=None, alias="client")
     _open_client: ClientFactory | None = attrs.field(default=None, alias="open_client")
+    reader: AsyncRangedReader | None = attrs.field(default=None, kw_only=True)
     _stack: AsyncExitStack | None = attrs.field(default=None, init=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, bucket: str | None = None) -> AsyncS3ObjectStore:
         """A store on ``settings.assets_bucket`` (or ``bucket``); its client opens on first use."""
+        bucket = bucket or settings.assets_bucket
         return cls(
-            bucket=bucket or settings.assets_bucket,
+            bucket=bucket,
             part_size=settings.multipart_part_size,
             open_client=client_factory(settings),
+            reader=(
+                AsyncRangedReader.from_settings(settings, bucket)
+                if settings.s3_fast_reads
+                else None
+            ),
         )
 
     async def client(self) -> Any:
@@ -216,9 +229,14 @@ class AsyncS3ObjectStore:
         if config is not None and get_session is not None:
             with contextlib.suppress(Exception):
                 await get_session(config.proxy_url_for(client.meta.endpoint_url))
+        if self.reader is not None:
+            await self.reader.start()
 
     async def aclose(self) -> None:
-        """Close the client the store opened (a passed-in client is left to its owner)."""
+        """Close the client the store opened (a passed-in client is left to its owner)
+        and the ranged reader's connections."""
+        if self.reader is not None:
+            await self.reader.aclose()
         stack, self._stack = self._stack, None
         if stack is not None:
             self._client = None
@@ -312,6 +330,14 @@ class AsyncS3ObjectStore:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if span is not None:
             kwargs["Range"] = range_header(span)
+        if self.reader is not None:
+            opened = await self.reader.get(key, kwargs.get("Range"), chunk_size=chunk_size)
+            try:
+                async for chunk in opened.chunks:
+                    yield chunk
+            finally:
+                await opened.chunks.aclose()
+            return
         client = await self.client()
         with translate_errors(key, bucket=self.bucket):
             resp = await client.get_object(**kwargs)
@@ -330,6 +356,8 @@ class AsyncS3ObjectStore:
         header = open_range_header(first, last)
         if header is not None:
             kwargs["Range"] = header
+        if self.reader is not None:
+            return await self.reader.get(key, header, chunk_size=chunk_size)
         client = await self.client()
         with translate_errors(key, bucket=self.bucket):
             resp = await client.get_object(**kwargs)
