@@ -144,6 +144,7 @@ def wheel(session: nox.Session) -> None:
     session.install(
         "pytest>=8",
         "pytest-timeout>=2.3",
+        "pytest-xdist>=3.5",  # pyproject's addopts has -n auto
         "hypothesis>=6.100",
         "moto[server]>=5.0",
         "nanio>=0.1.7",

@@ -133,14 +133,68 @@ def _full_only(item: pytest.Item) -> bool:
     return any(isinstance(v, str) and v in FULL_ONLY_VARIANTS for v in callspec.params.values())
 
 
+XDIST_GROUPS = ("api", "sec", "offloaded")
+"""Fixtures parametrized over server kinds that take seconds to start (the reference servers
+of tests/http_contract and tests/security, nginx in front of one in tests/offload). Their
+tests are grouped by kind (``xdist_group``): under ``--dist loadgroup`` one worker runs all
+tests of a kind and starts its server once, instead of each worker starting every kind."""
+
+
+XDIST_SHARED = ("release_wheel",)
+"""Session fixtures that take long to make (the wheel, built in an isolated environment):
+their tests run on one worker, which makes it once."""
+
+
+def _xdist_group(item: pytest.Item) -> str | None:
+    for fixture in XDIST_SHARED:
+        if fixture in getattr(item, "fixturenames", ()):
+            return fixture
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for fixture in XDIST_GROUPS:
+        if fixture in params:
+            value = params[fixture]
+            kind = "-".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            return f"{fixture}-{kind}"
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A quick run deselects what only a full run needs (see FULL_ONLY_VARIANTS)."""
+    """Group tests by server kind (see XDIST_GROUPS); a quick run deselects what only a
+    full run needs (see FULL_ONLY_VARIANTS)."""
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     if _full_run(config):
         return
     dropped = [item for item in items if _full_only(item)]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if not _full_only(item)]
+
+
+# --- parallel runs (pytest-xdist) ---------------------------------------------------------
+# addopts has `-n auto`. The whole suite (no paths, or `tests`) runs on one worker per core;
+# a run of chosen files or tests stays in one process, where workers (each importing the
+# suite and starting its own servers) would cost more than they save. `-n N` picks N
+# workers, `-n 0` none; PYTEST_XDIST_AUTO_NUM_WORKERS sets what `auto` means.
+
+
+def _whole_suite(config: pytest.Config) -> bool:
+    if config.args_source is pytest.Config.ArgsSource.TESTPATHS:
+        return True
+    here, tests = config.invocation_params.dir, (config.rootpath / "tests").resolve()
+    return all((here / arg.split("::")[0]).resolve() == tests for arg in config.args)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: no workers for a selection of files; otherwise xdist's own answer
+    (PYTEST_XDIST_AUTO_NUM_WORKERS, else one worker per CPU core)."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or _whole_suite(config):
+        return None
+    return 0
 
 
 def pytest_report_header(config: pytest.Config) -> str:

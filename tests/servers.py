@@ -69,11 +69,11 @@ def wait_for_port(
     raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a server started in its own process group."""
+def stop_process(proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> None:
+    """Terminate a server started in its own process group (``sig``, then SIGKILL after 10 s)."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, sig)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -571,7 +571,9 @@ def start_postgres() -> ServerHandle:
         time.sleep(0.1)
 
     def stop() -> None:
-        stop_process(proc)
+        # SIGQUIT, "immediate shutdown": a throwaway cluster needs no checkpoint, and the
+        # default "smart shutdown" (SIGTERM) waits for every client to disconnect
+        stop_process(proc, signal.SIGQUIT)
         shutil.rmtree(tmp, ignore_errors=True)
 
     return ServerHandle(

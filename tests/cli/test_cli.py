@@ -1,5 +1,10 @@
-"""The ``mediakit`` command, run as a subprocess against the real S3 servers the suite
-starts (moto, nanio, Ceph RGW), configured only through environment variables.
+"""The ``mediakit`` command against the real S3 servers the suite starts (moto, nanio, Ceph
+RGW), configured only through environment variables.
+
+Commands run in-process through :func:`mediakit.cli.main` (as the console script calls it),
+with their own environment and captured output; a few run as a real subprocess
+(``python -m mediakit.cli``) as end-to-end proof of the entry point, the exit status and
+what reaches stderr: see ``subprocess=True``.
 
 What each server supports, as ``doctor`` reports it:
 
@@ -15,13 +20,17 @@ What each server supports, as ``doctor`` reports it:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import os
-import subprocess
+import subprocess as _subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import CompletedProcess
 from types import SimpleNamespace
 from typing import Any
 
@@ -29,6 +38,7 @@ import pytest
 
 import mediakit
 from mediakit import keys
+from mediakit.cli import main as cli_main
 from mediakit.models import Principal, ProcessingStatus
 from mediakit.repositories.sql import SqlRepositories
 from mediakit.service import MediaKit, build_service
@@ -44,17 +54,44 @@ ADMIN = Principal("admin-1", is_admin=True)
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """``python -m mediakit.cli ARGS`` in a clean environment (no MEDIA*/MEDIAKIT* from outside)."""
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, subprocess: bool = False
+) -> CompletedProcess[str]:
+    """``mediakit ARGS`` in a clean environment (no MEDIA*/MEDIAKIT* from outside).
+
+    In-process by default: :func:`mediakit.cli.main` with ``os.environ`` replaced for the
+    call, stdout/stderr captured and argparse's ``SystemExit`` turned into the exit status.
+    ``subprocess=True`` runs ``python -m mediakit.cli`` instead (the entry point end to end).
+    """
     base = {k: v for k, v in os.environ.items() if not k.startswith("MEDIA")}
-    return subprocess.run(
-        [sys.executable, "-m", "mediakit.cli", *args],
-        env={**base, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    full = {**base, **(env or {})}
+    if subprocess:
+        return _subprocess.run(
+            [sys.executable, "-m", "mediakit.cli", *args],
+            env=full,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    return _in_process(list(args), full)
+
+
+def _in_process(args: list[str], env: dict[str, str]) -> CompletedProcess[str]:
+    saved_env, saved_tempdir = dict(os.environ), tempfile.tempdir
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again, as a new process would
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = cli_main(args)
+            except SystemExit as exc:  # argparse: --help, --version, a usage error
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved_env)
+        tempfile.tempdir = saved_tempdir
+    return CompletedProcess(["mediakit", *args], code, out.getvalue(), err.getvalue())
 
 
 def s3_env(server: ServerHandle, bucket: str, **extra: str) -> dict[str, str]:
@@ -80,7 +117,7 @@ def _bucket(server: ServerHandle, name: str) -> Any:
 
 
 def test_version_prints_the_package_version() -> None:
-    r = run_cli("--version")
+    r = run_cli("--version", subprocess=True)  # the entry point, end to end
     assert r.returncode == 0
     assert r.stdout.strip() == f"mediakit {mediakit.__version__}" == "mediakit 0.1.0"
 
@@ -93,7 +130,7 @@ def test_console_script_is_declared_and_help_lists_every_command() -> None:
 
 
 def test_bad_setting_exits_2_naming_the_variable() -> None:
-    r = run_cli("gc", env={"MEDIA_PRESIGN_TTL_SECONDS": "soon"})
+    r = run_cli("gc", env={"MEDIA_PRESIGN_TTL_SECONDS": "soon"}, subprocess=True)
     assert r.returncode == 2
     assert "MEDIA_PRESIGN_TTL_SECONDS" in r.stderr
     assert "Traceback" not in r.stderr

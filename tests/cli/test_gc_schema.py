@@ -2,8 +2,9 @@
 above all), creates nothing in it, and never deletes an object a row refers to.
 
 Real databases: a Django project's database migrated by ``manage.py migrate`` (SQLite and
-PostgreSQL), an empty SQLite file; the command runs as a subprocess, configured by the
-environment, as an operator would run it.
+PostgreSQL), an empty SQLite file; the command is configured by the environment, as an
+operator would run it: in-process (:func:`tests.cli.test_cli.run_cli`), and as a subprocess
+on the Django database.
 """
 
 from __future__ import annotations
@@ -116,11 +117,11 @@ def test_gc_refuses_a_django_database_and_changes_nothing(
     assert "mediakit_image" in before
 
     for args in (["gc", "--delete", "--min-age", "0"], ["gc", "--min-age", "0", "--json"]):
-        r = run_cli(*args, env=env)
+        r = run_cli(*args, env=env, subprocess=True)
         assert r.returncode == 2, (r.stdout, r.stderr)
         assert "manage.py mediakit gc" in r.stderr
         assert "MEDIAKIT_DATABASE_URL" in r.stderr
-    assert run_cli("reprocess", env=env).returncode == 2
+    assert run_cli("reprocess", env=env, subprocess=True).returncode == 2
     assert _tables(django_db_url) == before  # no "images", no "mediakit_schema_version"
     assert referenced.exists()
     assert orphan.exists()

@@ -5,6 +5,7 @@ Used by tests/http_contract (every server kind) and tests/e2e (the browser test)
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import os
 import subprocess
@@ -139,6 +140,20 @@ class Api:
     def fetch(self, url: str, headers: Mapping[str, str] | None = None) -> httpx.Response:
         """GET a handed-out URL without credentials, as a browser would."""
         return self.raw.get(self.absolute(url), headers=dict(headers or {}))
+
+    def fetch_once_expired(self, url: str, expires_at: str, grace: float = 3.0) -> httpx.Response:
+        """GET a handed-out URL as soon as it has expired: wait until ``expires_at`` (the
+        ISO time the server handed out with it), then ask every 0.1 s until the answer is
+        no longer 200 or ``grace`` seconds have passed (clock skew, a slow server). With a
+        short TTL this waits for the expiry itself, not a fixed sleep with a margin."""
+        expires = dt.datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+        time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()))
+        deadline = time.monotonic() + grace
+        while True:
+            r = self.fetch(url)
+            if r.status_code != 200 or time.monotonic() > deadline:
+                return r
+            time.sleep(0.1)
 
     def log_tail(self, n: int = 4000) -> str:
         """The end of the server's output, for failure messages."""

@@ -27,7 +27,13 @@ SMOKE = [
     "tests/fastapi_adapter/test_adapter.py",
     "tests/cli/test_cli.py",
 ]
-TEST_TOOLS = ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "httpx>=0.27"]
+TEST_TOOLS = [
+    "pytest>=8",
+    "pytest-timeout>=2.3",
+    "pytest-xdist>=3.5",  # pyproject's addopts has -n auto
+    "hypothesis>=6.100",
+    "httpx>=0.27",
+]
 
 pytestmark = pytest.mark.slow
 

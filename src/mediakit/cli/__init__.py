@@ -166,15 +166,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mediakit.cli import _ops
 
         if args.command == "reprocess":
-            return _ops.reprocess(settings, args.what, args.ids)
+            # sys.stdout as it is now (the functions' default is bound at import time)
+            return _ops.reprocess(settings, args.what, args.ids, out=sys.stdout)
         if args.command == "gc":
             return _ops.gc(
                 settings,
                 delete=args.delete,
                 min_age=timedelta(seconds=args.min_age),
                 as_json=args.json,
+                out=sys.stdout,
             )
-        return _ops.migrate(settings)
+        return _ops.migrate(settings, out=sys.stdout)
     except ConfigurationError as exc:
         print(f"mediakit: configuration error: {exc.message}", file=sys.stderr)
         return EXIT_CONFIG
