@@ -208,7 +208,9 @@ def test_the_url_serves_the_file_and_is_the_same_on_every_call(storage: MediaKit
 
 @pytest.fixture
 def ranges_sent(storage: MediaKitStorage) -> Iterator[list[str | None]]:
-    """The Range header of every GetObject the storage's client sends during the test."""
+    """The Range header of every GET of an object the storage sends during the test: through
+    the ranged reader's urllib3 pool (``MEDIA_S3_FAST_READS``, the default) or botocore's
+    GetObject (reads with fast reads off)."""
     sent: list[str | None] = []
 
     def record(params: dict[str, Any], **kwargs: Any) -> None:
@@ -216,10 +218,23 @@ def ranges_sent(storage: MediaKitStorage) -> Iterator[list[str | None]]:
 
     events = storage.store.client.meta.events
     events.register("provide-client-params.s3.GetObject", record, unique_id="mk-test-ranges")
+    reader = storage.store.reader
+    pool_request = None if reader is None else reader._pool.request
+
+    def request(method: str, url: str, **kwargs: Any) -> Any:
+        if method == "GET":
+            sent.append((kwargs.get("headers") or {}).get("Range"))
+        assert pool_request is not None
+        return pool_request(method, url, **kwargs)
+
+    if reader is not None:
+        reader._pool.request = request  # type: ignore[method-assign]
     try:
         yield sent
     finally:
         events.unregister("provide-client-params.s3.GetObject", unique_id="mk-test-ranges")
+        if reader is not None:
+            reader._pool.request = pool_request  # type: ignore[method-assign]
 
 
 def test_seek_then_read_is_one_ranged_get_from_there(
