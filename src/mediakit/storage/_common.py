@@ -258,7 +258,7 @@ class UploadedParts:
         self._parts: list[dict[str, Any]] = []
         self._numbered = 0
 
-    def upload_request(self, data: bytes) -> dict[str, Any]:
+    def upload_request(self, data: bytes | bytearray | io.BytesIO) -> dict[str, Any]:
         """The arguments of ``client.upload_part`` sending ``data`` as the next part."""
         self._numbered += 1
         return {
@@ -274,12 +274,13 @@ class UploadedParts:
         self._parts.append({"PartNumber": request["PartNumber"], "ETag": response["ETag"]})
 
     def complete_request(self) -> dict[str, Any]:
-        """The arguments of ``client.complete_multipart_upload`` for the parts sent."""
+        """The arguments of ``client.complete_multipart_upload`` for the parts sent
+        (in part-number order, whatever order their answers came in)."""
         return {
             "Bucket": self.bucket,
             "Key": self.key,
             "UploadId": self.upload_id,
-            "MultipartUpload": {"Parts": list(self._parts)},
+            "MultipartUpload": {"Parts": sorted(self._parts, key=lambda p: p["PartNumber"])},
         }
 
 
@@ -331,50 +332,82 @@ def head_info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
 
 
 class PartAssembler:
-    """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes.
+    """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes,
+    copying each byte once.
 
-    Memory stays bounded by one part plus one incoming chunk, whatever the stream's size:
-    completed parts are handed out as soon as they fill and never retained. Hand-written
-    because it is the core of the bounded-memory guarantee and is ten lines.
+    A part is a ``bytearray`` filled in place (slice assignment from the chunk, no
+    intermediate joins) and handed out whole, so the store can send it as it is: both S3
+    clients hash and send a ``bytearray`` without copying it again. Give a part back with
+    :meth:`release` once it has been sent, and the next part is filled into its memory
+    instead of a fresh allocation: an upload then reuses the same few buffers from its
+    first part to its last (no page faults, nothing for the allocator to fragment).
+
+    Memory stays bounded by the parts the caller holds plus the one being filled,
+    whatever the stream's size. The first part grows with the stream, so a stream that
+    ends within one part (a small image) never allocates a whole part. Hand-written
+    because it is the core of the bounded-memory guarantee and is a few lines.
     """
+
+    _SPARES = 2
+    """Released parts kept for reuse (one in flight while one fills needs one spare)."""
 
     def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
         if part_size < max(1, minimum):
             raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
-        self._buf = io.BytesIO()
+        self._buf = bytearray()
+        self._fill = 0
+        self._spares: list[bytearray] = []
         self.parts_out = 0
         self.total = 0
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytearray]:
         """Add ``chunk``; return the parts it completes (usually none or one).
 
-        Take parts out of the list as you send them (``parts.pop(0)``) so a sent part
-        is freed before the next one fills.
+        Each returned part is the caller's until it is passed to :meth:`release`; send
+        it and drop it (or release it) before asking for many more, so memory stays at
+        a few parts.
         """
-        self.total += len(chunk)
-        view = memoryview(chunk)
-        parts: list[bytes] = []
-        while self._buf.tell() + len(view) >= self.part_size:
-            take = self.part_size - self._buf.tell()
-            self._buf.write(view[:take])
-            view = view[take:]
-            parts.append(self.rest())
-            self.parts_out += 1
-            if self.parts_out > MAX_PARTS:
-                raise StorageError(
-                    f"The stream is larger than {MAX_PARTS} parts of {self.part_size} bytes; "
-                    "raise MEDIA_UPLOAD_PART_SIZE."
-                )
-        self._buf.write(view)
+        size = len(chunk)
+        self.total += size
+        parts: list[bytearray] = []
+        view = chunk if size <= self.part_size - self._fill else memoryview(chunk)
+        pos = 0
+        while pos < size:
+            take = min(self.part_size - self._fill, size - pos)
+            piece = view if take == size else view[pos : pos + take]
+            buf = self._buf
+            if len(buf) == self._fill:  # a growing buffer (the first part): append
+                buf += piece
+            else:  # a released part being refilled: overwrite in place
+                buf[self._fill : self._fill + take] = piece
+            self._fill += take
+            pos += take
+            if self._fill == self.part_size:
+                parts.append(buf)
+                self.parts_out += 1
+                if self.parts_out > MAX_PARTS:
+                    raise StorageError(
+                        f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
+                        "bytes; raise MEDIA_UPLOAD_PART_SIZE."
+                    )
+                self._buf = self._spares.pop() if self._spares else bytearray()
+                self._fill = 0
         return parts
 
-    def rest(self) -> bytes:
+    def release(self, part: bytearray) -> None:
+        """Give back a part returned by :meth:`feed` once it is sent (nothing may read
+        it afterwards): a later part is filled into its memory."""
+        if len(part) == self.part_size and len(self._spares) < self._SPARES:
+            self._spares.append(part)
+
+    def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""
-        # BytesIO.getvalue() hands over its buffer without a copy (CPython), so a part
-        # costs its own size once, not twice.
-        rest, self._buf = self._buf.getvalue(), io.BytesIO()
-        return rest
+        buf, fill = self._buf, self._fill
+        self._buf, self._fill = bytearray(), 0
+        if len(buf) == fill:
+            return buf  # the growing buffer: exactly the bytes fed, no copy
+        return buf[:fill]  # a refilled part: copy the short tail out of it
 
 
 CONTENT_MD5_EVENT = "before-call.s3.DeleteObjects"
