@@ -349,13 +349,14 @@ class PartAssembler:
     """
 
     _SPARES = 2
-    """Released parts kept for reuse (one in flight while one fills needs one spare)."""
+    """Released parts kept for reuse. A new part takes its buffer when its first byte
+    arrives, so a store with one part in flight cycles through two buffers."""
 
     def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
         if part_size < max(1, minimum):
             raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
-        self._buf = bytearray()
+        self._buf: bytearray | None = None
         self._fill = 0
         self._spares: list[bytearray] = []
         self.parts_out = 0
@@ -377,6 +378,8 @@ class PartAssembler:
             take = min(self.part_size - self._fill, size - pos)
             piece = view if take == size else view[pos : pos + take]
             buf = self._buf
+            if buf is None:  # a new part: into a released one's memory if there is one
+                buf = self._buf = self._spares.pop() if self._spares else bytearray()
             if len(buf) == self._fill:  # a growing buffer (the first part): append
                 buf += piece
             else:  # a released part being refilled: overwrite in place
@@ -391,8 +394,7 @@ class PartAssembler:
                         f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
                         "bytes; raise MEDIA_UPLOAD_PART_SIZE."
                     )
-                self._buf = self._spares.pop() if self._spares else bytearray()
-                self._fill = 0
+                self._buf, self._fill = None, 0
         return parts
 
     def release(self, part: bytearray) -> None:
@@ -404,7 +406,9 @@ class PartAssembler:
     def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""
         buf, fill = self._buf, self._fill
-        self._buf, self._fill = bytearray(), 0
+        self._buf, self._fill = None, 0
+        if buf is None:
+            return bytearray()
         if len(buf) == fill:
             return buf  # the growing buffer: exactly the bytes fed, no copy
         return buf[:fill]  # a refilled part: copy the short tail out of it

@@ -195,10 +195,10 @@ class _PartBody(io.BytesIO):
 
     def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
         """Move the read position (as :meth:`io.BytesIO.seek`)."""
+        if whence == io.SEEK_SET and pos < 0:
+            raise ValueError(f"negative seek position {pos}")
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
-        if base + pos < 0:
-            raise ValueError(f"negative seek position {base + pos}")
-        self._pos = base + pos
+        self._pos = max(0, base + pos)  # relative seeks stop at the start, as BytesIO's
         return self._pos
 
     def tell(self) -> int:
