@@ -100,9 +100,18 @@ def test_a_stream_within_one_part_is_handed_back_without_a_copy() -> None:
     (first,) = asm.feed(b"0123")
     asm.release(first)
     assert asm.feed(b"45") == []
-    tail = asm.rest()
-    assert tail == bytearray(b"45")
-    assert tail is not first  # the short tail is copied out of the reused buffer
+    assert asm.rest() == bytearray(b"45")
+
+
+def test_the_first_buffer_doubles_up_to_a_part() -> None:
+    """A stream past the first buffer's size is gathered exactly, and the part handed
+    out is exactly a part (not the doubled capacity)."""
+    part = 5 * PartAssembler._FIRST + 3
+    asm = PartAssembler(part, minimum=1)
+    data = os.urandom(2 * part + 10)
+    parts = [bytes(p) for i in range(0, len(data), 1000) for p in asm.feed(data[i : i + 1000])]
+    assert [len(p) for p in parts] == [part, part]
+    assert b"".join([*parts, bytes(asm.rest())]) == data
 
 
 @settings(max_examples=200)

@@ -343,14 +343,18 @@ class PartAssembler:
     first part to its last (no page faults, nothing for the allocator to fragment).
 
     Memory stays bounded by the parts the caller holds plus the one being filled,
-    whatever the stream's size. The first part grows with the stream, so a stream that
-    ends within one part (a small image) never allocates a whole part. Hand-written
-    because it is the core of the bounded-memory guarantee and is a few lines.
+    whatever the stream's size. The first buffer starts small and doubles (a stream that
+    ends within one part, a small image, never allocates a whole part; growing by
+    doubling copies each byte at most once more, where ``bytearray +=`` would reallocate
+    and copy it many times); once a stream has filled a part, every new buffer is a whole
+    part. Hand-written because it is the core of the bounded-memory guarantee.
     """
 
     _SPARES = 2
     """Released parts kept for reuse. A new part takes its buffer when its first byte
     arrives, so a store with one part in flight cycles through two buffers."""
+    _FIRST = 256 * 1024
+    """The first buffer's size: a small upload holds about its own size."""
 
     def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
         if part_size < max(1, minimum):
@@ -361,6 +365,23 @@ class PartAssembler:
         self._spares: list[bytearray] = []
         self.parts_out = 0
         self.total = 0
+
+    def _room(self, need: int) -> bytearray:
+        """The buffer being filled, with room for ``need`` more bytes (``need`` never
+        takes it past a part)."""
+        buf, fill = self._buf, self._fill
+        if buf is None:  # a new part: into a released one's memory if there is one
+            if self._spares:
+                buf = self._spares.pop()
+            else:
+                size = self.part_size if self.parts_out else min(self.part_size, self._FIRST)
+                buf = bytearray(max(size, need))
+        elif fill + need > len(buf):  # the first buffer, full: double it
+            grown = bytearray(min(self.part_size, max(2 * len(buf), fill + need)))
+            grown[:fill] = memoryview(buf)[:fill]
+            buf = grown
+        self._buf = buf
+        return buf
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytearray]:
         """Add ``chunk``; return the parts it completes (usually none or one).
@@ -376,14 +397,8 @@ class PartAssembler:
         pos = 0
         while pos < size:
             take = min(self.part_size - self._fill, size - pos)
-            piece = view if take == size else view[pos : pos + take]
-            buf = self._buf
-            if buf is None:  # a new part: into a released one's memory if there is one
-                buf = self._buf = self._spares.pop() if self._spares else bytearray()
-            if len(buf) == self._fill:  # a growing buffer (the first part): append
-                buf += piece
-            else:  # a released part being refilled: overwrite in place
-                buf[self._fill : self._fill + take] = piece
+            buf = self._room(take)
+            buf[self._fill : self._fill + take] = view if take == size else view[pos : pos + take]
             self._fill += take
             pos += take
             if self._fill == self.part_size:
@@ -410,8 +425,12 @@ class PartAssembler:
         if buf is None:
             return bytearray()
         if len(buf) == fill:
-            return buf  # the growing buffer: exactly the bytes fed, no copy
-        return buf[:fill]  # a refilled part: copy the short tail out of it
+            return buf
+        try:
+            del buf[fill:]  # in place: a buffer nothing else has seen
+        except BufferError:  # a released part something still views: copy the tail out
+            return buf[:fill]
+        return buf
 
 
 CONTENT_MD5_EVENT = "before-call.s3.DeleteObjects"
