@@ -327,3 +327,29 @@ async def test_async_cancellation_with_a_part_in_flight_aborts_the_upload(
             await task
         assert await st_.list_multipart_uploads() == []
     assert "Contents" not in raw.list_objects_v2(Bucket=fresh_bucket_name)
+
+
+@pytest.mark.s3
+@pytest.mark.parametrize("slots", [0, 1])
+def test_uploads_without_an_overlap_slot_send_each_part_before_reading_on(
+    nanio_server: ServerHandle, fresh_bucket_name: str, slots: int
+) -> None:
+    """With no free slot (none configured, or another upload holds it) parts are sent
+    in turn, still exactly; the slot is back once the upload ends, failed or not."""
+    raw: Any = s3_client(nanio_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    store = S3ObjectStore.from_settings(s3_settings(nanio_server.url, fresh_bucket_name))
+    store = S3ObjectStore(
+        client=store.client, bucket=fresh_bucket_name, part_size=PART, overlapping_uploads=slots
+    )
+    taken = store._overlap.take() if slots else False  # another upload holds the slot
+    data = os.urandom(12 * MiB)
+    assert store.put_stream("k", _chunks(data, [MiB]), content_type="audio/wav").size == len(data)
+    assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == data
+    if taken:
+        store._overlap.give_back()
+        store.client.meta.events.register("before-parameter-build.s3.UploadPart", _fail_part(2))
+        with pytest.raises(StorageError):
+            store.put_stream("k2", _chunks(data, [MiB]), content_type="audio/wav")
+        assert store._overlap.take()  # given back after the failure
+    assert store.list_multipart_uploads() == []

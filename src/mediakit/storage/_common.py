@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import re
+import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_PARTS",
     "MIN_PART_SIZE",
     "DeleteRequest",
+    "Overlap",
     "PartAssembler",
     "UploadedParts",
     "batches",
@@ -331,6 +333,30 @@ def head_info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
+class Overlap:
+    """How many uploads of one store may send a part while they read the next one.
+
+    Such an upload holds two parts (one in flight, one filling) and keeps the client and
+    S3 transferring at once; the others send each part before reading on and hold one.
+    One upload alone always overlaps; many concurrent ones overlap each other anyway,
+    so the slots bound their memory at about one part each plus the slots. Thread-safe.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 0:
+            raise ValueError(f"overlap slots must be 0 or more, got {slots}")
+        self._free = threading.BoundedSemaphore(slots) if slots else None
+
+    def take(self) -> bool:
+        """Take a slot if one is free (never waits)."""
+        return self._free is not None and self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        """Return a slot :meth:`take` gave."""
+        assert self._free is not None
+        self._free.release()
+
+
 class PartAssembler:
     """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes,
     copying each byte once.
@@ -350,7 +376,7 @@ class PartAssembler:
     part. Hand-written because it is the core of the bounded-memory guarantee.
     """
 
-    _SPARES = 2
+    _SPARES = 1
     """Released parts kept for reuse. A new part takes its buffer when its first byte
     arrives, so a store with one part in flight cycles through two buffers."""
     _FIRST = 256 * 1024

@@ -16,6 +16,7 @@ from mediakit.errors import ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
+    Overlap,
     PartAssembler,
     UploadedParts,
     add_content_md5,
@@ -62,8 +63,13 @@ class S3ObjectStore:
     bucket: str
     part_size: int = 10 * 1024 * 1024
     """Multipart part size; streams that end within one part go up in a single PUT."""
+    overlapping_uploads: int = 2
+    """How many ``put_stream`` calls at a time send a part while reading the next (two
+    parts in memory instead of one; see :class:`~mediakit.storage._common.Overlap`)."""
+    _overlap: Overlap = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._overlap = Overlap(self.overlapping_uploads)
         self.client.meta.events.register(
             CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
         )
@@ -93,8 +99,10 @@ class S3ObjectStore:
 
         Each part is sent by a helper thread while the next one is read from ``chunks``
         (one part in flight: the client and S3 transfer at once, as boto3's own
-        ``upload_fileobj`` does with its threads), so memory holds about two parts
-        whatever the size. On any failure, including the caller's iterator raising (a
+        ``upload_fileobj`` does with its threads) when one of the store's
+        :attr:`overlapping_uploads` slots is free, else before reading on: memory holds
+        at most two parts per upload (one without a slot) whatever the size. The parts
+        are filled in place into reused buffers and sent without a copy. On any failure, including the caller's iterator raising (a
         size cap, a client disconnect), the part in flight is waited for and the
         multipart upload aborted before the exception propagates unchanged.
         """
@@ -133,28 +141,45 @@ class S3ObjectStore:
         it: Iterator[bytes],
     ) -> None:
         """Send ``pending`` and the parts of the rest of ``it``, one in flight in a helper
-        thread while the next fills; returns (or raises) once none is in flight."""
+        thread while the next fills when an overlap slot is free; returns (or raises)
+        once none is in flight."""
         with ThreadPoolExecutor(1, thread_name_prefix="mediakit-upload-part") as sender:
             in_flight: tuple[Future[None], bytearray] | None = None
 
-            def send(part: bytearray) -> None:
+            def wait() -> None:
                 nonlocal in_flight
                 if in_flight is not None:
-                    in_flight[0].result()  # its error, if any, stops the upload here
-                    asm.release(in_flight[1])
-                in_flight = (sender.submit(self._upload_part, parts, part), part)
+                    future, part = in_flight
+                    in_flight = None
+                    try:
+                        future.result()  # its error, if any, stops the upload here
+                    finally:
+                        self._overlap.give_back()
+                    asm.release(part)
 
-            while pending:  # pop, so a sent part is freed before the next one fills
-                send(pending.pop(0))
-            for chunk in it:
-                pending = asm.feed(chunk)
-                while pending:
+            def send(part: bytearray) -> None:
+                nonlocal in_flight
+                wait()
+                if self._overlap.take():
+                    in_flight = (sender.submit(self._upload_part, parts, part), part)
+                else:  # other uploads overlap: send this part before reading on
+                    self._upload_part(parts, part)
+                    asm.release(part)
+
+            try:
+                while pending:  # pop, so a sent part is freed before the next one fills
                     send(pending.pop(0))
-            rest = asm.rest()
-            if rest:
-                send(rest)
-            if in_flight is not None:
-                in_flight[0].result()
+                for chunk in it:
+                    pending = asm.feed(chunk)
+                    while pending:
+                        send(pending.pop(0))
+                rest = asm.rest()
+                if rest:
+                    send(rest)
+                wait()
+            finally:
+                if in_flight is not None:  # failing: the executor waits for it on exit
+                    self._overlap.give_back()
 
     def _completed_etag(self, key: str) -> str:
         """The ETag of an upload completed without one (Ceph RGW answers an empty

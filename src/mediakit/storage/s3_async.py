@@ -23,6 +23,7 @@ from mediakit.errors import ConfigurationError, ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
+    Overlap,
     PartAssembler,
     UploadedParts,
     add_content_md5,
@@ -224,10 +225,13 @@ class AsyncS3ObjectStore:
 
     bucket: str
     part_size: int = 10 * 1024 * 1024
+    overlapping_uploads: int = 2
+    """See :attr:`mediakit.storage.s3.S3ObjectStore.overlapping_uploads`."""
     _client: Any = attrs.field(default=None, alias="client")
     _open_client: ClientFactory | None = attrs.field(default=None, alias="open_client")
     _stack: AsyncExitStack | None = attrs.field(default=None, init=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
+    _overlap: Overlap = attrs.field(init=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, bucket: str | None = None) -> AsyncS3ObjectStore:
@@ -254,6 +258,7 @@ class AsyncS3ObjectStore:
         return self._client
 
     def __attrs_post_init__(self) -> None:
+        self._overlap = Overlap(self.overlapping_uploads)
         if self._client is not None:
             _register(self._client)
 
@@ -345,18 +350,29 @@ class AsyncS3ObjectStore:
         it: AsyncIterator[bytes],
     ) -> None:
         """Send ``pending`` and the parts of the rest of ``it``, one in flight as a task
-        while the next fills; returns (or raises) once none is in flight. On any error
+        while the next fills when an overlap slot is free; returns (or raises) once none is in flight. On any error
         the task in flight is cancelled and waited for, so nothing races the abort."""
         in_flight: tuple[asyncio.Task[None], bytearray] | None = None
 
-        async def send(part: bytearray) -> None:
+        async def wait() -> None:
             nonlocal in_flight
             if in_flight is not None:
-                task, sent = in_flight
+                task, part = in_flight
                 in_flight = None
-                await task  # its error, if any, stops the upload here
-                asm.release(sent)
-            in_flight = (asyncio.ensure_future(self._part(parts, part)), part)
+                try:
+                    await task  # its error, if any, stops the upload here
+                finally:
+                    self._overlap.give_back()
+                asm.release(part)
+
+        async def send(part: bytearray) -> None:
+            nonlocal in_flight
+            await wait()
+            if self._overlap.take():
+                in_flight = (asyncio.ensure_future(self._part(parts, part)), part)
+            else:  # other uploads overlap: send this part before reading on
+                await self._part(parts, part)
+                asm.release(part)
 
         try:
             while pending:  # pop, so a sent part is freed before the next one fills
@@ -368,11 +384,12 @@ class AsyncS3ObjectStore:
             rest = asm.rest()
             if rest:
                 await send(rest)
-            if in_flight is not None:
-                await in_flight[0]
+            await wait()
         except BaseException:
-            if in_flight is not None and not in_flight[0].done():
-                in_flight[0].cancel()
+            if in_flight is not None:
+                self._overlap.give_back()
+                if not in_flight[0].done():
+                    in_flight[0].cancel()
                 with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
                     await in_flight[0]
             raise
