@@ -103,15 +103,15 @@ def test_a_stream_within_one_part_is_handed_back_without_a_copy() -> None:
     assert asm.rest() == bytearray(b"45")
 
 
-def test_the_first_buffer_doubles_up_to_a_part() -> None:
-    """A stream past the first buffer's size is gathered exactly, and the part handed
-    out is exactly a part (not the doubled capacity)."""
-    part = 5 * PartAssembler._FIRST + 3
-    asm = PartAssembler(part, minimum=1)
-    data = os.urandom(2 * part + 10)
-    parts = [bytes(p) for i in range(0, len(data), 1000) for p in asm.feed(data[i : i + 1000])]
-    assert [len(p) for p in parts] == [part, part]
-    assert b"".join([*parts, bytes(asm.rest())]) == data
+def test_mutable_chunks_are_copied_bytes_are_kept() -> None:
+    """A chunk the caller may reuse (a bytearray) is copied when gathered; the part is
+    the bytes as they were fed."""
+    asm = PartAssembler(6, minimum=1)
+    reused = bytearray(b"abc")
+    assert asm.feed(reused) == []
+    reused[:] = b"XYZ"
+    (part,) = asm.feed(reused)
+    assert part == bytearray(b"abcXYZ")
 
 
 @settings(max_examples=200)
@@ -270,7 +270,9 @@ def test_sync_part_failing_in_flight_aborts_the_upload(
     raw: Any = s3_client(server.url)
     raw.create_bucket(Bucket=fresh_bucket_name)
     store = S3ObjectStore.from_settings(s3_settings(server.url, fresh_bucket_name))
-    store.client.meta.events.register("before-parameter-build.s3.UploadPart", _fail_part(failing_part))
+    store.client.meta.events.register(
+        "before-parameter-build.s3.UploadPart", _fail_part(failing_part)
+    )
     with pytest.raises(StorageError, match=f"part {failing_part} refused"):
         store.put_stream("k", _chunks(os.urandom(17 * MiB), [MiB]), content_type="audio/wav")
     assert store.list_multipart_uploads() == []
@@ -290,7 +292,9 @@ async def test_async_part_failing_in_flight_aborts_the_upload(
     raw.create_bucket(Bucket=fresh_bucket_name)
     async with AsyncS3ObjectStore.from_settings(s3_settings(server.url, fresh_bucket_name)) as st_:
         client = await st_.client()
-        client.meta.events.register("before-parameter-build.s3.UploadPart", _fail_part(failing_part))
+        client.meta.events.register(
+            "before-parameter-build.s3.UploadPart", _fail_part(failing_part)
+        )
         data = os.urandom(17 * MiB)
         with pytest.raises(StorageError, match=f"part {failing_part} refused"):
             await st_.put_stream("k", _achunks(data, [MiB]), content_type="audio/wav")

@@ -361,102 +361,95 @@ class PartAssembler:
     """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes,
     copying each byte once.
 
-    A part is a ``bytearray`` filled in place (slice assignment from the chunk, no
-    intermediate joins) and handed out whole, so the store can send it as it is: both S3
-    clients hash and send a ``bytearray`` without copying it again. Give a part back with
-    :meth:`release` once it has been sent, and the next part is filled into its memory
-    instead of a fresh allocation: an upload then reuses the same few buffers from its
-    first part to its last (no page faults, nothing for the allocator to fragment).
+    A part is a ``bytearray`` handed out whole, so the store can send it as it is: both
+    S3 clients hash and send a ``bytearray`` without copying it again. Give a part back
+    with :meth:`release` once it has been sent, and the next part is written into its
+    memory (slice assignment from each chunk); an upload then reuses the same buffers
+    from part to part (no allocation, no page faults, nothing for the allocator to
+    fragment). Without a released part to fill, the chunks of a part are gathered as
+    they are (references, no copy) and joined into a new ``bytearray`` of exactly the
+    part's size once it is complete: one copy, no zero-filled allocation, no growing
+    buffer reallocated and copied again and again. A stream that ends within one part (a
+    small image) holds its own size, never a whole part.
 
-    Memory stays bounded by the parts the caller holds plus the one being filled,
-    whatever the stream's size. The first buffer starts small and doubles (a stream that
-    ends within one part, a small image, never allocates a whole part; growing by
-    doubling copies each byte at most once more, where ``bytearray +=`` would reallocate
-    and copy it many times); once a stream has filled a part, every new buffer is a whole
-    part. Hand-written because it is the core of the bounded-memory guarantee.
+    Memory stays bounded by the parts the caller holds plus the one being gathered,
+    whatever the stream's size. Hand-written because it is the core of the
+    bounded-memory guarantee.
     """
 
     _SPARES = 1
     """Released parts kept for reuse. A new part takes its buffer when its first byte
     arrives, so a store with one part in flight cycles through two buffers."""
-    _FIRST = 256 * 1024
-    """The first buffer's size: a small upload holds about its own size."""
 
     def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
         if part_size < max(1, minimum):
             raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
-        self._buf: bytearray | None = None
+        self._buf: bytearray | None = None  # a released part being refilled
+        self._gathered: list[bytes | memoryview] = []  # or the pieces of a new one
         self._fill = 0
         self._spares: list[bytearray] = []
         self.parts_out = 0
         self.total = 0
-
-    def _room(self, need: int) -> bytearray:
-        """The buffer being filled, with room for ``need`` more bytes (``need`` never
-        takes it past a part)."""
-        buf, fill = self._buf, self._fill
-        if buf is None:  # a new part: into a released one's memory if there is one
-            if self._spares:
-                buf = self._spares.pop()
-            else:
-                size = self.part_size if self.parts_out else min(self.part_size, self._FIRST)
-                buf = bytearray(max(size, need))
-        elif fill + need > len(buf):  # the first buffer, full: double it
-            grown = bytearray(min(self.part_size, max(2 * len(buf), fill + need)))
-            grown[:fill] = memoryview(buf)[:fill]
-            buf = grown
-        self._buf = buf
-        return buf
 
     def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytearray]:
         """Add ``chunk``; return the parts it completes (usually none or one).
 
         Each returned part is the caller's until it is passed to :meth:`release`; send
         it and drop it (or release it) before asking for many more, so memory stays at
-        a few parts.
+        a few parts. ``chunk`` is not copied when it is ``bytes`` (it is kept until its
+        part is complete); a mutable chunk is copied.
         """
         size = len(chunk)
         self.total += size
         parts: list[bytearray] = []
         view = chunk if size <= self.part_size - self._fill else memoryview(chunk)
+        immutable = type(chunk) is bytes
         pos = 0
         while pos < size:
             take = min(self.part_size - self._fill, size - pos)
-            buf = self._room(take)
-            buf[self._fill : self._fill + take] = view if take == size else view[pos : pos + take]
+            piece = view if take == size else view[pos : pos + take]
+            if self._fill == 0 and self._spares:
+                self._buf = self._spares.pop()
+            if self._buf is not None:
+                self._buf[self._fill : self._fill + take] = piece
+            else:
+                keep = immutable and not isinstance(piece, bytearray)
+                self._gathered.append(piece if keep else bytes(piece))
             self._fill += take
             pos += take
             if self._fill == self.part_size:
-                parts.append(buf)
+                parts.append(self._take())
                 self.parts_out += 1
                 if self.parts_out > MAX_PARTS:
                     raise StorageError(
                         f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
                         "bytes; raise MEDIA_UPLOAD_PART_SIZE."
                     )
-                self._buf, self._fill = None, 0
         return parts
+
+    def _take(self) -> bytearray:
+        """The part filled so far, and a fresh start."""
+        buf = self._buf
+        if buf is None:
+            buf = bytearray().join(self._gathered)
+        elif self._fill < len(buf):
+            try:
+                del buf[self._fill :]  # in place: a buffer nothing views any more
+            except BufferError:  # something still views the released part: copy out
+                buf = buf[: self._fill]
+        self._buf, self._gathered, self._fill = None, [], 0
+        return buf
 
     def release(self, part: bytearray) -> None:
         """Give back a part returned by :meth:`feed` once it is sent (nothing may read
-        it afterwards): a later part is filled into its memory."""
+        it afterwards): a later part is written into its memory."""
         if len(part) == self.part_size and len(self._spares) < self._SPARES:
             self._spares.append(part)
 
     def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""
-        buf, fill = self._buf, self._fill
-        self._buf, self._fill = None, 0
-        if buf is None:
-            return bytearray()
-        if len(buf) == fill:
-            return buf
-        try:
-            del buf[fill:]  # in place: a buffer nothing else has seen
-        except BufferError:  # a released part something still views: copy the tail out
-            return buf[:fill]
-        return buf
+        return self._take()
 
 
 CONTENT_MD5_EVENT = "before-call.s3.DeleteObjects"
