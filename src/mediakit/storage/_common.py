@@ -414,8 +414,10 @@ class PartAssembler:
             if self._buf is not None:
                 self._buf[self._fill : self._fill + take] = piece
             else:
-                keep = immutable and not isinstance(piece, bytearray)
-                self._gathered.append(piece if keep else bytes(piece))
+                if immutable and not isinstance(piece, bytearray):
+                    self._gathered.append(piece)
+                else:
+                    self._gathered.append(bytes(piece))
             self._fill += take
             pos += take
             if self._fill == self.part_size:
