@@ -366,11 +366,11 @@ class PartAssembler:
     with :meth:`release` once it has been sent, and the next part is written into its
     memory (slice assignment from each chunk); an upload then reuses the same buffers
     from part to part (no allocation, no page faults, nothing for the allocator to
-    fragment). Without a released part to fill, the chunks of a part are gathered as
-    they are (references, no copy) and joined into a new ``bytearray`` of exactly the
-    part's size once it is complete: one copy, no zero-filled allocation, no growing
-    buffer reallocated and copied again and again. A stream that ends within one part (a
-    small image) holds its own size, never a whole part.
+    fragment). The first part's chunks are gathered as they are (references, no copy)
+    and joined into a ``bytearray`` of exactly their size once the part is complete or
+    the stream ends: one copy, no growing buffer reallocated and copied again and again,
+    and a stream that ends within one part (a small image) holds its own size, never a
+    whole part. A later part with no released buffer to reuse gets a whole new one.
 
     Memory stays bounded by the parts the caller holds plus the one being gathered,
     whatever the stream's size. Hand-written because it is the core of the
@@ -409,8 +409,10 @@ class PartAssembler:
         while pos < size:
             take = min(self.part_size - self._fill, size - pos)
             piece = view if take == size else view[pos : pos + take]
-            if self._fill == 0 and self._spares:
-                self._buf = self._spares.pop()
+            if self._fill == 0 and self._buf is None and self.parts_out:
+                # a later part of a multipart stream: a released part, else a whole one
+                # (gathering and joining would hold it twice while a part is in flight)
+                self._buf = self._spares.pop() if self._spares else bytearray(self.part_size)
             if self._buf is not None:
                 self._buf[self._fill : self._fill + take] = piece
             else:
