@@ -103,6 +103,20 @@ def test_a_stream_within_one_part_is_handed_back_without_a_copy() -> None:
     assert asm.rest() == bytearray(b"45")
 
 
+@pytest.mark.parametrize("chunk", [100_000, 1024 * 1024 + 1, 7 * MiB])
+def test_a_stream_past_the_gathered_head_is_filled_into_whole_parts(chunk: int) -> None:
+    """Past the first MiB (gathered) a part is written into a whole buffer: the parts
+    and the short rest are still exactly the stream, and the rest is its own size."""
+    part = 3 * MiB
+    asm = PartAssembler(part, minimum=1)
+    data = os.urandom(7 * MiB + 11)
+    parts = [bytes(p) for i in range(0, len(data), chunk) for p in asm.feed(data[i : i + chunk])]
+    rest = asm.rest()
+    assert [len(p) for p in parts] == [part, part]
+    assert len(rest) == MiB + 11
+    assert b"".join([*parts, bytes(rest)]) == data
+
+
 def test_mutable_chunks_are_copied_bytes_are_kept() -> None:
     """A chunk the caller may reuse (a bytearray) is copied when gathered; the part is
     the bytes as they were fed."""

@@ -366,17 +366,19 @@ class PartAssembler:
     with :meth:`release` once it has been sent, and the next part is written into its
     memory (slice assignment from each chunk); an upload then reuses the same buffers
     from part to part (no allocation, no page faults, nothing for the allocator to
-    fragment). The first part's chunks are gathered as they are (references, no copy)
-    and joined into a ``bytearray`` of exactly their size once the part is complete or
-    the stream ends: one copy, no growing buffer reallocated and copied again and again,
-    and a stream that ends within one part (a small image) holds its own size, never a
-    whole part. A later part with no released buffer to reuse gets a whole new one.
+    fragment). The first chunks of a stream are gathered as they are (references, no
+    copy) up to :attr:`_GATHER` bytes, so a small stream (an image) holds about its own
+    size and is joined once at the end; past that, and for every later part with no
+    released buffer to reuse, the part is written into a whole new buffer (never a
+    growing one, reallocated and copied again and again).
 
     Memory stays bounded by the parts the caller holds plus the one being gathered,
     whatever the stream's size. Hand-written because it is the core of the
     bounded-memory guarantee.
     """
 
+    _GATHER = 1024 * 1024
+    """The first part is gathered up to this size, then filled into a whole part."""
     _SPARES = 1
     """Released parts kept for reuse. A new part takes its buffer when its first byte
     arrives, so a store with one part in flight cycles through two buffers."""
@@ -409,10 +411,8 @@ class PartAssembler:
         while pos < size:
             take = min(self.part_size - self._fill, size - pos)
             piece = view if take == size else view[pos : pos + take]
-            if self._fill == 0 and self._buf is None and self.parts_out:
-                # a later part of a multipart stream: a released part, else a whole one
-                # (gathering and joining would hold it twice while a part is in flight)
-                self._buf = self._spares.pop() if self._spares else bytearray(self.part_size)
+            if self._buf is None and (self.parts_out or self._fill + take > self._GATHER):
+                self._whole_buffer()
             if self._buf is not None:
                 self._buf[self._fill : self._fill + take] = piece
             else:
@@ -431,6 +431,15 @@ class PartAssembler:
                         "bytes; raise MEDIA_UPLOAD_PART_SIZE."
                     )
         return parts
+
+    def _whole_buffer(self) -> None:
+        """Fill the rest of this part in place: into a released part, else a new whole
+        one, with what was gathered so far copied in (joining a whole part's pieces
+        would hold it twice at the end)."""
+        buf = self._spares.pop() if self._spares else bytearray(self.part_size)
+        if self._fill:
+            buf[: self._fill] = bytearray().join(self._gathered)
+        self._buf, self._gathered = buf, []
 
     def _take(self) -> bytearray:
         """The part filled so far, and a fresh start."""
