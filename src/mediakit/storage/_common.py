@@ -15,6 +15,7 @@ import base64
 import hashlib
 import io
 import re
+import threading
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_PARTS",
     "MIN_PART_SIZE",
     "DeleteRequest",
+    "Overlap",
     "PartAssembler",
     "UploadedParts",
     "batches",
@@ -258,7 +260,7 @@ class UploadedParts:
         self._parts: list[dict[str, Any]] = []
         self._numbered = 0
 
-    def upload_request(self, data: bytes) -> dict[str, Any]:
+    def upload_request(self, data: bytes | bytearray | io.BytesIO) -> dict[str, Any]:
         """The arguments of ``client.upload_part`` sending ``data`` as the next part."""
         self._numbered += 1
         return {
@@ -274,12 +276,13 @@ class UploadedParts:
         self._parts.append({"PartNumber": request["PartNumber"], "ETag": response["ETag"]})
 
     def complete_request(self) -> dict[str, Any]:
-        """The arguments of ``client.complete_multipart_upload`` for the parts sent."""
+        """The arguments of ``client.complete_multipart_upload`` for the parts sent
+        (in part-number order, whatever order their answers came in)."""
         return {
             "Bucket": self.bucket,
             "Key": self.key,
             "UploadId": self.upload_id,
-            "MultipartUpload": {"Parts": list(self._parts)},
+            "MultipartUpload": {"Parts": sorted(self._parts, key=lambda p: p["PartNumber"])},
         }
 
 
@@ -330,51 +333,136 @@ def head_info(key: str, resp: Mapping[str, Any]) -> ObjectInfo:
     )
 
 
-class PartAssembler:
-    """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes.
+class Overlap:
+    """How many uploads of one store may send a part while they read the next one.
 
-    Memory stays bounded by one part plus one incoming chunk, whatever the stream's size:
-    completed parts are handed out as soon as they fill and never retained. Hand-written
-    because it is the core of the bounded-memory guarantee and is ten lines.
+    Such an upload holds two parts (one in flight, one filling) and keeps the client and
+    S3 transferring at once; the others send each part before reading on and hold one.
+    One upload alone always overlaps; many concurrent ones overlap each other anyway,
+    so the slots bound their memory at about one part each plus the slots. Thread-safe.
     """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 0:
+            raise ValueError(f"overlap slots must be 0 or more, got {slots}")
+        self._free = threading.BoundedSemaphore(slots) if slots else None
+
+    def take(self) -> bool:
+        """Take a slot if one is free (never waits)."""
+        return self._free is not None and self._free.acquire(blocking=False)
+
+    def give_back(self) -> None:
+        """Return a slot :meth:`take` gave."""
+        assert self._free is not None
+        self._free.release()
+
+
+class PartAssembler:
+    """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes,
+    copying each byte once.
+
+    A part is a ``bytearray`` handed out whole, so the store can send it as it is: both
+    S3 clients hash and send a ``bytearray`` without copying it again. Give a part back
+    with :meth:`release` once it has been sent, and the next part is written into its
+    memory (slice assignment from each chunk); an upload then reuses the same buffers
+    from part to part (no allocation, no page faults, nothing for the allocator to
+    fragment). The first chunks of a stream are gathered as they are (references, no
+    copy) up to :attr:`_GATHER` bytes, so a small stream (an image) holds about its own
+    size and is joined once at the end; past that, and for every later part with no
+    released buffer to reuse, the part is written into a whole new buffer (never a
+    growing one, reallocated and copied again and again).
+
+    Memory stays bounded by the parts the caller holds plus the one being gathered,
+    whatever the stream's size. Hand-written because it is the core of the
+    bounded-memory guarantee.
+    """
+
+    _GATHER = 1024 * 1024
+    """The first part is gathered up to this size, then filled into a whole part."""
+    _SPARES = 1
+    """Released parts kept for reuse. A new part takes its buffer when its first byte
+    arrives, so a store with one part in flight cycles through two buffers."""
 
     def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
         if part_size < max(1, minimum):
             raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
-        self._buf = io.BytesIO()
+        self._buf: bytearray | None = None  # a released part being refilled
+        self._gathered: list[bytes | memoryview] = []  # or the pieces of a new one
+        self._fill = 0
+        self._spares: list[bytearray] = []
         self.parts_out = 0
         self.total = 0
 
-    def feed(self, chunk: bytes) -> list[bytes]:
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[bytearray]:
         """Add ``chunk``; return the parts it completes (usually none or one).
 
-        Take parts out of the list as you send them (``parts.pop(0)``) so a sent part
-        is freed before the next one fills.
+        Each returned part is the caller's until it is passed to :meth:`release`; send
+        it and drop it (or release it) before asking for many more, so memory stays at
+        a few parts. ``chunk`` is not copied when it is ``bytes`` (it is kept until its
+        part is complete); a mutable chunk is copied.
         """
-        self.total += len(chunk)
-        view = memoryview(chunk)
-        parts: list[bytes] = []
-        while self._buf.tell() + len(view) >= self.part_size:
-            take = self.part_size - self._buf.tell()
-            self._buf.write(view[:take])
-            view = view[take:]
-            parts.append(self.rest())
-            self.parts_out += 1
-            if self.parts_out > MAX_PARTS:
-                raise StorageError(
-                    f"The stream is larger than {MAX_PARTS} parts of {self.part_size} bytes; "
-                    "raise MEDIA_UPLOAD_PART_SIZE."
-                )
-        self._buf.write(view)
+        size = len(chunk)
+        self.total += size
+        parts: list[bytearray] = []
+        view = chunk if size <= self.part_size - self._fill else memoryview(chunk)
+        immutable = type(chunk) is bytes
+        pos = 0
+        while pos < size:
+            take = min(self.part_size - self._fill, size - pos)
+            piece = view if take == size else view[pos : pos + take]
+            if self._buf is None and (self.parts_out or self._fill + take > self._GATHER):
+                self._whole_buffer()
+            if self._buf is not None:
+                self._buf[self._fill : self._fill + take] = piece
+            else:
+                if immutable and not isinstance(piece, bytearray):
+                    self._gathered.append(piece)
+                else:
+                    self._gathered.append(bytes(piece))
+            self._fill += take
+            pos += take
+            if self._fill == self.part_size:
+                parts.append(self._take())
+                self.parts_out += 1
+                if self.parts_out > MAX_PARTS:
+                    raise StorageError(
+                        f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
+                        "bytes; raise MEDIA_UPLOAD_PART_SIZE."
+                    )
         return parts
 
-    def rest(self) -> bytes:
+    def _whole_buffer(self) -> None:
+        """Fill the rest of this part in place: into a released part, else a new whole
+        one, with what was gathered so far copied in (joining a whole part's pieces
+        would hold it twice at the end)."""
+        buf = self._spares.pop() if self._spares else bytearray(self.part_size)
+        if self._fill:
+            buf[: self._fill] = bytearray().join(self._gathered)
+        self._buf, self._gathered = buf, []
+
+    def _take(self) -> bytearray:
+        """The part filled so far, and a fresh start."""
+        buf = self._buf
+        if buf is None:
+            buf = bytearray().join(self._gathered)
+        elif self._fill < len(buf):
+            try:
+                del buf[self._fill :]  # in place: a buffer nothing views any more
+            except BufferError:  # something still views the released part: copy out
+                buf = buf[: self._fill]
+        self._buf, self._gathered, self._fill = None, [], 0
+        return buf
+
+    def release(self, part: bytearray) -> None:
+        """Give back a part returned by :meth:`feed` once it is sent (nothing may read
+        it afterwards): a later part is written into its memory."""
+        if len(part) == self.part_size and len(self._spares) < self._SPARES:
+            self._spares.append(part)
+
+    def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""
-        # BytesIO.getvalue() hands over its buffer without a copy (CPython), so a part
-        # costs its own size once, not twice.
-        rest, self._buf = self._buf.getvalue(), io.BytesIO()
-        return rest
+        return self._take()
 
 
 CONTENT_MD5_EVENT = "before-call.s3.DeleteObjects"

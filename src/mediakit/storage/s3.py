@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -15,6 +16,7 @@ from mediakit.errors import ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
+    Overlap,
     PartAssembler,
     UploadedParts,
     add_content_md5,
@@ -68,9 +70,14 @@ class S3ObjectStore:
     bucket: str
     part_size: int = 10 * 1024 * 1024
     """Multipart part size; streams that end within one part go up in a single PUT."""
+    overlapping_uploads: int = 2
+    """How many ``put_stream`` calls at a time send a part while reading the next (two
+    parts in memory instead of one; see :class:`~mediakit.storage._common.Overlap`)."""
     reader: RangedReader | None = attrs.field(default=None, kw_only=True)
+    _overlap: Overlap = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        self._overlap = Overlap(self.overlapping_uploads)
         self.client.meta.events.register(
             CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
         )
@@ -91,24 +98,32 @@ class S3ObjectStore:
         if self.reader is not None:
             self.reader.close()
 
-    def put_bytes(self, key: str, data: bytes, *, content_type: str) -> ObjectInfo:
+    def put_bytes(self, key: str, data: bytes | bytearray, *, content_type: str) -> ObjectInfo:
         """Store a small object in one ``PutObject``."""
         with translate_errors(key, bucket=self.bucket):
             resp = self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=data, ContentType=content_type
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,  # type: ignore[arg-type]  # botocore takes bytearray; the stubs omit it
+                ContentType=content_type,
             )
         return put_info(key, len(data), resp["ETag"], content_type)
 
     def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str) -> ObjectInfo:
         """Store ``chunks``: one PUT if they fit one part, else a multipart upload.
 
-        Memory holds about one part whatever the size. On any failure, including the
-        caller's iterator raising (a size cap, a client disconnect), the multipart upload
-        is aborted before the exception propagates unchanged.
+        Each part is sent by a helper thread while the next one is read from ``chunks``
+        (one part in flight: the client and S3 transfer at once, as boto3's own
+        ``upload_fileobj`` does with its threads) when one of the store's
+        :attr:`overlapping_uploads` slots is free, else before reading on: memory holds
+        at most two parts per upload (one without a slot) whatever the size. The parts
+        are filled in place into reused buffers and sent without a copy. On any failure, including the caller's iterator raising (a
+        size cap, a client disconnect), the part in flight is waited for and the
+        multipart upload aborted before the exception propagates unchanged.
         """
         asm = PartAssembler(self.part_size)
         it = iter(chunks)
-        pending: list[bytes] = []
+        pending: list[bytearray] = []
         for chunk in it:
             pending = asm.feed(chunk)
             if pending:
@@ -121,24 +136,65 @@ class S3ObjectStore:
             )["UploadId"]
         parts = UploadedParts(self.bucket, key, upload_id)
         try:
-            while pending:
-                self._upload_part(parts, pending.pop(0))
-            for chunk in it:
-                pending = asm.feed(chunk)
-                while pending:  # pop, so a sent part is freed before the next one fills
-                    self._upload_part(parts, pending.pop(0))
-            rest = asm.rest()
-            if rest:
-                self._upload_part(parts, rest)
+            self._send_parts(parts, asm, pending, it)
             with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
                 resp = self.client.complete_multipart_upload(**parts.complete_request())
         except BaseException:
+            # _send_parts has waited for the part in flight: nothing races the abort
             self._abort_quietly(key, upload_id)
             raise
         etag = resp.get("ETag") or ""
         if not has_etag(etag):
             etag = self._completed_etag(key)
         return put_info(key, asm.total, etag, content_type)
+
+    def _send_parts(
+        self,
+        parts: UploadedParts,
+        asm: PartAssembler,
+        pending: list[bytearray],
+        it: Iterator[bytes],
+    ) -> None:
+        """Send ``pending`` and the parts of the rest of ``it``, one in flight in a helper
+        thread while the next fills when an overlap slot is free; returns (or raises)
+        once none is in flight."""
+        with ThreadPoolExecutor(1, thread_name_prefix="mediakit-upload-part") as sender:
+            in_flight: tuple[Future[None], bytearray] | None = None
+
+            def wait() -> None:
+                nonlocal in_flight
+                if in_flight is not None:
+                    future, part = in_flight
+                    in_flight = None
+                    try:
+                        future.result()  # its error, if any, stops the upload here
+                    finally:
+                        self._overlap.give_back()
+                    asm.release(part)
+
+            def send(part: bytearray) -> None:
+                nonlocal in_flight
+                wait()
+                if self._overlap.take():
+                    in_flight = (sender.submit(self._upload_part, parts, part), part)
+                else:  # other uploads overlap: send this part before reading on
+                    self._upload_part(parts, part)
+                    asm.release(part)
+
+            try:
+                while pending:  # pop, so a sent part is freed before the next one fills
+                    send(pending.pop(0))
+                for chunk in it:
+                    pending = asm.feed(chunk)
+                    while pending:
+                        send(pending.pop(0))
+                rest = asm.rest()
+                if rest:
+                    send(rest)
+                wait()
+            finally:
+                if in_flight is not None:  # failing: the executor waits for it on exit
+                    self._overlap.give_back()
 
     def _completed_etag(self, key: str) -> str:
         """The ETag of an upload completed without one (Ceph RGW answers an empty
@@ -151,7 +207,10 @@ class S3ObjectStore:
                 self.delete(key)
             raise
 
-    def _upload_part(self, parts: UploadedParts, data: bytes) -> None:
+    def _upload_part(self, parts: UploadedParts, data: bytearray) -> None:
+        # A bytearray body is hashed (SigV4 over HTTP) and sent by botocore and urllib3
+        # without a copy, and without ``Expect: 100-continue`` (botocore adds it only
+        # to file-like bodies): no extra round trip per part.
         request = parts.upload_request(data)
         with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
             parts.uploaded(request, self.client.upload_part(**request))
