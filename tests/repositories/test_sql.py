@@ -13,12 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from mediakit.errors import ConfigurationError, Conflict
-from mediakit.repositories import sql
 from mediakit.repositories.sql import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Migration,
     SqlRepositories,
+    _queries,
+    _tracks,
     create_engine,
     create_schema,
     metadata,
@@ -212,7 +213,7 @@ def test_object_keys_and_id_checks_work_across_batches(
     fresh_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Key listing reads id-ordered batches; duplicate checks query ids in chunks."""
-    monkeypatch.setattr(sql, "_BATCH", 3)
+    monkeypatch.setattr(_queries, "_BATCH", 3)
     repos = SqlRepositories.from_url(fresh_db_url)
     try:
         imgs = [b.image() for _ in range(10)]
@@ -231,7 +232,7 @@ def test_track_counts_are_one_group_by_statement_per_batch(
 ) -> None:
     """``count_for_sets`` asks one ``GROUP BY`` query for a page of sets, and one per
     batch of ids for a longer list, with the same answer."""
-    monkeypatch.setattr(sql, "_BATCH", 3)
+    monkeypatch.setattr(_tracks, "_BATCH", 3)
     repos = SqlRepositories.from_url(fresh_db_url)
     selects: list[str] = []
 
