@@ -303,3 +303,28 @@ def test_rows_read_back_equal_what_was_written_and_share_no_mutable_state(
             assert all(isinstance(i.thumbnails, tuple) for i in page.items)
     finally:
         repos.close()
+
+
+def test_a_refused_database_leaves_no_connection_open(engine: sa.Engine, fresh_db_url: str) -> None:
+    """``from_url`` disposes of the engine it made when the migration refuses the
+    database: a failed start leaves no pooled connection to the garbage collector."""
+    migrate(engine, [*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "from the future", lambda c: None)])
+    engine.dispose()
+    counts = {"opened": 0, "closed": 0}
+
+    def opened(*_: object) -> None:
+        counts["opened"] += 1
+
+    def closed(*_: object) -> None:
+        counts["closed"] += 1
+
+    sa.event.listen(sa.pool.Pool, "connect", opened)
+    sa.event.listen(sa.pool.Pool, "close", closed)
+    try:
+        with pytest.raises(ConfigurationError, match="newer than this mediakit"):
+            SqlRepositories.from_url(fresh_db_url)
+    finally:
+        sa.event.remove(sa.pool.Pool, "connect", opened)
+        sa.event.remove(sa.pool.Pool, "close", closed)
+    assert counts["opened"] >= 1
+    assert counts["closed"] == counts["opened"]

@@ -39,8 +39,17 @@ class SqlRepositories(Repositories):
     def from_url(
         cls, url: str | sa.URL, *, migrate_schema: bool = True, **engine_kwargs: Any
     ) -> SqlRepositories:
-        """Create the engine for ``url`` (see :func:`create_engine`) and the repositories."""
-        return cls.from_engine(create_engine(url, **engine_kwargs), migrate_schema=migrate_schema)
+        """Create the engine for ``url`` (see :func:`create_engine`) and the repositories.
+
+        Should the migration fail (a database unreachable, or newer than this mediakit),
+        the engine is disposed of before the error propagates: no pooled connection stays.
+        """
+        engine = create_engine(url, **engine_kwargs)
+        try:
+            return cls.from_engine(engine, migrate_schema=migrate_schema)
+        except BaseException:
+            engine.dispose()
+            raise
 
     @property
     def reads_in_process(self) -> bool:
