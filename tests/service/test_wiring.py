@@ -153,3 +153,21 @@ def test_a_failed_start_leaves_passed_in_repositories_open(tmp_path: Path) -> No
         assert repos.engine.pool.checkedin() == 1  # still pooled, not disposed
     finally:
         repos.close()
+
+
+def test_a_kit_closes_everything_it_opened_and_closes_twice(tmp_path: Path) -> None:
+    """``close()`` stops the job threads and closes every pooled database connection;
+    a second ``close()`` (a shutdown hook plus ``atexit``) is harmless."""
+    settings = Settings(
+        storage_backend="memory",
+        job_runner="thread",  # a pool and a sweep thread that reads the database
+        database_url=f"sqlite:///{tmp_path / 'mediakit.db'}",
+        signing_secret="x" * 32,
+    )
+    with _pool_connections() as counts:
+        kit = build_service(settings)
+        assert kit.repos.images.get("none") is None
+        kit.close()
+        kit.close()
+    assert counts["opened"] >= 1
+    assert counts["closed"] == counts["opened"]
