@@ -627,3 +627,13 @@ class DjangoRepositories(Repositories):
             tracks=DjangoTrackRepository(alias),
             alias=alias,
         )
+
+    def release_thread(self) -> None:
+        """Close this thread's connection to the alias, unless a transaction is open.
+
+        Django opens a connection per thread and closes it at the end of a request; a job
+        runner's worker thread has no request, so its connection would stay open until
+        the thread ended and the garbage collector found it (psycopg warns then)."""
+        conn = connections[self.alias]
+        if not conn.in_atomic_block:
+            conn.close()

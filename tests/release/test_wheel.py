@@ -53,7 +53,7 @@ def test_wheel_holds_every_package_data_file_and_the_console_script(wheel: Path)
         "mediakit/cli/__init__.py",
         "mediakit/cli/__main__.py",
         "mediakit/storage/s3.py",
-        "mediakit/repositories/sql.py",
+        "mediakit/repositories/sql/__init__.py",
         "mediakit/testing/__init__.py",
         "mediakit_fastapi/__init__.py",
         "mediakit_fastapi/py.typed",

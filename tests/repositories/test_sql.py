@@ -13,12 +13,13 @@ import pytest
 import sqlalchemy as sa
 
 from mediakit.errors import ConfigurationError, Conflict
-from mediakit.repositories import sql
 from mediakit.repositories.sql import (
     MIGRATIONS,
     SCHEMA_VERSION,
     Migration,
     SqlRepositories,
+    _queries,
+    _tracks,
     create_engine,
     create_schema,
     metadata,
@@ -212,7 +213,7 @@ def test_object_keys_and_id_checks_work_across_batches(
     fresh_db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Key listing reads id-ordered batches; duplicate checks query ids in chunks."""
-    monkeypatch.setattr(sql, "_BATCH", 3)
+    monkeypatch.setattr(_queries, "_BATCH", 3)
     repos = SqlRepositories.from_url(fresh_db_url)
     try:
         imgs = [b.image() for _ in range(10)]
@@ -231,7 +232,7 @@ def test_track_counts_are_one_group_by_statement_per_batch(
 ) -> None:
     """``count_for_sets`` asks one ``GROUP BY`` query for a page of sets, and one per
     batch of ids for a longer list, with the same answer."""
-    monkeypatch.setattr(sql, "_BATCH", 3)
+    monkeypatch.setattr(_tracks, "_BATCH", 3)
     repos = SqlRepositories.from_url(fresh_db_url)
     selects: list[str] = []
 
@@ -302,3 +303,28 @@ def test_rows_read_back_equal_what_was_written_and_share_no_mutable_state(
             assert all(isinstance(i.thumbnails, tuple) for i in page.items)
     finally:
         repos.close()
+
+
+def test_a_refused_database_leaves_no_connection_open(engine: sa.Engine, fresh_db_url: str) -> None:
+    """``from_url`` disposes of the engine it made when the migration refuses the
+    database: a failed start leaves no pooled connection to the garbage collector."""
+    migrate(engine, [*MIGRATIONS, Migration(SCHEMA_VERSION + 1, "from the future", lambda c: None)])
+    engine.dispose()
+    counts = {"opened": 0, "closed": 0}
+
+    def opened(*_: object) -> None:
+        counts["opened"] += 1
+
+    def closed(*_: object) -> None:
+        counts["closed"] += 1
+
+    sa.event.listen(sa.pool.Pool, "connect", opened)
+    sa.event.listen(sa.pool.Pool, "close", closed)
+    try:
+        with pytest.raises(ConfigurationError, match="newer than this mediakit"):
+            SqlRepositories.from_url(fresh_db_url)
+    finally:
+        sa.event.remove(sa.pool.Pool, "connect", opened)
+        sa.event.remove(sa.pool.Pool, "close", closed)
+    assert counts["opened"] >= 1
+    assert counts["closed"] == counts["opened"]

@@ -3,11 +3,15 @@ start, the filesystem store, signer base paths, limiter and job-runner choice)."
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from mediakit.errors import ConfigurationError
+from mediakit.repositories.sql import SqlRepositories
 from mediakit.service import build_service
 from mediakit.settings import Settings
 from mediakit.storage import ensure_bucket
@@ -103,3 +107,67 @@ def test_dramatiq_runner_without_redis_names_the_variable() -> None:
         build_service(
             Settings(storage_backend="memory", job_runner="dramatiq", database_url="sqlite://")
         )
+
+
+@contextlib.contextmanager
+def _pool_connections() -> Iterator[dict[str, int]]:
+    """Counts the DBAPI connections every SQLAlchemy pool opens and closes meanwhile."""
+    counts = {"opened": 0, "closed": 0}
+
+    def opened(*_: object) -> None:
+        counts["opened"] += 1
+
+    def closed(*_: object) -> None:
+        counts["closed"] += 1
+
+    sa.event.listen(sa.pool.Pool, "connect", opened)
+    sa.event.listen(sa.pool.Pool, "close", closed)
+    try:
+        yield counts
+    finally:
+        sa.event.remove(sa.pool.Pool, "connect", opened)
+        sa.event.remove(sa.pool.Pool, "close", closed)
+
+
+def test_a_start_that_fails_after_the_database_closes_its_connections(tmp_path: Path) -> None:
+    """The SQL repositories built (and migrated) before a later part fails are closed:
+    a failed start leaves no pooled connection to the garbage collector."""
+    settings = Settings(
+        storage_backend="memory",
+        job_runner="dramatiq",  # fails after the repositories: no Redis URL
+        database_url=f"sqlite:///{tmp_path / 'mediakit.db'}",
+    )
+    with _pool_connections() as counts, pytest.raises(ConfigurationError, match="REDIS_URL"):
+        build_service(settings)
+    assert counts["opened"] >= 1  # the migration ran
+    assert counts["closed"] == counts["opened"]
+
+
+def test_a_failed_start_leaves_passed_in_repositories_open(tmp_path: Path) -> None:
+    """Repositories passed in are their caller's: a failed start does not close them."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path / 'mediakit.db'}")
+    try:
+        with pytest.raises(ConfigurationError, match="REDIS_URL"):
+            build_service(Settings(storage_backend="memory", job_runner="dramatiq"), repos=repos)
+        assert repos.images.get("none") is None
+        assert repos.engine.pool.checkedin() == 1  # still pooled, not disposed
+    finally:
+        repos.close()
+
+
+def test_a_kit_closes_everything_it_opened_and_closes_twice(tmp_path: Path) -> None:
+    """``close()`` stops the job threads and closes every pooled database connection;
+    a second ``close()`` (a shutdown hook plus ``atexit``) is harmless."""
+    settings = Settings(
+        storage_backend="memory",
+        job_runner="thread",  # a pool and a sweep thread that reads the database
+        database_url=f"sqlite:///{tmp_path / 'mediakit.db'}",
+        signing_secret="x" * 32,
+    )
+    with _pool_connections() as counts:
+        kit = build_service(settings)
+        assert kit.repos.images.get("none") is None
+        kit.close()
+        kit.close()
+    assert counts["opened"] >= 1
+    assert counts["closed"] == counts["opened"]

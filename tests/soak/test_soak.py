@@ -130,6 +130,7 @@ def test_soak(  # noqa: C901, PLR0915  (a soak scenario: phases sharing one serv
     server: tuple[str, str, int, dict[str, str], str],
     flac: bytes,
     moto_server: ServerHandle,
+    request: pytest.FixtureRequest,
 ) -> None:
     """Mixed concurrent load for MEDIAKIT_SOAK_SECONDS; then no unexpected status, flat
     RSS and descriptors, everything ready, no orphan object, no open multipart upload."""
@@ -140,6 +141,8 @@ def test_soak(  # noqa: C901, PLR0915  (a soak scenario: phases sharing one serv
     user = httpx.Client(
         base_url=base, headers={"Authorization": f"Bearer {USER_TOKEN}"}, timeout=60
     )
+    request.addfinalizer(admin.close)  # their pooled sockets, even if an assertion fails
+    request.addfinalizer(user.close)
     set_id = admin.post("/api/v1/admin/music-sets", json={"title": "soak", "visible": True})
     set_id = set_id.json()["id"]
     mine: dict[str, list[str]] = {"images": [], "tracks": []}

@@ -124,6 +124,15 @@ def run_task(
         log.info("job %s(%s) skipped: %s", task_name, dict(kwargs), exc)
 
 
+def _release_thread(ctx: ProcessingContext) -> None:
+    """Release the worker thread's database connection (see ``Repositories.release_thread``);
+    a failure to close it is logged, never raised over the job's outcome."""
+    try:
+        ctx.repos.release_thread()
+    except Exception:
+        log.warning("could not release the job thread's database connection", exc_info=True)
+
+
 _SWEEP_LIMIT = 500
 
 
@@ -266,11 +275,18 @@ class ThreadPoolRunner:
         with self._lock:
             self._queued[key] = self._queued.get(key, 0) + 1
         try:
-            future = self._pool.submit(run_task, self.ctx, task_name, dict(kwargs), self.tasks)
+            future = self._pool.submit(self._run, task_name, dict(kwargs))
         except BaseException:
             self._unqueue(key)
             raise
         future.add_done_callback(lambda f: self._done(f, task_name, kwargs, key))
+
+    def _run(self, task_name: str, kwargs: dict[str, str]) -> None:
+        # on a worker thread: release its database connection before it goes idle
+        try:
+            run_task(self.ctx, task_name, kwargs, self.tasks)
+        finally:
+            _release_thread(self.ctx)
 
     def _unqueue(self, key: tuple[str, str]) -> None:
         with self._lock:
@@ -312,6 +328,8 @@ class ThreadPoolRunner:
                 return
             except Exception:
                 log.warning("the sweep for interrupted jobs failed; retrying", exc_info=True)
+            finally:
+                _release_thread(self.ctx)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the sweep and the pool; with ``wait``, finish the queued jobs first."""
@@ -362,7 +380,11 @@ def _declare_actor(
                 "this Dramatiq worker has no context_factory; build its DramatiqRunner "
                 "with one so it can reach the store and the database",
             )
-        run_task(lazy.get(), task_name, kwargs, tasks, busy="raise")
+        ctx = lazy.get()
+        try:
+            run_task(ctx, task_name, kwargs, tasks, busy="raise")
+        finally:
+            _release_thread(ctx)
 
     return dramatiq.actor(
         broker=broker, actor_name=actor_name, queue_name=queue_name, max_retries=max_retries

@@ -265,3 +265,13 @@ class Repositories:
         for a database over the network (and required for Django's ORM, which refuses
         synchronous queries on the event loop)."""
         return False
+
+    def release_thread(self) -> None:
+        """Release what the calling thread holds open (its own database connection).
+
+        Job runners call it on their worker threads after each job (and sweep), so a
+        thread that goes idle or ends holds no connection. Nothing to do here: the
+        memory and SQL repositories share one pool across threads. The Django ORM keeps
+        a connection per thread and closes it only at the end of a request, so
+        ``DjangoRepositories`` closes this thread's one.
+        """

@@ -21,7 +21,7 @@ import hmac
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import attrs
@@ -51,6 +51,9 @@ from mediakit.storage import (
 )
 from mediakit.uploads import limiter_from_settings
 from mediakit.values import AsyncClosable, Closable
+
+if TYPE_CHECKING:
+    from mediakit.repositories.sql import SqlRepositories
 
 __all__ = ["LOCAL_PATH", "PROXY_PATH", "MediaKit", "build_service"]
 
@@ -119,7 +122,7 @@ class MediaKit:
         self.close()
 
 
-def _sql_repositories(settings: Settings) -> Repositories:
+def _sql_repositories(settings: Settings) -> SqlRepositories:
     from mediakit.repositories.sql import SqlRepositories
 
     url = settings.database_url
@@ -204,47 +207,55 @@ def build_service(
             uses_database_url=repos is None,
         )
     )
-    if store is None:
-        store = build_object_store(settings)
-    if astore is None:
-        astore = (
-            build_async_object_store(settings)
-            if settings.storage_backend == "s3"
-            else ThreadedAsyncStore(store)
+    # What is built here is closed here should a later part fail, so a failed start holds
+    # no database pool and no job threads; the parts passed in are their caller's.
+    with contextlib.ExitStack() as on_failure:
+        if store is None:
+            store = build_object_store(settings)
+        if astore is None:
+            astore = (
+                build_async_object_store(settings)
+                if settings.storage_backend == "s3"
+                else ThreadedAsyncStore(store)
+            )
+        if repos is None:
+            repos = sql = _sql_repositories(settings)
+            on_failure.callback(sql.close)
+        signer = _signer(settings, clock, prefix)
+        local = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+        # Local URLs are paths on the app: they follow the adapter's mount point per request.
+        urls: UrlSigner = (
+            signer if local is None else MountedSigner(signer, local.base_path, LOCAL_PATH)
         )
-    repos = repos if repos is not None else _sql_repositories(settings)
-    signer = _signer(settings, clock, prefix)
-    local = signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
-    # Local URLs are paths on the app: they follow the adapter's mount point per request.
-    urls: UrlSigner = (
-        signer if local is None else MountedSigner(signer, local.base_path, LOCAL_PATH)
-    )
-    limiter = limiter if limiter is not None else limiter_from_settings(settings)
-    if runner is None:
-        runner = runner_from_settings(ProcessingContext(store, repos, settings, clock))
-    common: dict[str, Any] = {
-        "settings": settings,
-        "repos": repos,
-        "signer": urls,
-        "limiter": limiter,
-        "runner": runner,
-        "clock": clock,
-        "local": local,
-        "proxy_base": prefix + PROXY_PATH,
-        "info_cache": ObjectInfoCache(),
-        "grants": _grants(
-            settings, clock, signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
-        ),
-    }
-    return MediaKit(
-        settings=settings,
-        store=store,
-        astore=astore,
-        repos=repos,
-        signer=signer,
-        limiter=limiter,
-        runner=runner,
-        service=MediaService(store=store, **common),
-        aservice=AsyncMediaService(store=astore, **common),
-        clock=clock,
-    )
+        limiter = limiter if limiter is not None else limiter_from_settings(settings)
+        if runner is None:
+            runner = runner_from_settings(ProcessingContext(store, repos, settings, clock))
+            on_failure.callback(runner.shutdown, wait=False)
+        common: dict[str, Any] = {
+            "settings": settings,
+            "repos": repos,
+            "signer": urls,
+            "limiter": limiter,
+            "runner": runner,
+            "clock": clock,
+            "local": local,
+            "proxy_base": prefix + PROXY_PATH,
+            "info_cache": ObjectInfoCache(),
+            "grants": _grants(
+                settings, clock, signer.inner if isinstance(signer.inner, LocalUrlSigner) else None
+            ),
+        }
+        kit = MediaKit(
+            settings=settings,
+            store=store,
+            astore=astore,
+            repos=repos,
+            signer=signer,
+            limiter=limiter,
+            runner=runner,
+            service=MediaService(store=store, **common),
+            aservice=AsyncMediaService(store=astore, **common),
+            clock=clock,
+        )
+        on_failure.pop_all()
+    return kit
