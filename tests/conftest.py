@@ -130,7 +130,12 @@ def _full_only(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     if callspec is None:
         return False
-    return any(isinstance(v, str) and v in FULL_ONLY_VARIANTS for v in callspec.params.values())
+    if any(isinstance(v, str) and v in FULL_ONLY_VARIANTS for v in callspec.params.values()):
+        return True
+    # a variant whose parameter is not a string (nginx offload's (server, store) pairs) is
+    # known by its id, a whole "-"-separated run of the test's parameter id
+    test_id = f"-{callspec.id}-"
+    return any(f"-{variant}-" in test_id for variant in FULL_ONLY_VARIANTS)
 
 
 XDIST_GROUPS = ("api", "sec", "offloaded")

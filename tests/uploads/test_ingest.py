@@ -19,6 +19,7 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
+import mediakit.uploads.ingest as ingest_module
 from mediakit.clock import ManualClock
 from mediakit.errors import (
     BadRequest,
@@ -628,7 +629,10 @@ def test_a_large_file_streams_through_in_bounded_memory(
         tracemalloc.stop()
     assert images[0].size == size
     assert store.head(images[0].original_key).size == size
-    assert peak < 3 * PART, f"peak Python allocations {peak / MiB:.1f} MiB"
+    # at most two parts per upload (one filling, one in flight) and the image's check copy
+    # held in memory up to its spill size; a 40 MiB file buffered whole would fail this
+    bound = 2 * PART + ingest_module._SPOOL_IN_MEMORY + 2 * MiB
+    assert peak < bound, f"peak Python allocations {peak / MiB:.1f} MiB"
 
 
 @attrs.define
