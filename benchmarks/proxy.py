@@ -80,6 +80,8 @@ def _settings() -> Settings:
         s3_access_key_id=os.environ["MKB_ACCESS_KEY"],
         s3_secret_access_key=os.environ["MKB_SECRET_KEY"],
         assets_bucket=os.environ.get("MKB_BUCKET", BUCKET),
+        # MKB_FAST_READS=0: ranged reads through botocore instead (MEDIA_S3_FAST_READS)
+        s3_fast_reads=os.environ.get("MKB_FAST_READS", "1") != "0",
     )
 
 

@@ -156,6 +156,13 @@ class _AsyncChunks:
         self._key, self._bucket, self._resp = key, bucket, resp
         self._left, self._expected, self._chunk_size = expected, expected, chunk_size
         self._pending: bytes = b""
+        # aiohttp pauses reading the socket once 64 KiB are buffered; with the limit raised
+        # to a chunk, pieces arrive up to a chunk each and the socket is paused a chunk at a
+        # time rather than every 64 KiB (without it: half the throughput on large ranges,
+        # benchmarks/proxy.py); memory stays bounded by this limit
+        raise_limit = getattr(resp.content, "set_read_chunk_size", None)  # aiohttp >= 3.14
+        if raise_limit is not None:
+            raise_limit(chunk_size)
 
     def __aiter__(self) -> _AsyncChunks:
         return self
