@@ -92,6 +92,9 @@ FULL_ONLY_VARIANTS = frozenset(
         "fastapi-s3",
         "fastapi-rgw",
         "django-postgres",
+        # security attacks (tests/security): FastAPI and Django under ASGI stay; Django
+        # under WSGI (gunicorn, sync views) repeats every attack
+        "django-wsgi",
         # object stores (tests/storage): boto3 on moto, filesystem and memory stay
         "aioboto3-moto",
         "boto3-nanio",
@@ -177,6 +180,41 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = [item for item in items if not _full_only(item)]
+
+
+class _PinGroupsToWorkers:
+    """Make ``--dist loadgroup`` see the groups (see XDIST_GROUPS) under pytest >= 9.2.
+
+    xdist's worker sends each grouped test to the controller as ``nodeid@group`` by setting
+    ``item._nodeid``; pytest 9.2 keeps the id in ``item._id`` instead, so the suffix is lost,
+    every test becomes its own unit and each worker starts every server kind (and reseeds
+    its module fixtures) as the tests of one kind alternate between workers. Add the suffix
+    where it is missing, as xdist would.
+    """
+
+    @pytest.hookimpl(trylast=True)  # after xdist's worker hook, which should have done it
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Suffix each grouped test's id with ``@group`` (the worker sends these ids)."""
+        if not getattr(config.option, "loadgroup", False):
+            return
+        for item in items:
+            mark = item.get_closest_marker("xdist_group")
+            if mark is None or "@" in item.nodeid.rpartition("]")[2]:
+                continue
+            suffixed = f"{item.nodeid}@{mark.args[0]}"
+            if hasattr(item, "_id"):
+                from _pytest.nodeid import NodeId  # pytest >= 9.2 keeps the id here
+
+                item._id = NodeId.parse(suffixed)
+            else:  # pragma: no cover - older pytest, where xdist's own hook works
+                item._nodeid = suffixed  # type: ignore[attr-defined]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the xdist group fix (see :class:`_PinGroupsToWorkers`)."""
+    config.pluginmanager.register(_PinGroupsToWorkers(), "mediakit-pin-xdist-groups")
 
 
 # --- parallel runs (pytest-xdist) ---------------------------------------------------------

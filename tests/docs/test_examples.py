@@ -63,8 +63,22 @@ def test_docs_have_examples_and_few_are_skipped() -> None:
     assert len(skipped) <= len(ALL) // 2, [f"{b.path}:{b.line}" for b in skipped]
 
 
+def _nested_pytest(block: Block) -> bool:
+    """Whether the example runs pytest itself (a contract suite in a nested interpreter)."""
+    return re.search(r"""["']-m["'],\s*["']pytest["']""", block.code) is not None
+
+
 @pytest.mark.parametrize(
-    "block", [b for b in ALL if not b.not_run], ids=lambda b: f"{b.path}:{b.line}"
+    "block",
+    # the examples that run a whole contract suite in a nested pytest take seconds each:
+    # slow, so only the full run (CI) runs them; the contracts themselves run in the quick
+    # run too (tests/testing, tests/storage/test_contract.py, tests/repositories)
+    [
+        pytest.param(b, marks=pytest.mark.slow) if _nested_pytest(b) else b
+        for b in ALL
+        if not b.not_run
+    ],
+    ids=lambda b: f"{b.path}:{b.line}",
 )
 def test_doc_example_runs(block: Block, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIA")}

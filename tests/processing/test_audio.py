@@ -346,7 +346,7 @@ def test_wall_clock_timeout_kills_the_process_group(tmp_path: Path, need_ffmpeg:
     out.mkdir()
     started = time.monotonic()
     with pytest.raises(ProcessingError, match="took too long"):
-        encode_tiers(fifo, out, input_format="wav", ffmpeg=need_ffmpeg, timeout_s=1.0)
+        encode_tiers(fifo, out, input_format="wav", ffmpeg=need_ffmpeg, timeout_s=0.5)
     assert time.monotonic() - started < 10
     assert _ffmpeg_pids_reading(fifo) == []
     assert list(out.iterdir()) == []
@@ -376,7 +376,7 @@ def test_timeout_during_a_long_encode(tmp_path: Path, need_ffmpeg: str) -> None:
     writer.start()
     try:
         with pytest.raises(ProcessingError, match="took too long"):
-            encode_tiers(fifo, out, input_format="wav", ffmpeg=need_ffmpeg, timeout_s=1.5)
+            encode_tiers(fifo, out, input_format="wav", ffmpeg=need_ffmpeg, timeout_s=0.75)
         assert _ffmpeg_pids_reading(fifo) == []
         assert list(out.iterdir()) == []
     finally:
