@@ -52,6 +52,8 @@ PAIRS: list[tuple[str, str]] = [
     ("src/mediakit/service/_async.py", "src/mediakit/service/_sync.py"),
     ("src/mediakit/service/_serving_async.py", "src/mediakit/service/_serving_sync.py"),
     ("src/mediakit/proxy/_async.py", "src/mediakit/proxy/_sync.py"),
+    ("src/mediakit/uploads/multipart/_async.py", "src/mediakit/uploads/multipart/_sync.py"),
+    ("src/mediakit/uploads/ingest/_async.py", "src/mediakit/uploads/ingest/_sync.py"),
 ]
 
 #: Python's own async spellings and their sync twins (whole words only).
@@ -103,6 +105,12 @@ NAMES: dict[str, str] = {
     "aingest_images": "ingest_images",
     "aingest_tracks": "ingest_tracks",
     "ahold": "hold",
+    "AsyncUploadedFile": "UploadedFile",
+    "_astore_files": "_store_files",
+    "_atee": "_tee",
+    "_acleanup": "_cleanup",
+    "_acleanup_now": "_cleanup_now",
+    "spawn_task": "spawn_thread",  # a clean-up left running: a task, or a daemon thread
     # modules
     "_serving_async": "_serving_sync",
 }
@@ -118,6 +126,13 @@ CALLS: list[tuple[re.Pattern[str], str]] = [
     # AsyncMediaService runs database steps through its AsyncStepRunner (worker thread,
     # or inline reads); the sync service calls them: self._db.read(step, a) -> step(a)
     (re.compile(r"\bself\._db\.(?:read|write)\(\s*([\w.]+),\s*"), r"\1("),
+    # a blocking step the async side runs in a worker thread, and a clean-up it shields
+    # from cancellation (mediakit/uploads/ingest/_hops.py), are plain calls on the sync
+    # side: anyio.to_thread.run_sync(check, f, n) -> check(f, n); shielded(g) -> g()
+    (
+        re.compile(r"\b(?:anyio\.to_thread\.run_sync|shielded)\(\s*([\w.]+)\s*(?:,\s*|(?=\)))"),
+        r"\1(",
+    ),
 ]
 
 #: A source line ending with this comment is left out of the sync twin (what only the
