@@ -26,7 +26,7 @@ Method (reproducible from the tree alone):
 5. **Lines**: *logical lines* are Python's (tokenize ``NEWLINE`` tokens: one per
    statement, a ``def`` header or a docstring counts one however many physical lines it
    spans); *raw lines* are the non-blank, non-comment physical lines. The hand-written
-   seams (``service/_hops.py``) are counted too: a definition there that is the sync twin
+   seams (``service/_hops.py``, ``uploads/ingest/_hops.py``) are counted too: a definition there that is the sync twin
    of an async one is hand-kept like any other.
 """
 

@@ -10,9 +10,12 @@ this command; do not edit it, edit the source and regenerate::
     python scripts/unasync.py --check    # exit 1 with a diff if one is stale (CI)
     python scripts/unasync.py --list     # the pairs
 
-What only the async side does (a worker-thread hop, ``asign`` versus ``sign``) lives in a
-small hand-written module (``mediakit/service/_hops.py``); the source calls it in a shape
-that ``CALLS`` below turns into the plain sync call, and the lines that set it up end
+What only the async side does (a worker-thread hop, ``asign`` versus ``sign``, a
+clean-up shielded from cancellation or left running as a task) lives in a small
+hand-written module (``mediakit/service/_hops.py``, ``mediakit/uploads/ingest/_hops.py``);
+the source calls it in a shape that ``CALLS`` below turns into the plain sync call (or
+``NAMES`` into its sync counterpart: ``spawn_task`` -> ``spawn_thread``), and the lines
+that set it up end
 with ``# unasync: remove`` so they are left out of the sync twin. An import left unused
 by the substitution is dropped by ruff.
 
