@@ -34,6 +34,8 @@ from cancellation (``_hops.py``, the one hand-kept difference).
 
 from __future__ import annotations
 
+# The private names re-exported here (``_cleanup``, ``_store_files``, ``_SPOOL_IN_MEMORY``...)
+# are the ones the tests reach for (twin parity, the spool bound) at this import path.
 from mediakit.uploads.ingest._async import (
     AsyncUploadedFile,
     aingest_images,
