@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
-import boto3
-import pytest
-from botocore.config import Config
 
-from tests import servers
-from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle
+def _cache_bytecode_outside_the_tree() -> None:
+    """Under PYTHONDONTWRITEBYTECODE, keep compiled bytecode in a cache outside the tree.
+
+    The variable keeps ``__pycache__`` out of the source tree; it also makes every process of
+    the suite (each xdist worker, each reference server, CLI or example subprocess) compile
+    mediakit and re-rewrite the asserts of every test module: ~5 s of CPU per worker at
+    collection alone. A ``pycache_prefix`` (PEP 3147's PYTHONPYCACHEPREFIX, which pytest's
+    assertion rewriter honours) keeps the tree clean and the bytecode cached; subprocesses
+    inherit it through the environment. Set MEDIAKIT_TESTS_NO_PYCACHE=1 to opt out.
+    """
+    if not sys.dont_write_bytecode or os.environ.get("MEDIAKIT_TESTS_NO_PYCACHE"):
+        return
+    prefix = sys.pycache_prefix or os.environ.get("PYTHONPYCACHEPREFIX")
+    if not prefix:
+        prefix = str(Path(tempfile.gettempdir()) / f"mediakit-pycache-{os.getuid()}")
+    sys.pycache_prefix = prefix
+    sys.dont_write_bytecode = False
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+_cache_bytecode_outside_the_tree()
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from tests import servers  # noqa: E402
+from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle  # noqa: E402
 
 # moto's server accepts any credentials; use the same ones everywhere.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", ACCESS_KEY)
