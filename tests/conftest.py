@@ -36,7 +36,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from tests import servers  # noqa: E402
+from tests import quick, servers  # noqa: E402
 from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle  # noqa: E402
 
 # moto's server accepts any credentials; use the same ones everywhere.
@@ -240,7 +240,9 @@ class _PinGroupsToWorkers:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the xdist group fix (see :class:`_PinGroupsToWorkers`)."""
+    """Register the xdist group fix (see :class:`_PinGroupsToWorkers`); fewer hypothesis
+    examples in a quick run (see tests/quick.py)."""
+    quick.configure(full=_full_run(config))
     config.pluginmanager.register(_PinGroupsToWorkers(), "mediakit-pin-xdist-groups")
 
 
