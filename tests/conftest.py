@@ -137,6 +137,17 @@ FULL_ONLY_VARIANTS = frozenset(
 )
 
 
+FULL_ONLY_VARIANTS_IN: dict[str, frozenset[str]] = {
+    # moto, where nanio (which also checks every signature, part by part) runs the same
+    # tests in the quick run: the Django storage on S3, 17 MiB uploads with a part in
+    # flight (each size, each failing part), the fast ranged reader against botocore
+    "tests/django/test_storage.py": frozenset({"moto"}),
+    "tests/storage/test_upload_parts.py": frozenset({"moto_server"}),
+    "tests/storage/test_ranged_http.py": frozenset({"moto"}),
+}
+"""Variants that only a full run needs in one test file (by the file's node id)."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--full``: run every test (the default under CI=true)."""
     parser.addoption(
@@ -161,6 +172,9 @@ def _full_only(item: pytest.Item) -> bool:
     if callspec is None:
         return False
     if any(isinstance(v, str) and v in FULL_ONLY_VARIANTS for v in callspec.params.values()):
+        return True
+    in_file = FULL_ONLY_VARIANTS_IN.get(item.nodeid.split("::")[0], frozenset())
+    if any(isinstance(v, str) and v in in_file for v in callspec.params.values()):
         return True
     # a variant whose parameter is not a string (nginx offload's (server, store) pairs) is
     # known by its id, a whole "-"-separated run of the test's parameter id
