@@ -204,6 +204,20 @@ def _xdist_group(item: pytest.Item) -> str | None:
             value = params[fixture]
             kind = "-".join(map(str, value)) if isinstance(value, tuple) else str(value)
             return f"{fixture}-{kind}"
+    return _shared_by_its_module(item)
+
+
+def _shared_by_its_module(item: pytest.Item) -> str | None:
+    """A test using a module-, class- or package-scoped fixture (a server started for the
+    module, generated audio, a migrated database) runs on the worker that runs the other
+    tests of its module, which sets the fixture up once (spread over the workers, each
+    worker running a test of the module would set it up again)."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        if defs and defs[-1].scope in ("module", "class"):
+            return f"module-{item.nodeid.split('::')[0]}"
+        if defs and defs[-1].scope == "package":
+            return f"package-{defs[-1].baseid}"
     return None
 
 
