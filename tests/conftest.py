@@ -307,5 +307,6 @@ def pytest_report_header(config: pytest.Config) -> str:
         return "mediakit: full run (every variant, slow tests, Ceph RGW)"
     return (
         "mediakit: quick run: slow tests, Ceph RGW and repeated server variants are "
-        "deselected; --full (or CI=true) runs them all"
+        "deselected, hypothesis runs a quarter of the examples; --full (or CI=true) runs "
+        "them all"
     )
