@@ -6,6 +6,7 @@ and one worker per core plus one for the whole suite."""
 from __future__ import annotations
 
 import os
+import sys
 import types
 from typing import Any
 
@@ -85,3 +86,25 @@ def test_the_whole_suite_runs_on_a_worker_per_core_plus_one(
     assert conftest.pytest_xdist_auto_num_workers(request.config) == 0
     monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "5")
     assert conftest.pytest_xdist_auto_num_workers(request.config) is None  # xdist reads it
+
+
+def test_under_pythondontwritebytecode_bytecode_is_cached_outside_the_tree(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """The variable keeps ``__pycache__`` out of the tree; the suite then caches bytecode
+    under a prefix (for itself and, through the environment, for its subprocesses)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path))
+    monkeypatch.delenv("MEDIAKIT_TESTS_NO_PYCACHE", raising=False)
+    conftest._cache_bytecode_outside_the_tree()
+    assert (sys.dont_write_bytecode, sys.pycache_prefix) == (False, str(tmp_path))
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ
+    assert os.environ["PYTHONPYCACHEPREFIX"] == str(tmp_path)
+    # opted out: left as it is
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    monkeypatch.setenv("MEDIAKIT_TESTS_NO_PYCACHE", "1")
+    conftest._cache_bytecode_outside_the_tree()
+    assert (sys.dont_write_bytecode, sys.pycache_prefix) == (True, None)
