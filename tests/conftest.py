@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
-import boto3
-import pytest
-from botocore.config import Config
 
-from tests import servers
-from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle
+def _cache_bytecode_outside_the_tree() -> None:
+    """Under PYTHONDONTWRITEBYTECODE, keep compiled bytecode in a cache outside the tree.
+
+    The variable keeps ``__pycache__`` out of the source tree; it also makes every process of
+    the suite (each xdist worker, each reference server, CLI or example subprocess) compile
+    mediakit and re-rewrite the asserts of every test module: ~5 s of CPU per worker at
+    collection alone. A ``pycache_prefix`` (PEP 3147's PYTHONPYCACHEPREFIX, which pytest's
+    assertion rewriter honours) keeps the tree clean and the bytecode cached; subprocesses
+    inherit it through the environment. Set MEDIAKIT_TESTS_NO_PYCACHE=1 to opt out.
+    """
+    if not sys.dont_write_bytecode or os.environ.get("MEDIAKIT_TESTS_NO_PYCACHE"):
+        return
+    prefix = sys.pycache_prefix or os.environ.get("PYTHONPYCACHEPREFIX")
+    if not prefix:
+        prefix = str(Path(tempfile.gettempdir()) / f"mediakit-pycache-{os.getuid()}")
+    sys.pycache_prefix = prefix
+    sys.dont_write_bytecode = False
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+
+_cache_bytecode_outside_the_tree()
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from botocore.config import Config  # noqa: E402
+
+from tests import quick, servers  # noqa: E402
+from tests.servers import ACCESS_KEY, SECRET_KEY, ServerHandle  # noqa: E402
 
 # moto's server accepts any credentials; use the same ones everywhere.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", ACCESS_KEY)
@@ -110,6 +137,17 @@ FULL_ONLY_VARIANTS = frozenset(
 )
 
 
+FULL_ONLY_VARIANTS_IN: dict[str, frozenset[str]] = {
+    # moto, where nanio (which also checks every signature, part by part) runs the same
+    # tests in the quick run: the Django storage on S3, 17 MiB uploads with a part in
+    # flight (each size, each failing part), the fast ranged reader against botocore
+    "tests/django/test_storage.py": frozenset({"moto"}),
+    "tests/storage/test_upload_parts.py": frozenset({"moto_server"}),
+    "tests/storage/test_ranged_http.py": frozenset({"moto"}),
+}
+"""Variants that only a full run needs in one test file (by the file's node id)."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--full``: run every test (the default under CI=true)."""
     parser.addoption(
@@ -134,6 +172,9 @@ def _full_only(item: pytest.Item) -> bool:
     if callspec is None:
         return False
     if any(isinstance(v, str) and v in FULL_ONLY_VARIANTS for v in callspec.params.values()):
+        return True
+    in_file = FULL_ONLY_VARIANTS_IN.get(item.nodeid.split("::")[0], frozenset())
+    if any(isinstance(v, str) and v in in_file for v in callspec.params.values()):
         return True
     # a variant whose parameter is not a string (nginx offload's (server, store) pairs) is
     # known by its id, a whole "-"-separated run of the test's parameter id
@@ -163,6 +204,20 @@ def _xdist_group(item: pytest.Item) -> str | None:
             value = params[fixture]
             kind = "-".join(map(str, value)) if isinstance(value, tuple) else str(value)
             return f"{fixture}-{kind}"
+    return _shared_by_its_module(item)
+
+
+def _shared_by_its_module(item: pytest.Item) -> str | None:
+    """A test using a module-, class- or package-scoped fixture (a server started for the
+    module, generated audio, a migrated database) runs on the worker that runs the other
+    tests of its module, which sets the fixture up once (spread over the workers, each
+    worker running a test of the module would set it up again)."""
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in getattr(info, "name2fixturedefs", {}).values():
+        if defs and defs[-1].scope in ("module", "class"):
+            return f"module-{item.nodeid.split('::')[0]}"
+        if defs and defs[-1].scope == "package":
+            return f"package-{defs[-1].baseid}"
     return None
 
 
@@ -213,13 +268,17 @@ class _PinGroupsToWorkers:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the xdist group fix (see :class:`_PinGroupsToWorkers`)."""
+    """Register the xdist group fix (see :class:`_PinGroupsToWorkers`); fewer hypothesis
+    examples in a quick run (see tests/quick.py)."""
+    quick.configure(full=_full_run(config))
     config.pluginmanager.register(_PinGroupsToWorkers(), "mediakit-pin-xdist-groups")
 
 
 # --- parallel runs (pytest-xdist) ---------------------------------------------------------
-# addopts has `-n auto`. The whole suite (no paths, or `tests`) runs on one worker per core;
-# a run of chosen files or tests stays in one process, where workers (each importing the
+# addopts has `-n auto`. The whole suite (no paths, or `tests`) runs on one worker per core
+# plus one: a worker spends much of its time waiting for the servers it talks to (their CPU
+# is the other workers' chance), and on 2 cores two workers left a third of the CPU idle. A
+# run of chosen files or tests stays in one process, where workers (each importing the
 # suite and starting its own servers) would cost more than they save. `-n N` picks N
 # workers, `-n 0` none; PYTEST_XDIST_AUTO_NUM_WORKERS sets what `auto` means.
 
@@ -233,11 +292,13 @@ def _whole_suite(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """``-n auto``: no workers for a selection of files; otherwise xdist's own answer
-    (PYTEST_XDIST_AUTO_NUM_WORKERS, else one worker per CPU core)."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or _whole_suite(config):
+    """``-n auto``: PYTEST_XDIST_AUTO_NUM_WORKERS if set (xdist reads it); no workers for a
+    selection of files; for the whole suite one worker per CPU core plus one."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    return 0
+    if not _whole_suite(config):
+        return 0
+    return len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -246,5 +307,6 @@ def pytest_report_header(config: pytest.Config) -> str:
         return "mediakit: full run (every variant, slow tests, Ceph RGW)"
     return (
         "mediakit: quick run: slow tests, Ceph RGW and repeated server variants are "
-        "deselected; --full (or CI=true) runs them all"
+        "deselected, hypothesis runs a quarter of the examples; --full (or CI=true) runs "
+        "them all"
     )

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from tests.http_contract.harness import Api, assert_error
 from tests.media_samples import jpeg_bytes
+from tests.quick import examples
 
 EXAMPLES = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

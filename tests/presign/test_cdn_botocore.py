@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mediakit.clock import ManualClock
 from mediakit.presign import CdnSigner, CloudFrontKey, signing_time
 from tests.presign.cdn_keys import KEY_ID, pem, rsa_key
+from tests.quick import examples
 
 BASES = [
     "https://d111111abcdef8.cloudfront.net",
@@ -57,7 +58,7 @@ def _unsign(url: str) -> tuple[str, int, bytes, str]:
     return resource, int(params["Expires"]), signature, params["Key-Pair-Id"]
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     base=st.sampled_from(BASES),
     key=KEYS,

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mediakit.clock import ManualClock
 from mediakit.presign import Credentials, SigV4Presigner, signing_time
+from tests.quick import examples
 
 ACCESS, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
@@ -78,7 +79,7 @@ def botocore_url(
     return url
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     endpoint=st.sampled_from(ENDPOINTS),
     region=st.sampled_from(REGIONS),

@@ -13,6 +13,7 @@ from mediakit.errors import ProcessingError
 from mediakit.processing.images import CheckedImage, check_image, pixel_limit
 from tests.fixtures_media import gif_bytes, jpeg_bytes, png_bytes, webp_bytes
 from tests.hostile_images import BOMB_SIZES, tiny_bomb_png
+from tests.quick import examples
 
 CAP = 100_000_000
 
@@ -139,7 +140,7 @@ def test_formats_narrow_the_allowlist() -> None:
         check_image(io.BytesIO(png_bytes()), max_pixels=CAP, formats=["BMP"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.binary(max_size=600), st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"]))
 def test_any_bytes_pass_or_raise_processing_error(tail: bytes, head: bytes) -> None:
     """For any input the check returns a result or raises ProcessingError, nothing else."""

@@ -19,6 +19,7 @@ from mediakit.processing.images import (
     make_thumbnails,
 )
 from tests.fixtures_media import bomb_png, gif_bytes, jpeg_bytes, png_bytes, webp_bytes
+from tests.quick import examples
 
 SIZES = (320, 640, 1280)
 CAP = 100_000_000
@@ -248,7 +249,7 @@ def test_fit_box_fits_and_never_upscales(w: int, h: int, size: int) -> None:
 _SEED = jpeg_bytes(64, 48, quality=90)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.one_of(
         st.binary(max_size=2000),

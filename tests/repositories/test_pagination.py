@@ -18,6 +18,7 @@ from mediakit.models import Image
 from mediakit.repositories import Repositories
 from mediakit.repositories._cursor import decode_cursor
 from mediakit.testing import builders as b
+from tests.quick import examples
 
 # few distinct timestamps, so ties on created_at (broken by id) are common
 _slot = st.integers(0, 4)
@@ -44,7 +45,7 @@ def _new(slot: int, visible: bool) -> Image:
 
 
 @settings(
-    max_examples=25,
+    max_examples=examples(25),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

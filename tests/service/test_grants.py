@@ -16,6 +16,7 @@ from mediakit.clock import ManualClock
 from mediakit.errors import Forbidden, NotFound, Unauthorized
 from mediakit.presign._local import GrantSigner
 from mediakit.service import MediaKit
+from tests.quick import examples
 from tests.service.kit import ADMIN, USER, Twin, make_kit, seed_image, seed_set
 
 
@@ -170,7 +171,7 @@ def test_admin_url_of_hidden_item_grants_no_admin_rights(psvc: Twin, pkit: Media
     assert status == 200
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     media_id=st.text(min_size=1, max_size=20),
     variant=st.sampled_from(["", "quality=high", "size=w640", "quality=original"]),

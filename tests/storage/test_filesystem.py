@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from mediakit.errors import ObjectNotFound, StorageError
 from mediakit.storage import ByteSpan, FilesystemObjectStore
+from tests.quick import examples
 
 
 @pytest.fixture
@@ -163,7 +164,7 @@ def test_read_opens_only_the_span(fs: FilesystemObjectStore) -> None:
     assert b"".join(fs.get_range("r", ByteSpan(250, 400), chunk_size=2)) == bytes(range(250, 256))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.sampled_from("ab./\\\x00~ é"), max_size=12) | st.text(max_size=20))
 def test_any_key_maps_inside_the_bucket_or_is_refused(key: str) -> None:
     """For any string, the store either refuses it (ValueError) or maps it to a path strictly

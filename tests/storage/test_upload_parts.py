@@ -31,6 +31,7 @@ from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore
 from mediakit.storage._common import PartAssembler
 from mediakit.storage.s3_async import _PartBody
 from tests.conftest import s3_client
+from tests.quick import examples
 from tests.servers import ServerHandle
 from tests.storage.conftest import s3_settings
 
@@ -40,7 +41,7 @@ PART = 5 * MiB
 _kinds = st.sampled_from([bytes, bytearray, memoryview])
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(
     st.lists(st.integers(0, 60), max_size=40),
     st.integers(1, 17),
@@ -128,7 +129,7 @@ def test_mutable_chunks_are_copied_bytes_are_kept() -> None:
     assert part == bytearray(b"abcXYZ")
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(
     st.binary(max_size=5000),
     st.lists(

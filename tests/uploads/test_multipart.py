@@ -22,6 +22,7 @@ from mediakit.uploads.multipart import (
     iter_file,
     parse_boundary,
 )
+from tests.quick import examples
 from tests.uploads._forms import CONTENT_TYPE, achunked, chunked, encode
 
 LIMITS = UploadLimits()
@@ -61,7 +62,7 @@ def test_fields_and_files_come_out_in_body_order() -> None:
     assert got == PARTS
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.too_slow])
 @given(cuts=st.lists(st.integers(0, 80_000), max_size=12))
 def test_any_chunking_of_the_body_gives_the_same_parts(cuts: list[int]) -> None:
     body = encode(PARTS)
@@ -71,7 +72,7 @@ def test_any_chunking_of_the_body_gives_the_same_parts(cuts: list[int]) -> None:
     assert got == PARTS
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(
     body=st.binary(max_size=400),
     prefix=st.sampled_from([b"", b"--" + b"mediakit-test-boundary-7MA4YWxkTrZu0gW\r\n"]),
@@ -303,7 +304,7 @@ _names = st.text(
 )
 
 
-@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), suppress_health_check=[HealthCheck.too_slow])
 @given(
     parts=st.lists(
         st.tuples(
