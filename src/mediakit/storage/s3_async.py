@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from types import TracebackType
@@ -233,6 +234,8 @@ class AsyncS3ObjectStore:
     part_size: int = 10 * 1024 * 1024
     overlapping_uploads: int = 2
     """See :attr:`mediakit.storage.s3.S3ObjectStore.overlapping_uploads`."""
+    parts_in_flight: int = 1
+    """See :attr:`mediakit.storage.s3.S3ObjectStore.parts_in_flight`."""
     _client: Any = attrs.field(default=None, alias="client")
     _open_client: ClientFactory | None = attrs.field(default=None, alias="open_client")
     reader: AsyncRangedReader | None = attrs.field(default=None, kw_only=True)
@@ -247,6 +250,7 @@ class AsyncS3ObjectStore:
         return cls(
             bucket=bucket,
             part_size=settings.multipart_part_size,
+            parts_in_flight=settings.upload_parts_in_flight,
             open_client=client_factory(settings),
             reader=(
                 AsyncRangedReader.from_settings(settings, bucket)
@@ -271,7 +275,7 @@ class AsyncS3ObjectStore:
         return self._client
 
     def __attrs_post_init__(self) -> None:
-        self._overlap = Overlap(self.overlapping_uploads)
+        self._overlap = Overlap(self.overlapping_uploads * max(1, self.parts_in_flight))
         if self._client is not None:
             _register(self._client)
 
@@ -330,7 +334,7 @@ class AsyncS3ObjectStore:
     ) -> ObjectInfo:
         """See :meth:`mediakit.storage.s3.S3ObjectStore.put_stream` (the part in flight
         is a task on the event loop instead of a helper thread)."""
-        asm = PartAssembler(self.part_size)
+        asm = PartAssembler(self.part_size, spares=self.parts_in_flight)
         it = aiter(chunks)
         pending: list[bytearray] = []
         async for chunk in it:
@@ -367,30 +371,38 @@ class AsyncS3ObjectStore:
         pending: list[bytearray],
         it: AsyncIterator[bytes],
     ) -> None:
-        """Send ``pending`` and the parts of the rest of ``it``, one in flight as a task
-        while the next fills when an overlap slot is free; returns (or raises) once none is in flight. On any error
-        the task in flight is cancelled and waited for, so nothing races the abort."""
-        in_flight: tuple[asyncio.Task[None], bytearray] | None = None
+        """Send ``pending`` and the parts of the rest of ``it``: up to
+        :attr:`parts_in_flight` at once as tasks while the next fills, each holding an
+        overlap slot (with none free, a part is sent before reading on). Returns (or
+        raises) once none is in flight: on any error (cancellation included) the tasks
+        in flight are cancelled and waited for, so nothing races the abort."""
+        window = max(1, self.parts_in_flight)
+        in_flight: deque[tuple[asyncio.Task[None], bytearray]] = deque()
 
-        async def wait() -> None:
-            nonlocal in_flight
-            if in_flight is not None:
-                task, part = in_flight
-                in_flight = None
-                try:
-                    await task  # its error, if any, stops the upload here
-                finally:
-                    self._overlap.give_back()
-                asm.release(part)
+        async def finish_oldest() -> None:
+            task, part = in_flight[0]
+            if not task.done():  # (if the caller is cancelled here, the task stays listed)
+                await asyncio.wait((task,))
+            in_flight.popleft()
+            self._overlap.give_back()
+            task.result()  # its error, if any, stops the upload here
+            asm.release(part)
 
         async def send(part: bytearray) -> None:
-            nonlocal in_flight
-            await wait()
-            if self._overlap.take():
-                in_flight = (asyncio.ensure_future(self._part(parts, part)), part)
-            else:  # other uploads overlap: send this part before reading on
-                await self._part(parts, part)
-                asm.release(part)
+            # numbered here, in order: the tasks may send them in any order
+            request = parts.upload_request(_PartBody(part))
+            while in_flight and (len(in_flight) >= window or in_flight[0][0].done()):
+                await finish_oldest()
+            if any(t.done() and not t.cancelled() and t.exception() for t, _ in in_flight):
+                await finish_oldest()  # a later part failed: stop now (raises)
+            if not self._overlap.take():
+                while in_flight:  # no slot: ours are freed first
+                    await finish_oldest()
+                if not self._overlap.take():  # other uploads hold them: send in turn
+                    await self._part(parts, request)
+                    asm.release(part)
+                    return
+            in_flight.append((asyncio.ensure_future(self._part(parts, request)), part))
 
         try:
             while pending:  # pop, so a sent part is freed before the next one fills
@@ -402,14 +414,16 @@ class AsyncS3ObjectStore:
             rest = asm.rest()
             if rest:
                 await send(rest)
-            await wait()
+            while in_flight:
+                await finish_oldest()
         except BaseException:
-            if in_flight is not None:
+            tasks = [task for task, _ in in_flight]
+            for task in tasks:
+                task.cancel()
                 self._overlap.give_back()
-                if not in_flight[0].done():
-                    in_flight[0].cancel()
-                with anyio.CancelScope(shield=True), contextlib.suppress(BaseException):
-                    await in_flight[0]
+            in_flight.clear()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(*tasks, return_exceptions=True)
             raise
 
     async def _completed_etag(self, key: str) -> str:
@@ -421,9 +435,8 @@ class AsyncS3ObjectStore:
                 await self.delete(key)
             raise
 
-    async def _part(self, parts: UploadedParts, data: bytearray) -> None:
+    async def _part(self, parts: UploadedParts, request: dict[str, Any]) -> None:
         client = await self.client()
-        request = parts.upload_request(_PartBody(data))
         with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
             parts.uploaded(request, await client.upload_part(**request))
 
