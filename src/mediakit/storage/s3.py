@@ -169,49 +169,21 @@ class S3ObjectStore:
         Returns (or raises) once none is in flight: on any error, parts not started are
         cancelled and the running ones waited for, so nothing races the abort."""
         window = max(1, self.parts_in_flight)
-        in_flight: deque[tuple[Future[None], bytearray]] = deque()
-        with ThreadPoolExecutor(window, thread_name_prefix="mediakit-upload-part") as sender:
-
-            def finish_oldest() -> None:
-                future, part = in_flight.popleft()
-                try:
-                    future.result()  # its error, if any, stops the upload here
-                finally:
-                    self._overlap.give_back()
-                asm.release(part)
-
-            def send(part: bytearray) -> None:
-                # numbered here, in order: the helper threads may start them in any order
-                request = parts.upload_request(part)
-                while in_flight and (len(in_flight) >= window or in_flight[0][0].done()):
-                    finish_oldest()
-                if any(f.done() and f.exception() is not None for f, _ in in_flight):
-                    finish_oldest()  # a later part failed: stop now (raises)
-                if not self._overlap.take():
-                    while in_flight:  # no slot: ours are freed first
-                        finish_oldest()
-                    if not self._overlap.take():  # other uploads hold them: send in turn
-                        self._upload_part(parts, request)
-                        asm.release(part)
-                        return
-                in_flight.append((sender.submit(self._upload_part, parts, request), part))
-
+        with ThreadPoolExecutor(window, thread_name_prefix="mediakit-upload-part") as pool:
+            sender = _PartSender(self, parts, asm, pool, window)
             try:
                 while pending:  # pop, so a sent part is freed before the next one fills
-                    send(pending.pop(0))
+                    sender.send(pending.pop(0))
                 for chunk in it:
                     pending = asm.feed(chunk)
                     while pending:
-                        send(pending.pop(0))
+                        sender.send(pending.pop(0))
                 rest = asm.rest()
                 if rest:
-                    send(rest)
-                while in_flight:
-                    finish_oldest()
+                    sender.send(rest)
+                sender.drain()
             finally:
-                for future, _ in in_flight:  # failing: the executor waits for the rest
-                    future.cancel()
-                    self._overlap.give_back()
+                sender.cancel()  # failing: the executor waits for the running ones
 
     def _completed_etag(self, key: str) -> str:
         """The ETag of an upload completed without one (Ceph RGW answers an empty
@@ -388,3 +360,61 @@ class _BodyChunks:
         """Close the body and its connection (idempotent)."""
         self._chunks.close()
         self._body.close()
+
+
+class _PartSender:
+    """The parts one ``put_stream`` has in flight (oldest first), each holding a slot
+    of the store's :class:`~mediakit.storage._common.Overlap`."""
+
+    def __init__(
+        self,
+        store: S3ObjectStore,
+        parts: UploadedParts,
+        asm: PartAssembler,
+        pool: ThreadPoolExecutor,
+        window: int,
+    ) -> None:
+        self.store, self.parts, self.asm, self.pool, self.window = store, parts, asm, pool, window
+        self.in_flight: deque[tuple[Future[None], bytearray]] = deque()
+
+    def send(self, part: bytearray) -> None:
+        """Send ``part`` in a helper thread once the window has room (in this thread,
+        after ours, when the store has no free slot)."""
+        # numbered here, in order: the helper threads may start them in any order
+        request = self.parts.upload_request(part)
+        in_flight = self.in_flight
+        while in_flight and (len(in_flight) >= self.window or in_flight[0][0].done()):
+            self.finish_oldest()
+        if any(f.done() and f.exception() is not None for f, _ in in_flight):
+            self.finish_oldest()  # a later part failed: stop now (raises)
+        overlap = self.store._overlap
+        if not overlap.take():
+            self.drain()  # no slot: ours are freed first
+            if not overlap.take():  # other uploads hold them: send in turn
+                self.store._upload_part(self.parts, request)
+                self.asm.release(part)
+                return
+        future = self.pool.submit(self.store._upload_part, self.parts, request)
+        in_flight.append((future, part))
+
+    def finish_oldest(self) -> None:
+        """Wait for the oldest part in flight; raise its error."""
+        future, part = self.in_flight.popleft()
+        try:
+            future.result()
+        finally:
+            self.store._overlap.give_back()
+        self.asm.release(part)
+
+    def drain(self) -> None:
+        """Wait for every part in flight."""
+        while self.in_flight:
+            self.finish_oldest()
+
+    def cancel(self) -> None:
+        """Cancel the parts not started and give back every slot (the pool's owner
+        waits for the running ones)."""
+        while self.in_flight:
+            future, _ = self.in_flight.popleft()
+            future.cancel()
+            self.store._overlap.give_back()

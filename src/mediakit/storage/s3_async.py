@@ -376,54 +376,21 @@ class AsyncS3ObjectStore:
         overlap slot (with none free, a part is sent before reading on). Returns (or
         raises) once none is in flight: on any error (cancellation included) the tasks
         in flight are cancelled and waited for, so nothing races the abort."""
-        window = max(1, self.parts_in_flight)
-        in_flight: deque[tuple[asyncio.Task[None], bytearray]] = deque()
-
-        async def finish_oldest() -> None:
-            task, part = in_flight[0]
-            if not task.done():  # (if the caller is cancelled here, the task stays listed)
-                await asyncio.wait((task,))
-            in_flight.popleft()
-            self._overlap.give_back()
-            task.result()  # its error, if any, stops the upload here
-            asm.release(part)
-
-        async def send(part: bytearray) -> None:
-            # numbered here, in order: the tasks may send them in any order
-            request = parts.upload_request(_PartBody(part))
-            while in_flight and (len(in_flight) >= window or in_flight[0][0].done()):
-                await finish_oldest()
-            if any(t.done() and not t.cancelled() and t.exception() for t, _ in in_flight):
-                await finish_oldest()  # a later part failed: stop now (raises)
-            if not self._overlap.take():
-                while in_flight:  # no slot: ours are freed first
-                    await finish_oldest()
-                if not self._overlap.take():  # other uploads hold them: send in turn
-                    await self._part(parts, request)
-                    asm.release(part)
-                    return
-            in_flight.append((asyncio.ensure_future(self._part(parts, request)), part))
-
+        sender = _AsyncPartSender(self, parts, asm, max(1, self.parts_in_flight))
         try:
             while pending:  # pop, so a sent part is freed before the next one fills
-                await send(pending.pop(0))
+                await sender.send(pending.pop(0))
             async for chunk in it:
                 pending = asm.feed(chunk)
                 while pending:
-                    await send(pending.pop(0))
+                    await sender.send(pending.pop(0))
             rest = asm.rest()
             if rest:
-                await send(rest)
-            while in_flight:
-                await finish_oldest()
+                await sender.send(rest)
+            await sender.drain()
         except BaseException:
-            tasks = [task for task, _ in in_flight]
-            for task in tasks:
-                task.cancel()
-                self._overlap.give_back()
-            in_flight.clear()
             with anyio.CancelScope(shield=True):
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await sender.cancel()
             raise
 
     async def _completed_etag(self, key: str) -> str:
@@ -546,3 +513,58 @@ class AsyncS3ObjectStore:
             translate_errors(key, bucket=self.bucket, upload_id=upload_id),
         ):
             await client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+
+class _AsyncPartSender:
+    """The parts one ``put_stream`` has in flight as tasks (oldest first), each holding
+    a slot of the store's :class:`~mediakit.storage._common.Overlap`."""
+
+    def __init__(
+        self, store: AsyncS3ObjectStore, parts: UploadedParts, asm: PartAssembler, window: int
+    ) -> None:
+        self.store, self.parts, self.asm, self.window = store, parts, asm, window
+        self.in_flight: deque[tuple[asyncio.Task[None], bytearray]] = deque()
+
+    async def send(self, part: bytearray) -> None:
+        """Send ``part`` as a task once the window has room (awaited here, after ours,
+        when the store has no free slot)."""
+        # numbered here, in order: the tasks may send them in any order
+        request = self.parts.upload_request(_PartBody(part))
+        in_flight = self.in_flight
+        while in_flight and (len(in_flight) >= self.window or in_flight[0][0].done()):
+            await self.finish_oldest()
+        if any(t.done() and not t.cancelled() and t.exception() for t, _ in in_flight):
+            await self.finish_oldest()  # a later part failed: stop now (raises)
+        overlap = self.store._overlap
+        if not overlap.take():
+            await self.drain()  # no slot: ours are freed first
+            if not overlap.take():  # other uploads hold them: send in turn
+                await self.store._part(self.parts, request)
+                self.asm.release(part)
+                return
+        in_flight.append((asyncio.ensure_future(self.store._part(self.parts, request)), part))
+
+    async def finish_oldest(self) -> None:
+        """Wait for the oldest task; raise its error. Should the caller be cancelled
+        while waiting, the task stays listed for :meth:`cancel`."""
+        task, part = self.in_flight[0]
+        if not task.done():
+            await asyncio.wait((task,))
+        self.in_flight.popleft()
+        self.store._overlap.give_back()
+        task.result()
+        self.asm.release(part)
+
+    async def drain(self) -> None:
+        """Wait for every task."""
+        while self.in_flight:
+            await self.finish_oldest()
+
+    async def cancel(self) -> None:
+        """Cancel every task, give back their slots and wait until all have ended."""
+        tasks = [task for task, _ in self.in_flight]
+        self.in_flight.clear()
+        for task in tasks:
+            task.cancel()
+            self.store._overlap.give_back()
+        await asyncio.gather(*tasks, return_exceptions=True)
