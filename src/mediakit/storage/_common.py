@@ -461,6 +461,11 @@ class PartAssembler:
         if len(part) == self.part_size and len(self._spares) < self._max_spares:
             self._spares.append(part)
 
+    def drop_spares(self) -> None:
+        """Forget the released parts kept for reuse (an upload that has lost its parts
+        in flight needs one buffer, not the window's)."""
+        self._spares.clear()
+
     def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""
         return self._take()

@@ -391,6 +391,7 @@ class _PartSender:
         if not overlap.take():
             self.drain()  # no slot: ours are freed first
             if not overlap.take():  # other uploads hold them: send in turn
+                self.asm.drop_spares()  # and hold one part, as they do
                 self.store._upload_part(self.parts, request)
                 self.asm.release(part)
                 return

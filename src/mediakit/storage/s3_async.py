@@ -539,6 +539,7 @@ class _AsyncPartSender:
         if not overlap.take():
             await self.drain()  # no slot: ours are freed first
             if not overlap.take():  # other uploads hold them: send in turn
+                self.asm.drop_spares()  # and hold one part, as they do
                 await self.store._part(self.parts, request)
                 self.asm.release(part)
                 return
