@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import hashlib
 import os
 import threading
 import tracemalloc
@@ -18,10 +19,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from mediakit.errors import ConfigurationError, StorageError
 from mediakit.settings import Settings
 from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore
+from mediakit.storage.s3_async import _PartBody, _PrehashedS3SigV4Auth
 from tests.conftest import s3_client
 from tests.servers import ServerHandle
 from tests.storage.conftest import s3_settings
@@ -317,3 +322,82 @@ def test_memory_stays_within_the_window(
         tracemalloc.stop()
     assert info.size == 64 * MiB
     assert peak < bound * PART, f"peak {peak / MiB:.1f} MiB"
+
+
+# --- each part hashed off the event loop (async store) ---------------------------------
+
+
+def _signed(auth: S3SigV4Auth, body: _PartBody, url: str) -> AWSRequest:
+    request = AWSRequest(method="PUT", url=url, data=body)
+    request.context["timestamp"] = "20261206T030000Z"
+    auth.add_auth(request)
+    return request
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/b/k", "https://127.0.0.1:9/b/k"])
+def test_a_prehashed_part_is_signed_exactly_as_botocore_signs_it(url: str) -> None:
+    """The same headers and signature as botocore's S3 SigV4 (over HTTP and, without a
+    checksum header, HTTPS), with or without the digest computed beforehand; a body
+    without one is hashed as botocore does."""
+    data = bytearray(os.urandom(3 * MiB + 7))
+    creds = Credentials("a", "b")
+    reference = _signed(S3SigV4Auth(creds, "s3", "us-east-1"), _PartBody(data), url)
+    ours = _PartBody(data)
+    ours.sha256_hex = ours.sha256_of_part()
+    prehashed = _signed(_PrehashedS3SigV4Auth(creds, "s3", "us-east-1"), ours, url)
+    unhashed = _signed(_PrehashedS3SigV4Auth(creds, "s3", "us-east-1"), _PartBody(data), url)
+    digest = hashlib.sha256(data).hexdigest()
+    for request in (reference, prehashed, unhashed):
+        assert request.headers["X-Amz-Content-SHA256"] == digest
+        assert request.headers["Authorization"] == reference.headers["Authorization"]
+
+
+@pytest.mark.s3
+@pytest.mark.anyio
+async def test_async_parts_are_hashed_off_the_event_loop(
+    nanio_server: ServerHandle, fresh_bucket_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part's SHA-256 is computed in a worker thread, not the event loop's, and
+    the upload goes through a server that checks every signature."""
+    raw: Any = s3_client(nanio_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    settings = s3_settings(nanio_server.url, fresh_bucket_name, upload_parts_in_flight=2)
+    threads: list[int] = []
+    real = _PartBody.sha256_of_part
+
+    def recorded(self: _PartBody) -> str:
+        threads.append(threading.get_ident())
+        return real(self)
+
+    monkeypatch.setattr(_PartBody, "sha256_of_part", recorded)
+    data = os.urandom(3 * PART + 11)
+    async with AsyncS3ObjectStore.from_settings(settings) as st_:
+        await st_.put_stream("k", _achunks(data), content_type="audio/wav")
+        assert len(threads) == 4
+        assert threading.get_ident() not in threads
+    assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == data
+
+
+@pytest.mark.s3
+@pytest.mark.ceph
+@pytest.mark.anyio
+async def test_a_wrong_part_digest_is_refused_and_the_upload_aborted(
+    ceph_rgw_server: ServerHandle, fresh_bucket_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The precomputed digest is what is signed and what the server checks the body
+    against (Ceph RGW compares them; nanio checks only the signature): a digest that is
+    not the part's is refused, and the upload is aborted, nothing stored."""
+    raw: Any = s3_client(ceph_rgw_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    settings = s3_settings(ceph_rgw_server.url, fresh_bucket_name)
+
+    def wrong(self: _PartBody) -> str:
+        return hashlib.sha256(b"not the part").hexdigest()
+
+    monkeypatch.setattr(_PartBody, "sha256_of_part", wrong)
+    data = os.urandom(2 * PART + 11)
+    async with AsyncS3ObjectStore.from_settings(settings) as st_:
+        with pytest.raises(StorageError):
+            await st_.put_stream("bad", _achunks(data), content_type="audio/wav")
+        assert await st_.list_multipart_uploads() == []
+    assert "Contents" not in raw.list_objects_v2(Bucket=fresh_bucket_name)
