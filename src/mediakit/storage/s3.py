@@ -120,14 +120,16 @@ class S3ObjectStore:
     def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str) -> ObjectInfo:
         """Store ``chunks``: one PUT if they fit one part, else a multipart upload.
 
-        Each part is sent by a helper thread while the next one is read from ``chunks``
-        (one part in flight: the client and S3 transfer at once, as boto3's own
-        ``upload_fileobj`` does with its threads) when one of the store's
-        :attr:`overlapping_uploads` slots is free, else before reading on: memory holds
-        at most two parts per upload (one without a slot) whatever the size. The parts
-        are filled in place into reused buffers and sent without a copy. On any failure, including the caller's iterator raising (a
-        size cap, a client disconnect), the part in flight is waited for and the
-        multipart upload aborted before the exception propagates unchanged.
+        Parts are sent by helper threads while the next one is read from ``chunks`` (the
+        client and S3 transfer at once, as boto3's own ``upload_fileobj`` does with its
+        threads): up to :attr:`parts_in_flight` at once, each holding one of the store's
+        overlap slots; with none free, a part is sent before reading on. Memory holds at
+        most ``parts_in_flight + 1`` parts per upload (one without a slot) whatever the
+        size. Parts are numbered in stream order and filled in place into reused buffers,
+        sent without a copy. On any failure, including the caller's iterator raising (a
+        size cap, a client disconnect), the parts not started are cancelled, the ones
+        under way waited for, and the multipart upload aborted before the exception
+        propagates unchanged.
         """
         asm = PartAssembler(self.part_size, spares=self.parts_in_flight)
         it = iter(chunks)
