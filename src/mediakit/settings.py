@@ -501,6 +501,22 @@ class Settings:
             "same timeouts, attempts and errors. Set false to send them through botocore.",
         ),
     )
+    # --- upload parts in flight (issue 15) --------------------------------------------
+    upload_parts_in_flight: int = attrs.field(
+        default=1,
+        metadata=_env(
+            "MEDIA_UPLOAD_PARTS_IN_FLIGHT",
+            "Multipart parts one S3 upload sends at once while it reads the next (1 to 16). "
+            "Memory per upload is at most this plus one part of MEDIA_UPLOAD_PART_SIZE.",
+        ),
+    )
+
+    @upload_parts_in_flight.validator
+    def _check_parts_in_flight(self, attribute: attrs.Attribute[Any], value: int) -> None:
+        if not 1 <= value <= 16:
+            raise ConfigurationError(
+                "MEDIA_UPLOAD_PARTS_IN_FLIGHT", f"must be between 1 and 16; got {value}"
+            )
 
     @multipart_part_size.validator
     def _check_part(self, attribute: attrs.Attribute[Any], value: int) -> None:

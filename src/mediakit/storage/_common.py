@@ -379,14 +379,15 @@ class PartAssembler:
 
     _GATHER = 1024 * 1024
     """The first part is gathered up to this size, then filled into a whole part."""
-    _SPARES = 1
-    """Released parts kept for reuse. A new part takes its buffer when its first byte
-    arrives, so a store with one part in flight cycles through two buffers."""
 
-    def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
+    def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE, spares: int = 1) -> None:
+        """``spares``: released parts kept for reuse; a new part takes its buffer when
+        its first byte arrives, so a store with ``n`` parts in flight cycles through
+        ``n + 1`` buffers with ``n`` spares."""
         if part_size < max(1, minimum):
             raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
+        self._max_spares = max(0, spares)
         self._buf: bytearray | None = None  # a released part being refilled
         self._gathered: list[bytes | memoryview] = []  # or the pieces of a new one
         self._fill = 0
@@ -457,8 +458,13 @@ class PartAssembler:
     def release(self, part: bytearray) -> None:
         """Give back a part returned by :meth:`feed` once it is sent (nothing may read
         it afterwards): a later part is written into its memory."""
-        if len(part) == self.part_size and len(self._spares) < self._SPARES:
+        if len(part) == self.part_size and len(self._spares) < self._max_spares:
             self._spares.append(part)
+
+    def drop_spares(self) -> None:
+        """Forget the released parts kept for reuse (an upload that has lost its parts
+        in flight needs one buffer, not the window's)."""
+        self._spares.clear()
 
     def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -71,13 +72,19 @@ class S3ObjectStore:
     part_size: int = 10 * 1024 * 1024
     """Multipart part size; streams that end within one part go up in a single PUT."""
     overlapping_uploads: int = 2
-    """How many ``put_stream`` calls at a time send a part while reading the next (two
-    parts in memory instead of one; see :class:`~mediakit.storage._common.Overlap`)."""
+    """How many ``put_stream`` calls at a time send parts while reading the next (see
+    :class:`~mediakit.storage._common.Overlap`)."""
+    parts_in_flight: int = 1
+    """How many parts one ``put_stream`` sends at once while it reads the next
+    (``MEDIA_UPLOAD_PARTS_IN_FLIGHT``). The store has ``overlapping_uploads x
+    parts_in_flight`` overlap slots, one per part in flight; an upload holds at most
+    ``parts_in_flight + 1`` parts in memory (one filling), and one finding no free slot
+    sends each part before reading on (one part)."""
     reader: RangedReader | None = attrs.field(default=None, kw_only=True)
     _overlap: Overlap = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._overlap = Overlap(self.overlapping_uploads)
+        self._overlap = Overlap(self.overlapping_uploads * max(1, self.parts_in_flight))
         self.client.meta.events.register(
             CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
         )
@@ -90,6 +97,7 @@ class S3ObjectStore:
             client=make_client(settings),
             bucket=bucket,
             part_size=settings.multipart_part_size,
+            parts_in_flight=settings.upload_parts_in_flight,
             reader=RangedReader.from_settings(settings, bucket) if settings.s3_fast_reads else None,
         )
 
@@ -112,16 +120,18 @@ class S3ObjectStore:
     def put_stream(self, key: str, chunks: Iterable[bytes], *, content_type: str) -> ObjectInfo:
         """Store ``chunks``: one PUT if they fit one part, else a multipart upload.
 
-        Each part is sent by a helper thread while the next one is read from ``chunks``
-        (one part in flight: the client and S3 transfer at once, as boto3's own
-        ``upload_fileobj`` does with its threads) when one of the store's
-        :attr:`overlapping_uploads` slots is free, else before reading on: memory holds
-        at most two parts per upload (one without a slot) whatever the size. The parts
-        are filled in place into reused buffers and sent without a copy. On any failure, including the caller's iterator raising (a
-        size cap, a client disconnect), the part in flight is waited for and the
-        multipart upload aborted before the exception propagates unchanged.
+        Parts are sent by helper threads while the next one is read from ``chunks`` (the
+        client and S3 transfer at once, as boto3's own ``upload_fileobj`` does with its
+        threads): up to :attr:`parts_in_flight` at once, each holding one of the store's
+        overlap slots; with none free, a part is sent before reading on. Memory holds at
+        most ``parts_in_flight + 1`` parts per upload (one without a slot) whatever the
+        size. Parts are numbered in stream order and filled in place into reused buffers,
+        sent without a copy. On any failure, including the caller's iterator raising (a
+        size cap, a client disconnect), the parts not started are cancelled, the ones
+        under way waited for, and the multipart upload aborted before the exception
+        propagates unchanged.
         """
-        asm = PartAssembler(self.part_size)
+        asm = PartAssembler(self.part_size, spares=self.parts_in_flight)
         it = iter(chunks)
         pending: list[bytearray] = []
         for chunk in it:
@@ -155,46 +165,27 @@ class S3ObjectStore:
         pending: list[bytearray],
         it: Iterator[bytes],
     ) -> None:
-        """Send ``pending`` and the parts of the rest of ``it``, one in flight in a helper
-        thread while the next fills when an overlap slot is free; returns (or raises)
-        once none is in flight."""
-        with ThreadPoolExecutor(1, thread_name_prefix="mediakit-upload-part") as sender:
-            in_flight: tuple[Future[None], bytearray] | None = None
-
-            def wait() -> None:
-                nonlocal in_flight
-                if in_flight is not None:
-                    future, part = in_flight
-                    in_flight = None
-                    try:
-                        future.result()  # its error, if any, stops the upload here
-                    finally:
-                        self._overlap.give_back()
-                    asm.release(part)
-
-            def send(part: bytearray) -> None:
-                nonlocal in_flight
-                wait()
-                if self._overlap.take():
-                    in_flight = (sender.submit(self._upload_part, parts, part), part)
-                else:  # other uploads overlap: send this part before reading on
-                    self._upload_part(parts, part)
-                    asm.release(part)
-
+        """Send ``pending`` and the parts of the rest of ``it``: up to
+        :attr:`parts_in_flight` at once in helper threads while the next fills, each
+        holding an overlap slot (with none free, a part is sent before reading on).
+        Returns (or raises) once none is in flight: on any error, parts not started are
+        cancelled and the running ones waited for, so nothing races the abort."""
+        window = max(1, self.parts_in_flight)
+        with ThreadPoolExecutor(window, thread_name_prefix="mediakit-upload-part") as pool:
+            sender = _PartSender(self, parts, asm, pool, window)
             try:
                 while pending:  # pop, so a sent part is freed before the next one fills
-                    send(pending.pop(0))
+                    sender.send(pending.pop(0))
                 for chunk in it:
                     pending = asm.feed(chunk)
                     while pending:
-                        send(pending.pop(0))
+                        sender.send(pending.pop(0))
                 rest = asm.rest()
                 if rest:
-                    send(rest)
-                wait()
+                    sender.send(rest)
+                sender.drain()
             finally:
-                if in_flight is not None:  # failing: the executor waits for it on exit
-                    self._overlap.give_back()
+                sender.cancel()  # failing: the executor waits for the running ones
 
     def _completed_etag(self, key: str) -> str:
         """The ETag of an upload completed without one (Ceph RGW answers an empty
@@ -207,11 +198,10 @@ class S3ObjectStore:
                 self.delete(key)
             raise
 
-    def _upload_part(self, parts: UploadedParts, data: bytearray) -> None:
+    def _upload_part(self, parts: UploadedParts, request: dict[str, Any]) -> None:
         # A bytearray body is hashed (SigV4 over HTTP) and sent by botocore and urllib3
         # without a copy, and without ``Expect: 100-continue`` (botocore adds it only
         # to file-like bodies): no extra round trip per part.
-        request = parts.upload_request(data)
         with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
             parts.uploaded(request, self.client.upload_part(**request))
 
@@ -372,3 +362,62 @@ class _BodyChunks:
         """Close the body and its connection (idempotent)."""
         self._chunks.close()
         self._body.close()
+
+
+class _PartSender:
+    """The parts one ``put_stream`` has in flight (oldest first), each holding a slot
+    of the store's :class:`~mediakit.storage._common.Overlap`."""
+
+    def __init__(
+        self,
+        store: S3ObjectStore,
+        parts: UploadedParts,
+        asm: PartAssembler,
+        pool: ThreadPoolExecutor,
+        window: int,
+    ) -> None:
+        self.store, self.parts, self.asm, self.pool, self.window = store, parts, asm, pool, window
+        self.in_flight: deque[tuple[Future[None], bytearray]] = deque()
+
+    def send(self, part: bytearray) -> None:
+        """Send ``part`` in a helper thread once the window has room (in this thread,
+        after ours, when the store has no free slot)."""
+        # numbered here, in order: the helper threads may start them in any order
+        request = self.parts.upload_request(part)
+        in_flight = self.in_flight
+        while in_flight and (len(in_flight) >= self.window or in_flight[0][0].done()):
+            self.finish_oldest()
+        if any(f.done() and f.exception() is not None for f, _ in in_flight):
+            self.finish_oldest()  # a later part failed: stop now (raises)
+        overlap = self.store._overlap
+        if not overlap.take():
+            self.drain()  # no slot: ours are freed first
+            if not overlap.take():  # other uploads hold them: send in turn
+                self.asm.drop_spares()  # and hold one part, as they do
+                self.store._upload_part(self.parts, request)
+                self.asm.release(part)
+                return
+        future = self.pool.submit(self.store._upload_part, self.parts, request)
+        in_flight.append((future, part))
+
+    def finish_oldest(self) -> None:
+        """Wait for the oldest part in flight; raise its error."""
+        future, part = self.in_flight.popleft()
+        try:
+            future.result()
+        finally:
+            self.store._overlap.give_back()
+        self.asm.release(part)
+
+    def drain(self) -> None:
+        """Wait for every part in flight."""
+        while self.in_flight:
+            self.finish_oldest()
+
+    def cancel(self) -> None:
+        """Cancel the parts not started and give back every slot (the pool's owner
+        waits for the running ones)."""
+        while self.in_flight:
+            future, _ = self.in_flight.popleft()
+            future.cancel()
+            self.store._overlap.give_back()
