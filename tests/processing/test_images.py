@@ -269,14 +269,126 @@ def test_any_bytes_give_thumbnails_or_processing_error(data: bytes) -> None:
     assert result.thumbnails[0].width <= 32
 
 
-def test_encode_threads_one_gives_the_same_thumbnails_on_the_calling_thread() -> None:
-    """encode_threads=1 encodes inline and writes byte-identical thumbnails; 0 is refused."""
-    data = jpeg_bytes(1200, 800)
+@pytest.mark.parametrize("size", [(1200, 800), (2600, 1800)])
+def test_encode_threads_one_gives_the_same_thumbnails_on_the_calling_thread(
+    size: tuple[int, int],
+) -> None:
+    """encode_threads=1 encodes inline and writes byte-identical thumbnails; 0 is refused.
+    2600x1800: the 1280 is resized in strips, on threads or inline, to the same pixels."""
+    data = jpeg_bytes(*size)
     threaded = thumbs(data)
     inline = thumbs(data, encode_threads=1)
     assert [t.data for t in inline] == [t.data for t in threaded]
     with pytest.raises(ValueError, match="encode_threads"):
         thumbs(data, encode_threads=0)
+
+
+def _spy_resizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, int], bool]]:
+    """Record (thread name, output size, whether a source box was given) of each resize."""
+    import threading
+
+    calls: list[tuple[str, tuple[int, int], bool]] = []
+    real = Image.Image.resize
+
+    def spy(self: Image.Image, size: tuple[int, int], *args: object, **kw: object) -> Image.Image:
+        calls.append((threading.current_thread().name, tuple(size), kw.get("box") is not None))  # type: ignore[arg-type]
+        return real(self, size, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    return calls
+
+
+def test_largest_resize_runs_as_strips_on_the_encode_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 1280 of a 2600x1800 JPEG (1280x886) is resized as two strips of output rows,
+    each a horizontal pass over the source rows it needs and a vertical pass to its own
+    rows (443 + 443), each on a worker thread when threads are allowed, on the calling
+    thread with encode_threads=1; the smaller sizes are one resize each."""
+    import threading
+
+    calls = _spy_resizes(monkeypatch)
+    result = thumbs(jpeg_bytes(2600, 1800), SIZES)
+    strips = [c for c in calls if c[2]]
+    assert len(strips) == 4, calls
+    assert {c[1][0] for c in strips} == {1280}
+    heights = sorted(c[1][1] for c in strips)
+    assert heights[:2] == [443, 443]
+    assert sum(heights[:2]) == result[-1].height
+    assert all(h < 1800 for h in heights[2:]), heights  # each pass reads its rows only
+    main = threading.current_thread().name
+    assert all(c[0] != main for c in strips), strips
+    assert [c[1] for c in calls if not c[2]] == [(640, 443), (320, 222)]
+
+    calls.clear()
+    thumbs(jpeg_bytes(2600, 1800), SIZES, encode_threads=1)
+    assert [c[0] for c in calls if c[2]] == [main] * 4
+
+
+_MODES = st.sampled_from(["RGB", "RGBA", "L", "LA", "CMYK"])
+
+
+@given(
+    width=st.integers(1, 2400),
+    height=st.integers(1, 2400),
+    box=st.integers(1, 1280),
+    mode=_MODES,
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_resize_in_strips_is_pillows_bicubic_without_seams(
+    width: int, height: int, box: int, mode: str, seed: int
+) -> None:
+    """The largest thumbnail's strip resize, at any size, aspect, shrink factor (past 4x a
+    box reduce runs first) and mode, alpha included: the same pixels with or without
+    threads; within 1 level of Pillow's two bicubic passes done on the whole image
+    (horizontal, then vertical; when no reduce runs); and >= 45 dB PSNR from Pillow's own
+    ``resize(BICUBIC, reducing_gap=2.0)`` (which may run the passes the other way round)
+    on pure noise, the worst case for rounding."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mediakit.processing.images import _resize_in_strips
+
+    rnd = random.Random(seed)
+    noise = Image.frombytes("L", (width, height), rnd.randbytes(width * height))
+    im = Image.merge("RGB", (noise, noise.transpose(Image.Transpose.ROTATE_180), noise)).convert(
+        mode
+    )
+    size = fit_box(width, height, box)
+    inline = _resize_in_strips(im, size, None)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        threaded = _resize_in_strips(im, size, pool)
+    assert inline.mode == mode
+    assert inline.size == size
+    assert inline.tobytes() == threaded.tobytes()
+    if mode in ("RGB", "L", "CMYK") and width < 4 * size[0] and height < 4 * size[1]:
+        passes = im.resize((size[0], height), Image.Resampling.BICUBIC).resize(
+            size, Image.Resampling.BICUBIC
+        )
+        for got, ref in zip(inline.split(), passes.split(), strict=True):
+            assert ImageChops.difference(got, ref).getextrema()[1] <= 1  # type: ignore[operator]
+    pillow = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    assert _psnr(inline, pillow) >= 45
+
+
+def test_large_rotated_jpeg_is_resized_in_the_decoder_frame_then_rotated() -> None:
+    """Orientation 6 on a JPEG big enough for the draft decode and the strip resize: the
+    1280 is upright (red half on top) at the swapped size."""
+    result = make_thumbnails(
+        io.BytesIO(jpeg_bytes(2600, 1800, orientation=6)), (320, 1280), max_pixels=CAP
+    )
+    assert (result.width, result.height) == (1800, 2600)
+    small, big = result.thumbnails
+    assert (big.width, big.height) == fit_box(1800, 2600, 1280)
+    assert (small.width, small.height) == fit_box(1800, 2600, 320)
+    im = decode(big).convert("RGB")
+    top, bottom = im.getpixel((im.width // 2, 40)), im.getpixel((im.width // 2, im.height - 40))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200, top  # red on top
+    assert top[2] < 60, top
+    assert bottom[2] > 200, bottom  # blue at the bottom
+    assert bottom[0] < 60, bottom
 
 
 def test_jpeg_is_decoded_at_the_dct_scale_of_the_largest_real_box(
