@@ -24,8 +24,15 @@ job. Both are safe on untrusted input:
   on its pixels only; smaller sizes are derived from the next larger (bicubic), and the
   WebP encodes (Pillow's default quality 80 and effort 4: the files are Pillow's
   ``thumbnail`` + ``save`` files' size at the same quality) run in parallel threads (Pillow
-  releases the GIL while encoding; ``encode_threads=1`` turns that off). Nothing is ever
-  upscaled.
+  releases the GIL while encoding; ``encode_threads=1`` turns that off), the largest's
+  beside the smaller sizes' resizes and encodes; the largest resize itself runs as two
+  strips on those threads. Nothing is ever upscaled.
+
+Where the time goes (a 24 MP JPEG to 320/640/1280, one core's CPU time; ``python -m
+benchmarks thumbnails``): the decode at 1/2 scale ~95 ms (~70 of it the entropy decode, which
+no DCT scale skips), the 1280's resize ~55 ms (two strips: ~30 ms wall on two cores), the
+1280's method-4 encode ~137 ms; each needs the previous one's pixels, so ~260 ms of wall time
+is the floor on any number of cores (the 640 and 320 take ~45 ms beside the 1280's encode).
 """
 
 from __future__ import annotations
@@ -90,14 +97,16 @@ MIME_TO_FORMAT: dict[str, str] = {
 THUMBNAIL_CONTENT_TYPE = "image/webp"
 WEBP_QUALITY = 80
 """Default WebP quality of thumbnails: Pillow's default."""
-# WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. Measured against
-# Pillow's default (q80, method 4) at equal PSNR (``python -m benchmarks thumbnails``):
-# method 0 encodes 3-4x faster but its files are 1.1-1.7x larger on real photos (a
-# 2560x1920 wallpaper photo: 1.67x at 1280, 1.56x at 640; an 18 MP photo: 1.07-1.12x) and
-# up to 1.3x on graphics; methods 1-2 still 1.04-1.27x; 3 costs what 4 costs; 5-6 save a
-# few percent more at best (5 is sometimes larger) for 1.1-3x the time. So Pillow's
-# default effort, 4: the thumbnails of a 24 MP JPEG cost ~2x the CPU time of method 0
-# with the old decode (~360 vs ~175 ms), still ~1.8x less than Pillow's thumbnail()+save.
+# WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. Measured per
+# size against Pillow's default (q80, method 4) as the bytes needed for the same PSNR
+# (``python -m benchmarks thumbnails``: a generated 24 MP photo and graphic, a grainy
+# 5640x3172 real photo, two smooth 1920x1200 / 2560x1600 real photos). The cheapest
+# method within 1.05x on every input is 3 at every size: methods 0-2 stay near 1.0x on the
+# grainy inputs but need 1.41-1.65x (0), 1.27-1.50x (1) and 1.10-1.17x (2) on the smooth
+# photos, at 1280, 640 and 320 alike. Method 3 encodes no faster than 4 (the 1280 of the
+# 24 MP photo: ~137 ms CPU for either; 2: ~62, 1: ~44, 0: ~35), 5-6 save a few percent at
+# best for 1.1-3x the time. So Pillow's default effort, 4, at every size. The time this
+# leaves: see _thumbnails (the 1280's decode + resize + encode is the critical path).
 WEBP_METHOD = 4
 """Default WebP encoder effort (0-6) of thumbnails: Pillow's default; see the comment above."""
 # JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that leaves at least this
@@ -376,8 +385,9 @@ def make_thumbnails(
             already processed in parallel, e.g. by a thread-pool job runner).
         quality: WebP quality, 1-100 (default :data:`WEBP_QUALITY`, Pillow's default 80).
         method: WebP encoder effort, 0 (fastest, largest files) to 6 (slowest, smallest);
-            default :data:`WEBP_METHOD` (4, Pillow's default). Method 0 encodes 3-4x
-            faster but writes files 1.1-1.7x larger at equal quality on photos.
+            default :data:`WEBP_METHOD` (4, Pillow's default). Methods 0-2 encode 2-4x
+            faster but write files 1.1-1.65x larger at equal quality on smooth photos;
+            3 costs what 4 costs.
 
     Raises:
         ProcessingError: not an allowed format, over the pixel cap, truncated or corrupt.
