@@ -101,12 +101,12 @@ WEBP_QUALITY = 80
 # size against Pillow's default (q80, method 4) as the bytes needed for the same PSNR
 # (``python -m benchmarks thumbnails``: a generated 24 MP photo and graphic, a grainy
 # 5640x3172 real photo, two smooth 1920x1200 / 2560x1600 real photos). The cheapest
-# method within 1.05x on every input is 3 at every size: methods 0-2 stay near 1.0x on the
-# grainy inputs but need 1.41-1.65x (0), 1.27-1.50x (1) and 1.10-1.17x (2) on the smooth
-# photos, at 1280, 640 and 320 alike. Method 3 encodes no faster than 4 (the 1280 of the
+# method within 1.05x on every input is 3 at every size: methods 0-2 pass on some grainy
+# inputs at some sizes (up to 1.40x at 320) but need 1.41-1.65x (0), 1.27-1.50x (1) and
+# 1.10-1.17x (2) on the smooth photos, at 1280, 640 and 320 alike. Method 3 encodes no faster than 4 (the 1280 of the
 # 24 MP photo: ~137 ms CPU for either; 2: ~62, 1: ~44, 0: ~35), 5-6 save a few percent at
 # best for 1.1-3x the time. So Pillow's default effort, 4, at every size. The time this
-# leaves: see _thumbnails (the 1280's decode + resize + encode is the critical path).
+# leaves: see the module docstring (the 1280's decode, resize and encode, in a row).
 WEBP_METHOD = 4
 """Default WebP encoder effort (0-6) of thumbnails: Pillow's default; see the comment above."""
 # JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that leaves at least this
