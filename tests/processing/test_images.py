@@ -136,6 +136,39 @@ def test_cmyk_jpeg_is_converted_to_rgb() -> None:
     assert b > 230
 
 
+@pytest.mark.parametrize(
+    ("mode", "fmt", "color", "expected"),
+    [
+        ("I;16", "PNG", 30000, (117, 117, 117, 255)),
+        ("L", "PNG", 128, (128, 128, 128, 255)),
+        ("P", "PNG", 0, (0, 0, 0, 255)),
+        ("CMYK", "JPEG", (0, 255, 0, 0), (255, 0, 255, 255)),
+        ("RGBA", "PNG", (200, 30, 30, 255), (200, 30, 30, 255)),
+    ],
+)
+def test_modes_through_the_strip_resize_keep_levels_and_alpha(
+    mode: str, fmt: str, color: object, expected: tuple[int, int, int, int]
+) -> None:
+    """Images big enough for the largest thumbnail's strip resize (1400x1000 to 700x500)
+    keep their levels in every mode; an RGBA image's transparent right half stays
+    transparent and its opaque left half keeps its colour (alpha premultiplied once)."""
+    im = Image.new(mode, (1400, 1000), color)  # type: ignore[arg-type]
+    if mode == "RGBA":
+        im.paste((0, 0, 255, 0), (700, 0, 1400, 1000))
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    (t,) = thumbs(buf.getvalue(), (700,))
+    assert (t.width, t.height) == (700, 500)
+    out = decode(t).convert("RGBA")
+    left = out.getpixel((100, 250))
+    assert isinstance(left, tuple)
+    assert all(abs(a - b) <= 6 for a, b in zip(left, expected, strict=True)), left
+    if mode == "RGBA":
+        right = out.getpixel((600, 250))
+        assert isinstance(right, tuple)
+        assert right[3] == 0, right
+
+
 def test_gif_uses_the_first_frame() -> None:
     """An animated GIF gives a still thumbnail of its first (red) frame."""
     (t,) = thumbs(gif_bytes(), (60,))
