@@ -662,6 +662,12 @@ class _WebP:
 
 
 def _encode(im: Image.Image, webp: _WebP) -> bytes:
+    # Pillow's WebP writer passes libwebp quality, method, lossless, alpha_quality, exact
+    # and metadata only (PIL.WebPImagePlugin._save -> _webp.WebPEncode): libwebp's
+    # thread_level (which only splits its analysis pass anyway), sns/filter strength,
+    # segments and presets are out of reach. ``exact`` only keeps the colour under fully
+    # transparent pixels (larger files); an RGB frame is imported as opaque ARGB and
+    # libwebp writes no alpha plane for it, so there is nothing to save there either.
     buf = io.BytesIO()
     # No exif=/xmp=/icc_profile= arguments: the WebP written carries pixels only.
     im.save(buf, "WEBP", quality=webp.quality, method=webp.method)
