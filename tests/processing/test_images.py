@@ -335,16 +335,20 @@ def test_largest_resize_runs_as_strips_on_the_encode_threads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The 1280 of a 2600x1800 JPEG (1280x886) is resized as two strips of output rows
-    (443 + 443), each a vertical pass (full width) and a horizontal one, each on a worker
-    thread when threads are allowed, on the calling thread with encode_threads=1; the
-    smaller sizes are one resize each."""
+    (443 + 443), each a horizontal pass over the source rows it reads (not all 1800) and
+    a vertical one, each on a worker thread when threads are allowed, on the calling
+    thread with encode_threads=1; the smaller sizes are one resize each."""
     import threading
 
     calls = _spy_resizes(monkeypatch)
     result = thumbs(jpeg_bytes(2600, 1800), SIZES)
     strips = [c for c in calls if c[2]]
-    assert sorted(c[1] for c in strips) == [(1280, 443)] * 2 + [(2600, 443)] * 2, calls
+    assert len(strips) == 4, calls
+    assert {c[1][0] for c in strips} == {1280}
+    heights = sorted(c[1][1] for c in strips)
+    assert heights[:2] == [443, 443]
     assert result[-1].height == 443 + 443
+    assert all(900 < h < 1000 for h in heights[2:]), heights  # half the rows + the filter's reach
     main = threading.current_thread().name
     assert all(c[0] != main for c in strips), strips
     assert [c[1] for c in calls if not c[2]] == [(640, 443), (320, 222)]
@@ -352,6 +356,22 @@ def test_largest_resize_runs_as_strips_on_the_encode_threads(
     calls.clear()
     thumbs(jpeg_bytes(2600, 1800), SIZES, encode_threads=1)
     assert [c[0] for c in calls if c[2]] == [main] * 4
+
+
+def test_a_big_decoded_image_is_resized_in_more_strips_copying_little(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 4200x3000 PNG (50 MB decoded) is resized to its 1280 in 4 strips, so each copies
+    about a quarter of the source rows (<= 16 MiB), not the whole image."""
+    buf = io.BytesIO()
+    Image.new("RGB", (4200, 3000), (10, 200, 30)).save(buf, "PNG")
+    calls = _spy_resizes(monkeypatch)
+    (t,) = thumbs(buf.getvalue(), (1280,))
+    strips = [c for c in calls if c[2]]
+    horizontal = sorted(c[1][1] for c in strips)[4:]
+    assert len(strips) == 8, calls
+    assert all(750 <= h <= 780 for h in horizontal), horizontal
+    assert sum(c[1][1] for c in strips) - sum(horizontal) == t.height
 
 
 _MODES = st.sampled_from(["RGB", "RGBA", "L", "LA", "CMYK"])
@@ -370,10 +390,10 @@ def test_resize_in_strips_is_pillows_bicubic_without_seams(
 ) -> None:
     """The largest thumbnail's strip resize, at any size, aspect, shrink factor (past 4x a
     box reduce runs first) and mode, alpha included: the same pixels with or without
-    threads; when strips run (no reduce, 128+ rows), within 1 level of Pillow's two
-    bicubic passes done on the whole image (vertical, then horizontal), else Pillow's own
-    call; and >= 45 dB PSNR from Pillow's ``resize(BICUBIC, reducing_gap=2.0)`` (which
-    may run the passes the other way round) on pure noise, the worst case for rounding."""
+    threads; when no reduce runs, within 1 level of Pillow's two bicubic passes done on
+    the whole image (horizontal, then vertical); and >= 45 dB PSNR from Pillow's
+    ``resize(BICUBIC, reducing_gap=2.0)`` (which runs the passes the other way round for
+    some shapes) on pure noise, the worst case for rounding."""
     from concurrent.futures import ThreadPoolExecutor
 
     from mediakit.processing.images import _resize_in_strips
@@ -393,7 +413,7 @@ def test_resize_in_strips_is_pillows_bicubic_without_seams(
     pillow = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
     if mode in ("RGB", "L", "CMYK") and width < 4 * size[0] and height < 4 * size[1]:
         passes = (
-            im.resize((width, size[1]), Image.Resampling.BICUBIC).resize(
+            im.resize((size[0], height), Image.Resampling.BICUBIC).resize(
                 size, Image.Resampling.BICUBIC
             )
             if size[1] >= 128
