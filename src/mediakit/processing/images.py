@@ -25,7 +25,7 @@ job. Both are safe on untrusted input:
   WebP encodes (Pillow's default quality 80 and effort 4: the files are Pillow's
   ``thumbnail`` + ``save`` files' size at the same quality) run in parallel threads (Pillow
   releases the GIL while encoding; ``encode_threads=1`` turns that off), the largest's
-  beside the smaller sizes' resizes and encodes; the largest resize itself runs as two
+  beside the smaller sizes' resizes and encodes; the largest resize itself runs as
   strips on those threads. Nothing is ever upscaled.
 
 Where the time goes (a 24 MP JPEG to 320/640/1280, one core's CPU time; ``python -m
