@@ -137,6 +137,39 @@ def test_cmyk_jpeg_is_converted_to_rgb() -> None:
     assert b > 230
 
 
+@pytest.mark.parametrize(
+    ("mode", "fmt", "color", "expected"),
+    [
+        ("I;16", "PNG", 30000, (117, 117, 117, 255)),
+        ("L", "PNG", 128, (128, 128, 128, 255)),
+        ("P", "PNG", 0, (0, 0, 0, 255)),
+        ("CMYK", "JPEG", (0, 255, 0, 0), (255, 0, 255, 255)),
+        ("RGBA", "PNG", (200, 30, 30, 255), (200, 30, 30, 255)),
+    ],
+)
+def test_modes_through_the_strip_resize_keep_levels_and_alpha(
+    mode: str, fmt: str, color: object, expected: tuple[int, int, int, int]
+) -> None:
+    """Images big enough for the largest thumbnail's strip resize (1400x1000 to 700x500)
+    keep their levels in every mode; an RGBA image's transparent right half stays
+    transparent and its opaque left half keeps its colour (alpha premultiplied once)."""
+    im = Image.new(mode, (1400, 1000), color)  # type: ignore[arg-type]
+    if mode == "RGBA":
+        im.paste((0, 0, 255, 0), (700, 0, 1400, 1000))
+    buf = io.BytesIO()
+    im.save(buf, fmt)
+    (t,) = thumbs(buf.getvalue(), (700,))
+    assert (t.width, t.height) == (700, 500)
+    out = decode(t).convert("RGBA")
+    left = out.getpixel((100, 250))
+    assert isinstance(left, tuple)
+    assert all(abs(a - b) <= 6 for a, b in zip(left, expected, strict=True)), left
+    if mode == "RGBA":
+        right = out.getpixel((600, 250))
+        assert isinstance(right, tuple)
+        assert right[3] == 0, right
+
+
 def test_gif_uses_the_first_frame() -> None:
     """An animated GIF gives a still thumbnail of its first (red) frame."""
     (t,) = thumbs(gif_bytes(), (60,))
@@ -270,14 +303,146 @@ def test_any_bytes_give_thumbnails_or_processing_error(data: bytes) -> None:
     assert result.thumbnails[0].width <= 32
 
 
-def test_encode_threads_one_gives_the_same_thumbnails_on_the_calling_thread() -> None:
-    """encode_threads=1 encodes inline and writes byte-identical thumbnails; 0 is refused."""
-    data = jpeg_bytes(1200, 800)
+@pytest.mark.parametrize("size", [(1200, 800), (2600, 1800)])
+def test_encode_threads_one_gives_the_same_thumbnails_on_the_calling_thread(
+    size: tuple[int, int],
+) -> None:
+    """encode_threads=1 encodes inline and writes byte-identical thumbnails; 0 is refused.
+    2600x1800: the 1280 is resized in strips, on threads or inline, to the same pixels."""
+    data = jpeg_bytes(*size)
     threaded = thumbs(data)
     inline = thumbs(data, encode_threads=1)
     assert [t.data for t in inline] == [t.data for t in threaded]
     with pytest.raises(ValueError, match="encode_threads"):
         thumbs(data, encode_threads=0)
+
+
+def _spy_resizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[int, int], bool]]:
+    """Record (thread name, output size, whether a source box was given) of each resize."""
+    import threading
+
+    calls: list[tuple[str, tuple[int, int], bool]] = []
+    real = Image.Image.resize
+
+    def spy(self: Image.Image, size: tuple[int, int], *args: object, **kw: object) -> Image.Image:
+        calls.append((threading.current_thread().name, tuple(size), kw.get("box") is not None))  # type: ignore[arg-type]
+        return real(self, size, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    return calls
+
+
+def test_largest_resize_runs_as_strips_on_the_encode_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The 1280 of a 2600x1800 JPEG (1280x886) is resized as two strips of output rows
+    (443 + 443), each a horizontal pass over the source rows it reads (not all 1800) and
+    a vertical one, each on a worker thread when threads are allowed, on the calling
+    thread with encode_threads=1; the smaller sizes are one resize each."""
+    import threading
+
+    calls = _spy_resizes(monkeypatch)
+    result = thumbs(jpeg_bytes(2600, 1800), SIZES)
+    strips = [c for c in calls if c[2]]
+    assert len(strips) == 4, calls
+    assert {c[1][0] for c in strips} == {1280}
+    heights = sorted(c[1][1] for c in strips)
+    assert heights[:2] == [443, 443]
+    assert result[-1].height == 443 + 443
+    assert all(900 < h < 1000 for h in heights[2:]), heights  # half the rows + the filter's reach
+    main = threading.current_thread().name
+    assert all(c[0] != main for c in strips), strips
+    assert [c[1] for c in calls if not c[2]] == [(640, 443), (320, 222)]
+
+    calls.clear()
+    thumbs(jpeg_bytes(2600, 1800), SIZES, encode_threads=1)
+    assert [c[0] for c in calls if c[2]] == [main] * 4
+
+
+def test_a_big_decoded_image_is_resized_in_more_strips_copying_little(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A 4200x3000 PNG (50 MB decoded) is resized to its 1280 in 4 strips, so each copies
+    about a quarter of the source rows (<= 16 MiB), not the whole image."""
+    buf = io.BytesIO()
+    Image.new("RGB", (4200, 3000), (10, 200, 30)).save(buf, "PNG")
+    calls = _spy_resizes(monkeypatch)
+    (t,) = thumbs(buf.getvalue(), (1280,))
+    strips = [c for c in calls if c[2]]
+    horizontal = sorted(c[1][1] for c in strips)[4:]
+    assert len(strips) == 8, calls
+    assert all(750 <= h <= 780 for h in horizontal), horizontal
+    assert sum(c[1][1] for c in strips) - sum(horizontal) == t.height
+
+
+_MODES = st.sampled_from(["RGB", "RGBA", "L", "LA", "CMYK"])
+
+
+@given(
+    width=st.integers(1, 2400),
+    height=st.integers(1, 2400),
+    box=st.integers(1, 1280),
+    mode=_MODES,
+    seed=st.integers(0, 2**16),
+)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_resize_in_strips_is_pillows_bicubic_without_seams(
+    width: int, height: int, box: int, mode: str, seed: int
+) -> None:
+    """The largest thumbnail's strip resize, at any size, aspect, shrink factor (past 4x a
+    box reduce runs first) and mode, alpha included: the same pixels with or without
+    threads; when no reduce runs, within 1 level of Pillow's two bicubic passes done on
+    the whole image (horizontal, then vertical); and >= 45 dB PSNR from Pillow's
+    ``resize(BICUBIC, reducing_gap=2.0)`` (which runs the passes the other way round for
+    some shapes) on pure noise, the worst case for rounding."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mediakit.processing.images import _resize_in_strips
+
+    rnd = random.Random(seed)
+    noise = Image.frombytes("L", (width, height), rnd.randbytes(width * height))
+    im = Image.merge("RGB", (noise, noise.transpose(Image.Transpose.ROTATE_180), noise)).convert(
+        mode
+    )
+    size = fit_box(width, height, box)
+    inline = _resize_in_strips(im, size, None)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        threaded = _resize_in_strips(im, size, pool)
+    assert inline.mode == mode
+    assert inline.size == size
+    assert inline.tobytes() == threaded.tobytes()
+    pillow = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=2.0)
+    if mode in ("RGB", "L", "CMYK") and width < 4 * size[0] and height < 4 * size[1]:
+        passes = (
+            im.resize((size[0], height), Image.Resampling.BICUBIC).resize(
+                size, Image.Resampling.BICUBIC
+            )
+            if size[1] >= 128
+            else pillow
+        )
+        for got, ref in zip(inline.split(), passes.split(), strict=True):
+            assert ImageChops.difference(got, ref).getextrema()[1] <= 1  # type: ignore[operator]
+    assert _psnr(inline, pillow) >= 45
+
+
+def test_large_rotated_jpeg_is_resized_in_the_decoder_frame_then_rotated() -> None:
+    """Orientation 6 on a JPEG big enough for the draft decode and the strip resize: the
+    1280 is upright (red half on top) at the swapped size."""
+    result = make_thumbnails(
+        io.BytesIO(jpeg_bytes(2600, 1800, orientation=6)), (320, 1280), max_pixels=CAP
+    )
+    assert (result.width, result.height) == (1800, 2600)
+    small, big = result.thumbnails
+    assert (big.width, big.height) == fit_box(1800, 2600, 1280)
+    assert (small.width, small.height) == fit_box(1800, 2600, 320)
+    im = decode(big).convert("RGB")
+    top, bottom = im.getpixel((im.width // 2, 40)), im.getpixel((im.width // 2, im.height - 40))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200, top  # red on top
+    assert top[2] < 60, top
+    assert bottom[2] > 200, bottom  # blue at the bottom
+    assert bottom[0] < 60, bottom
 
 
 def test_jpeg_is_decoded_at_the_dct_scale_of_the_largest_real_box(

@@ -24,14 +24,22 @@ job. Both are safe on untrusted input:
   on its pixels only; smaller sizes are derived from the next larger (bicubic), and the
   WebP encodes (Pillow's default quality 80 and effort 4: the files are Pillow's
   ``thumbnail`` + ``save`` files' size at the same quality) run in parallel threads (Pillow
-  releases the GIL while encoding; ``encode_threads=1`` turns that off). Nothing is ever
-  upscaled.
+  releases the GIL while encoding; ``encode_threads=1`` turns that off), the largest's
+  beside the smaller sizes' resizes and encodes; the largest resize itself runs as
+  strips on those threads. Nothing is ever upscaled.
+
+Where the time goes (a 24 MP JPEG to 320/640/1280, one core's CPU time; ``python -m
+benchmarks thumbnails``): the decode at 1/2 scale ~95 ms (~70 of it the entropy decode, which
+no DCT scale skips), the 1280's resize ~55 ms (two strips: ~30 ms wall on two cores), the
+1280's method-4 encode ~137 ms; each needs the previous one's pixels, so ~260 ms of wall time
+is the floor on any number of cores (the 640 and 320 take ~45 ms beside the 1280's encode).
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import struct
 from collections.abc import Collection, Sequence
@@ -89,14 +97,16 @@ MIME_TO_FORMAT: dict[str, str] = {
 THUMBNAIL_CONTENT_TYPE = "image/webp"
 WEBP_QUALITY = 80
 """Default WebP quality of thumbnails: Pillow's default."""
-# WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. Measured against
-# Pillow's default (q80, method 4) at equal PSNR (``python -m benchmarks thumbnails``):
-# method 0 encodes 3-4x faster but its files are 1.1-1.7x larger on real photos (a
-# 2560x1920 wallpaper photo: 1.67x at 1280, 1.56x at 640; an 18 MP photo: 1.07-1.12x) and
-# up to 1.3x on graphics; methods 1-2 still 1.04-1.27x; 3 costs what 4 costs; 5-6 save a
-# few percent more at best (5 is sometimes larger) for 1.1-3x the time. So Pillow's
-# default effort, 4: the thumbnails of a 24 MP JPEG cost ~2x the CPU time of method 0
-# with the old decode (~360 vs ~175 ms), still ~1.8x less than Pillow's thumbnail()+save.
+# WebP "method" is encoder effort (0 fastest .. 6 smallest), not quality. Measured per
+# size against Pillow's default (q80, method 4) as the bytes needed for the same PSNR
+# (``python -m benchmarks thumbnails``: a generated 24 MP photo and graphic, a grainy
+# 5640x3172 real photo, two smooth 1920x1200 / 2560x1600 real photos). The cheapest
+# method within 1.05x on every input is 3 at every size: methods 0-2 pass on some grainy
+# inputs at some sizes (up to 1.40x at 320) but need 1.41-1.65x (0), 1.27-1.50x (1) and
+# 1.10-1.17x (2) on the smooth photos, at 1280, 640 and 320 alike. Method 3 encodes no faster than 4 (the 1280 of the
+# 24 MP photo: ~137 ms CPU for either; 2: ~62, 1: ~44, 0: ~35), 5-6 save a few percent at
+# best for 1.1-3x the time. So Pillow's default effort, 4, at every size. The time this
+# leaves: see the module docstring (the 1280's decode, resize and encode, in a row).
 WEBP_METHOD = 4
 """Default WebP encoder effort (0-6) of thumbnails: Pillow's default; see the comment above."""
 # JPEGs are decoded at the smallest DCT scale (1/2, 1/4, 1/8) that leaves at least this
@@ -106,6 +116,11 @@ WEBP_METHOD = 4
 # same PSNR), while a bicubic resize over a factor of 2+ filters it out.
 _DRAFT_MARGIN = 2
 _ENCODE_THREADS = max(1, min(3, os.cpu_count() or 1))
+# The largest thumbnail's resize runs as this many strips (in parallel with threads); see
+# _resize_in_strips. Fixed (more only to bound the rows each strip copies), so the pixels
+# do not depend on the thread count.
+_RESIZE_STRIPS = 2
+_STRIP_BYTES = 16 << 20
 _SRGB = ImageCms.createProfile("sRGB") if features.check("littlecms2") else None
 _ROTATING_ORIENTATIONS = frozenset({5, 6, 7, 8})
 _TRANSPOSE = {
@@ -372,8 +387,9 @@ def make_thumbnails(
             already processed in parallel, e.g. by a thread-pool job runner).
         quality: WebP quality, 1-100 (default :data:`WEBP_QUALITY`, Pillow's default 80).
         method: WebP encoder effort, 0 (fastest, largest files) to 6 (slowest, smallest);
-            default :data:`WEBP_METHOD` (4, Pillow's default). Method 0 encodes 3-4x
-            faster but writes files 1.1-1.7x larger at equal quality on photos.
+            default :data:`WEBP_METHOD` (4, Pillow's default). Methods 0-2 encode 2-4x
+            faster but write files 1.1-1.65x larger at equal quality on smooth photos;
+            3 costs what 4 costs.
 
     Raises:
         ProcessingError: not an allowed format, over the pixel cap, truncated or corrupt.
@@ -402,7 +418,7 @@ def make_thumbnails(
         return _thumbnails(im, wanted, max_pixels, threads, webp)
 
 
-def _thumbnails(  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft scale, orientation and ICC profile feed the next step)
+def _thumbnails(
     im: Image.Image, sizes: list[int], max_pixels: int, threads: int, webp: _WebP
 ) -> ThumbnailSet:
     fmt = im.format or "unknown"
@@ -436,6 +452,27 @@ def _thumbnails(  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft sc
         # for 6000x4000, 1280x853 gives 1/4 (1500x1000); a square 1280x1280 only 1/2.
         box = (target_h, target_w) if rotated else (target_w, target_h)
         im.draft("RGB", (box[0] * _DRAFT_MARGIN, box[1] * _DRAFT_MARGIN))
+    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+    try:
+        return _decode_and_encode(im, (width, height), orientation, sizes, max_pixels, pool, webp)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decode_and_encode(
+    im: Image.Image,
+    oriented: tuple[int, int],
+    orientation: int,
+    sizes: list[int],
+    max_pixels: int,
+    pool: ThreadPoolExecutor | None,
+    webp: _WebP,
+) -> ThumbnailSet:
+    fmt = im.format or "unknown"
+    width, height = oriented
+    rotated = orientation in _ROTATING_ORIENTATIONS
+    target_w, target_h = fit_box(width, height, sizes[-1])
     try:
         im.load()
         icc = im.info.get("icc_profile")
@@ -446,7 +483,7 @@ def _thumbnails(  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft sc
         frame = _resizable(im)
         raw_box = (target_h, target_w) if rotated else (target_w, target_h)
         if frame.size != raw_box:
-            frame = frame.resize(raw_box, Image.Resampling.BICUBIC, reducing_gap=2.0)
+            frame = _resize_in_strips(frame, raw_box, pool)
         # The ImageOps.exif_transpose table, applied with the orientation read above: a
         # corrupt EXIF block is parsed once (and ignored), not again mid-decode.
         method = _TRANSPOSE.get(orientation)
@@ -470,18 +507,13 @@ def _thumbnails(  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft sc
     frames: list[tuple[int, Image.Image]] = []
     pending: list[Future[bytes] | bytes] = []
     current = largest_frame
-    pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
-    try:
-        for size in reversed(sizes):
-            w, h = fit_box(width, height, size)
-            if current.size != (w, h):
-                current = current.resize((w, h), Image.Resampling.BICUBIC)
-            frames.append((size, current))
-            pending.append(pool.submit(_encode, current, webp) if pool else _encode(current, webp))
-        encoded = [p if isinstance(p, bytes) else p.result() for p in pending]
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    for size in reversed(sizes):
+        w, h = fit_box(width, height, size)
+        if current.size != (w, h):
+            current = current.resize((w, h), Image.Resampling.BICUBIC)
+        frames.append((size, current))
+        pending.append(pool.submit(_encode, current, webp) if pool else _encode(current, webp))
+    encoded = [p if isinstance(p, bytes) else p.result() for p in pending]
     frames.reverse()
     encoded.reverse()
     thumbs = tuple(
@@ -489,6 +521,74 @@ def _thumbnails(  # noqa: C901, PLR0912, PLR0915  (one decode pipeline: draft sc
         for (size, frame), data in zip(frames, encoded, strict=True)
     )
     return ThumbnailSet(width=width, height=height, format=fmt, thumbnails=thumbs)
+
+
+def _resize_in_strips(
+    im: Image.Image, size: tuple[int, int], pool: ThreadPoolExecutor | None
+) -> Image.Image:
+    """A bicubic resize as ``im.resize(size, BICUBIC, reducing_gap=2.0)`` does it, computed
+    as horizontal strips of output rows that run on ``pool``'s threads (Pillow releases
+    the GIL while resampling).
+
+    The largest thumbnail's resize (e.g. 3000x2000 -> 1280x853, ~55 ms) is the one step
+    between the decode and the first encode that nothing else can overlap, so on a
+    multi-core machine its wall time is split. Pillow resamples in two passes; each strip
+    runs them explicitly, horizontal then vertical (a horizontal-only resize of a copy of
+    the source rows its output rows read, then a vertical-only one), so the arithmetic is
+    Pillow's: the strips join without seams and match the two passes done on the whole
+    image within 1 level (the filter's window is placed with float32 coordinates). For a
+    landscape photo that is Pillow's single call; for some shapes Pillow runs the vertical
+    pass first, which rounds its 8-bit intermediate differently (>= 45 dB PSNR apart on
+    pure noise, the worst case). Vertical-first strips would copy nothing but measured
+    up to 1.04x the bytes at equal PSNR where these give 0.92x. The strips are the same
+    with or without a pool, so the pixels do not depend on ``encode_threads``.
+    Hand-written: Pillow has no threaded resize.
+    """
+    width, height = im.size
+    out_w, out_h = size
+    mode = im.mode
+    premultiplied = {"LA": "La", "RGBA": "RGBa"}.get(mode)
+    if premultiplied:  # what resize() does for alpha, done once for all strips
+        im = im.convert(premultiplied)
+    # reducing_gap=2.0, as Pillow applies it: a cheap box reduce first when the resize
+    # shrinks by 4x or more, so the bicubic filter never spans more than ~2x its taps.
+    factor = (int(width / out_w / 2.0) or 1, int(height / out_h / 2.0) or 1)
+    src_w, src_h = float(width), float(height)
+    if factor != (1, 1):
+        im = im.reduce(factor)
+        src_w, src_h = width / factor[0], height / factor[1]
+    # Two strips at least (two cores); more for a big decoded image, so the source rows
+    # each strip copies stay under _STRIP_BYTES. A function of the sizes only.
+    strips = max(_RESIZE_STRIPS, math.ceil(im.width * im.height * 4 / _STRIP_BYTES))
+    strips = min(strips, out_h // 64)
+    if strips <= 1:
+        out = im.resize(size, Image.Resampling.BICUBIC, box=(0.0, 0.0, src_w, src_h))
+        return out.convert(mode) if premultiplied else out
+    rows = [out_h * i // strips for i in range(strips + 1)]
+    scale = src_h / out_h
+    reach = 2.0 * max(scale, 1.0) + 2  # bicubic's reach in source rows, plus rounding
+
+    def strip(i: int) -> Image.Image:
+        # Horizontal-only over the source rows this strip's rows read, then vertical-only:
+        # Pillow's own passes, in the order its single call takes for landscape photos
+        # (which gave the smallest files at equal quality).
+        y0, y1 = rows[i] * scale, rows[i + 1] * scale
+        first = max(0, int(y0 - reach))
+        last = min(im.height, math.ceil(y1 + reach))
+        horizontal = im.crop((0, first, im.width, last)).resize(
+            (out_w, last - first), Image.Resampling.BICUBIC, box=(0.0, 0.0, src_w, last - first)
+        )
+        return horizontal.resize(
+            (out_w, rows[i + 1] - rows[i]),
+            Image.Resampling.BICUBIC,
+            box=(0.0, y0 - first, float(out_w), y1 - first),
+        )
+
+    parts = list(pool.map(strip, range(strips))) if pool else [strip(i) for i in range(strips)]
+    out = Image.new(im.mode, size)
+    for top, part in zip(rows, parts, strict=False):
+        out.paste(part, (0, top))
+    return out.convert(mode) if premultiplied else out
 
 
 def _has_alpha(im: Image.Image) -> bool:
@@ -572,6 +672,12 @@ class _WebP:
 
 
 def _encode(im: Image.Image, webp: _WebP) -> bytes:
+    # Pillow's WebP writer passes libwebp quality, method, lossless, alpha_quality, exact
+    # and metadata only (PIL.WebPImagePlugin._save -> _webp.WebPEncode): libwebp's
+    # thread_level (which only splits its analysis pass anyway), sns/filter strength,
+    # segments and presets are out of reach. ``exact`` only keeps the colour under fully
+    # transparent pixels (larger files); an RGB frame is imported as opaque ARGB and
+    # libwebp writes no alpha plane for it, so there is nothing to save there either.
     buf = io.BytesIO()
     # No exif=/xmp=/icc_profile= arguments: the WebP written carries pixels only.
     im.save(buf, "WEBP", quality=webp.quality, method=webp.method)
