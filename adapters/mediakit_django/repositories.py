@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 
 import attrs
+from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.db import IntegrityError, OperationalError, connections, models, transaction
 from django.db.models import Case, Count, F, Max, Q, Value, When
@@ -56,6 +57,7 @@ __all__ = [
 
 _BATCH = 500
 _M = TypeVar("_M", bound=models.Model)
+_T = TypeVar("_T")
 
 
 # --------------------------------------------------------------------------- conversions
@@ -707,6 +709,20 @@ class DjangoRepositories(Repositories):
             tracks=DjangoTrackRepository(alias),
             alias=alias,
         )
+
+    async def run_blocking(self, step: Callable[[], _T]) -> _T:
+        """Run a database step of the async service in the request's thread.
+
+        asgiref's thread-sensitive mode, as Django's own async ORM calls run: under
+        Django's ASGI handler each request has one thread for its synchronous work, and
+        Django closes that thread's connections at the end of the request as
+        ``CONN_MAX_AGE`` says. (In anyio's worker threads, the default, nothing ever
+        closed them: each thread kept a connection until the garbage collector found it.)
+        :class:`~mediakit_django.asgi.MediakitASGIHandler` lends each request a
+        long-lived thread, so no request starts one.
+        """
+        result: _T = await sync_to_async(step, thread_sensitive=True)()
+        return result
 
     def release_thread(self) -> None:
         """Close this thread's connection to the alias, unless a transaction is open.
