@@ -25,7 +25,7 @@ from mediakit.service import MediaKit, build_service
 from mediakit.testing import builders as b
 from tests import servers
 from tests.django.support import ADMIN_TOKEN, USER_TOKEN, add_database, clear_tables, ensure_django
-from tests.servers import ServerHandle
+from tests.servers import ServerHandle, need
 
 ensure_django()
 
@@ -34,10 +34,12 @@ from django.core.signals import request_finished, request_started  # noqa: E402
 from mediakit_django import asgi  # noqa: E402
 from mediakit_django.asgi import MediakitASGIHandler, RequestThreads  # noqa: E402
 
-needs_lending = pytest.mark.skipif(
-    not asgi._LENDS_EXECUTORS,
-    reason="this asgiref's ThreadSensitiveContext takes no executor (Django's own threads)",
-)
+
+def _lending() -> None:
+    need(
+        asgi._LENDS_EXECUTORS,
+        "this asgiref's ThreadSensitiveContext takes no executor: pip install 'asgiref>=3.13'",
+    )
 
 
 def _scope(path: str, headers: dict[str, str]) -> dict[str, Any]:
@@ -145,12 +147,12 @@ def test_request_threads_lend_the_same_executors_and_retire_past_the_idle_count(
         first.submit(lambda: None)
 
 
-@needs_lending
 def test_a_request_runs_its_signals_and_orm_steps_on_one_lent_thread(
     kit: MediaKit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """request_started, the ORM step and request_finished share one thread, the same
     one request after request (no thread started per request)."""
+    _lending()
     image_id = _seed_image(kit, b"x" * 1000)
     seen: list[tuple[str, int]] = []
 
@@ -195,10 +197,10 @@ def test_a_request_runs_its_signals_and_orm_steps_on_one_lent_thread(
     assert seen[0][1] != threading.get_ident()
 
 
-@needs_lending
 def test_sequential_requests_reuse_one_thread(kit: MediaKit) -> None:
     """40 seeks one after another: their synchronous work all ran on one thread (Django's
     handler alone starts 40)."""
+    _lending()
     image_id = _seed_image(kit, b"y" * 5000)
     handler = MediakitASGIHandler()
     headers = {"Authorization": f"Bearer {USER_TOKEN}", "Range": "bytes=100-199"}
