@@ -138,3 +138,25 @@ def test_the_project_starts_prints_tokens_and_serves_page_admin_and_api(
         assert r.json() == {"items": [], "next_cursor": None}
     finally:
         servers.stop_process(proc)
+
+
+@pytest.mark.parametrize("name", ["healthz", "ahealthz"])
+def test_the_readiness_probe_is_csrf_exempt_like_the_api_views(name: str) -> None:
+    """Django's CSRF check lets an unsafe request without a token through to the probe
+    (under ASGI the check would otherwise hop to a thread, as the API's views never do)."""
+    from tests.django.support import ensure_django
+
+    ensure_django()
+    from django.http import HttpResponse
+    from django.middleware.csrf import CsrfViewMiddleware
+    from django.test import RequestFactory
+    from examples.django_server import urls
+
+    view = getattr(urls, name)
+    check = CsrfViewMiddleware(lambda r: HttpResponse())
+    request = RequestFactory().post("/healthz")
+    check.process_request(request)
+    assert check.process_view(request, view, (), {}) is None
+    refused = check.process_view(request, lambda r: HttpResponse(), (), {})
+    assert refused is not None
+    assert refused.status_code == 403

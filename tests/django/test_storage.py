@@ -219,22 +219,34 @@ def ranges_sent(storage: MediaKitStorage) -> Iterator[list[str | None]]:
     events = storage.store.client.meta.events
     events.register("provide-client-params.s3.GetObject", record, unique_id="mk-test-ranges")
     reader = storage.store.reader
-    pool_request = None if reader is None else reader._pool.request
+    wrapped: list[Any] = []  # the host pools whose urlopen records, restored at the end
 
-    def request(method: str, url: str, **kwargs: Any) -> Any:
-        if method == "GET":
-            sent.append((kwargs.get("headers") or {}).get("Range"))
-        assert pool_request is not None
-        return pool_request(method, url, **kwargs)
+    def recording(pool: Any) -> Any:
+        if pool not in wrapped:
+            urlopen = pool.urlopen
 
+            def recorded(method: str, url: str, **kwargs: Any) -> Any:
+                if method == "GET":
+                    sent.append((kwargs.get("headers") or {}).get("Range"))
+                return urlopen(method, url, **kwargs)
+
+            pool.urlopen = recorded
+            wrapped.append(pool)
+        return pool
+
+    from_host = None if reader is None else reader._pool.connection_from_host
     if reader is not None:
-        reader._pool.request = request  # type: ignore[method-assign]
+        reader._pool.connection_from_host = (  # type: ignore[method-assign]
+            lambda *args, **kwargs: recording(from_host(*args, **kwargs))
+        )
     try:
         yield sent
     finally:
         events.unregister("provide-client-params.s3.GetObject", unique_id="mk-test-ranges")
         if reader is not None:
-            reader._pool.request = pool_request  # type: ignore[method-assign]
+            del reader._pool.connection_from_host
+        for pool in wrapped:
+            del pool.urlopen
 
 
 def test_seek_then_read_is_one_ranged_get_from_there(

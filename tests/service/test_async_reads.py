@@ -166,3 +166,35 @@ async def test_the_proxy_finds_its_media_in_one_read(file_kit: MediaKit, twin: s
     assert selects == ["SELECT"]  # found, hidden: no second look in images
     assert await proxy(ADMIN, hidden.id, quality="low") == 200
     assert await proxy(USER, track.id) == 200  # no kind in the URL: images, then tracks
+
+
+async def test_the_repositories_choose_where_blocking_steps_run(
+    memory_sqlite_kit: MediaKit,
+) -> None:
+    """``Repositories.run_blocking`` runs every step the async service does not run
+    inline: a subclass's own (the Django ORM's: the request's thread) is used for reads
+    and writes alike; the default is a worker thread."""
+    repos = memory_sqlite_kit.repos
+    assert isinstance(repos, SqlRepositories)
+    ran: list[str] = []
+
+    class Recording(SqlRepositories):
+        async def run_blocking(self, step: Any) -> Any:
+            ran.append(getattr(step, "func", step).__name__)
+            return step()
+
+    recording = Recording(repos.images, repos.music_sets, repos.tracks, engine=repos.engine)
+    settings = Settings(storage_backend="memory", job_runner="inline", signing_secret="s" * 32)
+    kit = build_service(settings, repos=recording)
+    try:
+        image = seed_image(kit)
+        seen = _threads(repos.engine)
+        loop_thread = threading.get_ident()
+        assert (await kit.aservice.get_image(USER, image.id))["id"] == image.id
+        await kit.aservice.update_image(ADMIN, image.id, title="renamed")
+        assert ran == ["load_image", "update_image"]
+        assert {t for _, t in seen} == {loop_thread}  # where this run_blocking ran them
+    finally:
+        kit.close()
+    default = await MemoryRepositories.create().run_blocking(threading.get_ident)
+    assert default != threading.get_ident()

@@ -31,13 +31,15 @@ Rules every implementation follows (the contract suite checks each):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
 from mediakit.models import Image, MusicSet, Page, Track
+
+_T = TypeVar("_T")
 
 __all__ = ["ImageRepository", "MusicSetRepository", "Repositories", "TrackRepository"]
 
@@ -275,3 +277,14 @@ class Repositories:
         a connection per thread and closes it only at the end of a request, so
         ``DjangoRepositories`` closes this thread's one.
         """
+
+    async def run_blocking(self, step: Callable[[], _T]) -> _T:
+        """Run one blocking database step of the async service off the event loop.
+
+        A worker thread of anyio's pool by default. An implementation whose connections
+        belong to threads it manages (the Django ORM: one per thread, closed at the end
+        of a request) runs the step where those are looked after instead.
+        """
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(step)

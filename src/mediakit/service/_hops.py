@@ -13,7 +13,10 @@ drops the lines that build them (marked ``# unasync: remove``):
   second, async copy of every repository. Read-only steps on repositories that read in
   process without waiting (a SQLite file in WAL mode, memory:
   :attr:`Repositories.reads_in_process <mediakit.repositories.Repositories.reads_in_process>`)
-  run inline instead, where the hop costs more than the query.
+  run inline instead, where the hop costs more than the query. The repositories choose
+  the thread (:meth:`Repositories.run_blocking
+  <mediakit.repositories.Repositories.run_blocking>`): anyio's pool by default, the
+  request's thread under Django, whose connections Django closes with the request.
 - **How a URL is signed.** The async service awaits ``asign`` when the signer has it
   (singleflight across tasks, see :class:`~mediakit.presign.CachedSigner`), else it
   calls ``sign``.
@@ -25,7 +28,6 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-import anyio.to_thread
 import attrs
 
 from mediakit.repositories import Repositories
@@ -40,21 +42,23 @@ R = TypeVar("R")
 class AsyncStepRunner:
     """Runs the async service's (synchronous) database steps off the event loop."""
 
-    __slots__ = ("_inline_reads",)
+    __slots__ = ("_inline_reads", "_run_blocking")
 
     def __init__(self, repos: Repositories) -> None:
         self._inline_reads = repos.reads_in_process
+        self._run_blocking = repos.run_blocking
 
     async def write(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run one database step that may write (or wait on a lock) in a worker thread."""
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        """Run one database step that may write (or wait on a lock) in a worker thread
+        (:meth:`Repositories.run_blocking <mediakit.repositories.Repositories.run_blocking>`)."""
+        return await self._run_blocking(functools.partial(fn, *args, **kwargs))
 
     async def read(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Run one read-only database step: inline when the repositories read in process
         without waiting (SQLite file, memory), else in a worker thread."""
         if self._inline_reads:
             return fn(*args, **kwargs)
-        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+        return await self._run_blocking(functools.partial(fn, *args, **kwargs))
 
 
 def async_signer(signer: UrlSigner) -> AsyncUrlSigner:
