@@ -97,15 +97,23 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         servers.stop_process(proc)
 
 
-@pytest.fixture(scope="module")
-def start_variant(
-    api: Api, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[Mapping[str, str]], Api]]:
-    """Start another server of ``api``'s kind with some settings overridden (own SQLite/dir).
+PROXY_VARIANT: Mapping[str, str] = {
+    "MEDIA_DELIVERY": "proxy",
+    "MEDIAKIT_SIGNING_SECRET": "grant-secret-" + "x" * 24,
+    "MEDIA_THUMBNAIL_SIZES": "120,200",
+}
+"""The one proxy-delivery variant of each kind: test_proxy_grants's grant tests and
+test_settings's proxy and thumbnail-size test need the same settings (a signing secret of
+its own, two thumbnail sizes that are not the defaults), so they share one server."""
 
-    It shares ``api``'s object storage settings (an S3 kind stays on S3); all variants stop at
-    the end of the module.
-    """
+
+@pytest.fixture(scope="session")
+def _variant_servers(
+    api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[frozenset[tuple[str, str]], Api]]:
+    """The variant servers of ``api``'s kind started so far, by their overrides: a variant
+    asked for by two modules starts once. They stop with ``api`` (when the session moves
+    on to the next kind)."""
     procs = []
     opened: list[httpx.Client] = []
 
@@ -126,10 +134,32 @@ def start_variant(
         opened.extend(clients)
         return Api(api.kind, base_url, env, log_path, *clients)
 
+    class Started(dict[frozenset[tuple[str, str]], Api]):
+        def __missing__(self, key: frozenset[tuple[str, str]]) -> Api:
+            self[key] = start(dict(key))
+            return self[key]
+
     try:
-        yield start
+        yield Started()
     finally:
         for c in opened:
             c.close()
         for proc in procs:
             servers.stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def start_variant(
+    _variant_servers: dict[frozenset[tuple[str, str]], Api],
+) -> Callable[[Mapping[str, str]], Api]:
+    """A server of ``api``'s kind with some settings overridden (own SQLite/dir).
+
+    It shares ``api``'s object storage settings (an S3 kind stays on S3). The same
+    overrides give the same server, across modules (see :data:`PROXY_VARIANT`): a test
+    must not depend on what another test using the variant left on it.
+    """
+
+    def start(overrides: Mapping[str, str]) -> Api:
+        return _variant_servers[frozenset(overrides.items())]
+
+    return start

@@ -13,17 +13,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 
 from tests import servers
+from tests.http_contract.conftest import PROXY_VARIANT
 from tests.http_contract.harness import Api, assert_error
 from tests.media_samples import FFMPEG, audio_bytes, jpeg_bytes
 
 Start = Callable[[Mapping[str, str]], Api]
-SECRET = "grant-secret-" + "x" * 24
 
 
 @pytest.fixture(scope="module")
 def papi(start_variant: Start) -> Api:
-    """A server of the current kind with MEDIA_DELIVERY=proxy."""
-    return start_variant({"MEDIA_DELIVERY": "proxy", "MEDIAKIT_SIGNING_SECRET": SECRET})
+    """A server of the current kind with MEDIA_DELIVERY=proxy (the variant that
+    test_settings's proxy test uses too: a secret of its own, thumbnails w120 and w200)."""
+    return start_variant(PROXY_VARIANT)
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +143,7 @@ def test_expired_grant_is_403(start_variant: Start) -> None:
     """With a 2 s TTL (no window) the URL is 403 url_expired once the TTL has passed."""
     api = start_variant(
         {
-            "MEDIA_DELIVERY": "proxy",
-            "MEDIAKIT_SIGNING_SECRET": SECRET,
+            **PROXY_VARIANT,
             "MEDIA_PRESIGN_TTL_SECONDS": "2",
             "MEDIA_PRESIGN_WINDOW_SECONDS": "0",
         }

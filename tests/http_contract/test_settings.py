@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from tests.http_contract.conftest import PROXY_VARIANT
 from tests.http_contract.harness import Api, assert_error
 from tests.media_samples import jpeg_bytes
 
@@ -64,8 +65,9 @@ def test_short_ttl_urls_expire(start_variant: Start) -> None:
 
 def test_proxy_delivery_and_thumbnail_sizes(start_variant: Start) -> None:
     """MEDIA_DELIVERY=proxy hands out URLs of the app's Range proxy, which checks the token;
-    MEDIA_THUMBNAIL_SIZES decides which thumbnails exist."""
-    api = start_variant({"MEDIA_DELIVERY": "proxy", "MEDIA_THUMBNAIL_SIZES": "200"})
+    MEDIA_THUMBNAIL_SIZES (120,200, not the default 320,640,1280) decides which thumbnails
+    exist. (The server is test_proxy_grants's proxy variant.)"""
+    api = start_variant(PROXY_VARIANT)
     image = ready_image(api)
     body = api.user.get(f"/api/v1/user/images/{image['id']}").json()
     proxy_prefix = api.absolute(f"/api/v1/user/media/{image['id']}/stream")
@@ -77,7 +79,8 @@ def test_proxy_delivery_and_thumbnail_sizes(start_variant: Start) -> None:
         assert r.content
         assert api.fetch(url).status_code == 200  # its grant stands in for the token
         assert_error(api.anon.get(api.absolute(url).split("?")[0]), 401)
-    assert set(body["thumbnails"]) == {"w200"}
-    r = api.user.get(api.absolute(body["thumbnails"]["w200"]))
-    with Image.open(io.BytesIO(r.content)) as im:
-        assert max(im.size) == 200
+    assert set(body["thumbnails"]) == {"w120", "w200"}
+    for name, width in [("w120", 120), ("w200", 200)]:
+        r = api.user.get(api.absolute(body["thumbnails"][name]))
+        with Image.open(io.BytesIO(r.content)) as im:
+            assert max(im.size) == width
