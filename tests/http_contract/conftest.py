@@ -20,8 +20,12 @@ kind starts.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -163,3 +167,52 @@ def start_variant(
         return _variant_servers[frozenset(overrides.items())]
 
     return start
+
+
+SHORT_TTL: Mapping[str, str] = {
+    "MEDIA_PRESIGN_TTL_SECONDS": "2",
+    "MEDIA_PRESIGN_WINDOW_SECONDS": "0",
+}
+"""Handed-out URLs live 2 s (no signing window): the URL-expiry tests' variants."""
+
+
+@dataclass(frozen=True)
+class ExpiringUrl:
+    """An image's JSON as a short-TTL server handed it out, and what a fetch of its URL
+    right after answered."""
+
+    api: Api
+    image_id: str
+    body: dict[str, Any]
+    handed_out_at: dt.datetime
+    first_status: int
+
+
+@pytest.fixture(scope="session")
+def expiring_urls(
+    _variant_servers: dict[frozenset[tuple[str, str]], Api],
+) -> dict[str, ExpiringUrl]:
+    """A 2 s URL from each short-TTL variant of ``api``'s kind: ``"presign"`` (the default
+    delivery: local signed or presigned URLs) and ``"grant"`` (MEDIA_DELIVERY=proxy). Both
+    are handed out, and fetched once, together, so that the tests waiting for their
+    expiry (test_settings.py::test_short_ttl_urls_expire, test_proxy_grants.py::
+    test_expired_grant_is_403) wait out one lifetime between them, not one each."""
+    apis = {
+        "presign": _variant_servers[frozenset(SHORT_TTL.items())],
+        "grant": _variant_servers[frozenset({**PROXY_VARIANT, **SHORT_TTL}.items())],
+    }
+    ids = {}
+    for name, api in apis.items():
+        created = api.create_image(f"expiring-{name}-{uuid.uuid4().hex[:8]}")
+        ready = api.wait_image(created["id"])
+        assert ready["status"] == "ready", ready
+        ids[name] = ready["id"]
+    urls = {}
+    for name, api in apis.items():  # the lifetimes start here
+        handed_out_at = dt.datetime.now(dt.UTC)
+        body = api.user.get(f"/api/v1/user/images/{ids[name]}").json()
+        # a presigned S3 URL is only checked for its lifetime (moto does not enforce it)
+        presigned_s3 = name == "presign" and api.uses_s3
+        first = 0 if presigned_s3 else api.fetch(body["url"]).status_code
+        urls[name] = ExpiringUrl(api, ids[name], body, handed_out_at, first)
+    return urls

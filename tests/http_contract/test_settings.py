@@ -10,7 +10,7 @@ from typing import Any
 
 from PIL import Image
 
-from tests.http_contract.conftest import PROXY_VARIANT
+from tests.http_contract.conftest import PROXY_VARIANT, ExpiringUrl
 from tests.http_contract.harness import Api, assert_error
 from tests.media_samples import jpeg_bytes
 
@@ -42,24 +42,24 @@ def test_expires_at_is_in_the_future_within_the_ttl(api: Api) -> None:
     parse_time(image["updated_at"])
 
 
-def test_short_ttl_urls_expire(start_variant: Start) -> None:
+def test_short_ttl_urls_expire(expiring_urls: dict[str, ExpiringUrl]) -> None:
     """With MEDIA_PRESIGN_TTL_SECONDS=2 a URL stops working after its expires_at.
 
     Local signed URLs answer 403 ``url_expired``; on S3 the URL carries X-Amz-Expires=2
-    (moto does not enforce expiry; nanio-backed store tests do).
+    (moto does not enforce expiry; nanio-backed store tests do). (The URL was handed out,
+    and fetched, by the ``expiring_urls`` fixture, with test_proxy_grants's expiring one.)
     """
-    api = start_variant({"MEDIA_PRESIGN_TTL_SECONDS": "2", "MEDIA_PRESIGN_WINDOW_SECONDS": "0"})
-    image = ready_image(api)
-    body = api.user.get(f"/api/v1/user/images/{image['id']}").json()
+    url = expiring_urls["presign"]
+    api, body = url.api, url.body
     expires = parse_time(body["expires_at"])
-    assert expires <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=3)
+    assert expires <= url.handed_out_at + dt.timedelta(seconds=3)
     if api.uses_s3:
         assert "X-Amz-Expires=2" in body["url"]
         return
-    assert api.fetch(body["url"]).status_code == 200
+    assert url.first_status == 200
     assert_error(api.fetch_once_expired(body["url"], body["expires_at"]), 403, "url_expired")
     # asking again hands out a fresh, working URL
-    again = api.user.get(f"/api/v1/user/images/{image['id']}").json()
+    again = api.user.get(f"/api/v1/user/images/{url.image_id}").json()
     assert api.fetch(again["url"]).status_code == 200
 
 
