@@ -303,15 +303,16 @@ class Settings:
         ),
     )
     # --- database availability (issue 14) ---------------------------------------------
-    database_timeout: int = attrs.field(
+    database_timeout: float = attrs.field(
         default=5,
         validator=_positive,
         metadata=_env(
             "MEDIAKIT_DATABASE_TIMEOUT_SECONDS",
-            "How long a request waits for the database: SQLite's busy timeout (another "
-            "writer holds the lock), PostgreSQL's connect timeout and the wait for a pooled "
-            "connection. Past it the request is answered `503 database_unavailable` with "
-            "Retry-After, nothing written.",
+            "How long a request waits for the database, in seconds (fractions allowed, "
+            "e.g. `0.5`): SQLite's busy timeout (another writer holds the lock), "
+            "PostgreSQL's connect timeout (whole seconds, at least 1; psycopg waits at "
+            "least 2) and the wait for a pooled connection. Past it the request is "
+            "answered `503 database_unavailable` with Retry-After, nothing written.",
         ),
     )
 

@@ -20,8 +20,12 @@ kind starts.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
+import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -97,15 +101,23 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         servers.stop_process(proc)
 
 
-@pytest.fixture(scope="module")
-def start_variant(
-    api: Api, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[Mapping[str, str]], Api]]:
-    """Start another server of ``api``'s kind with some settings overridden (own SQLite/dir).
+PROXY_VARIANT: Mapping[str, str] = {
+    "MEDIA_DELIVERY": "proxy",
+    "MEDIAKIT_SIGNING_SECRET": "grant-secret-" + "x" * 24,
+    "MEDIA_THUMBNAIL_SIZES": "120,200",
+}
+"""The one proxy-delivery variant of each kind: test_proxy_grants's grant tests and
+test_settings's proxy and thumbnail-size test need the same settings (a signing secret of
+its own, two thumbnail sizes that are not the defaults), so they share one server."""
 
-    It shares ``api``'s object storage settings (an S3 kind stays on S3); all variants stop at
-    the end of the module.
-    """
+
+@pytest.fixture(scope="session")
+def _variant_servers(
+    api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[frozenset[tuple[str, str]], Api]]:
+    """The variant servers of ``api``'s kind started so far, by their overrides: a variant
+    asked for by two modules starts once. They stop with ``api`` (when the session moves
+    on to the next kind)."""
     procs = []
     opened: list[httpx.Client] = []
 
@@ -126,10 +138,81 @@ def start_variant(
         opened.extend(clients)
         return Api(api.kind, base_url, env, log_path, *clients)
 
+    class Started(dict[frozenset[tuple[str, str]], Api]):
+        def __missing__(self, key: frozenset[tuple[str, str]]) -> Api:
+            self[key] = start(dict(key))
+            return self[key]
+
     try:
-        yield start
+        yield Started()
     finally:
         for c in opened:
             c.close()
         for proc in procs:
             servers.stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def start_variant(
+    _variant_servers: dict[frozenset[tuple[str, str]], Api],
+) -> Callable[[Mapping[str, str]], Api]:
+    """A server of ``api``'s kind with some settings overridden (own SQLite/dir).
+
+    It shares ``api``'s object storage settings (an S3 kind stays on S3). The same
+    overrides give the same server, across modules (see :data:`PROXY_VARIANT`): a test
+    must not depend on what another test using the variant left on it.
+    """
+
+    def start(overrides: Mapping[str, str]) -> Api:
+        return _variant_servers[frozenset(overrides.items())]
+
+    return start
+
+
+SHORT_TTL: Mapping[str, str] = {
+    "MEDIA_PRESIGN_TTL_SECONDS": "2",
+    "MEDIA_PRESIGN_WINDOW_SECONDS": "0",
+}
+"""Handed-out URLs live 2 s (no signing window): the URL-expiry tests' variants."""
+
+
+@dataclass(frozen=True)
+class ExpiringUrl:
+    """An image's JSON as a short-TTL server handed it out, and what a fetch of its URL
+    right after answered."""
+
+    api: Api
+    image_id: str
+    body: dict[str, Any]
+    handed_out_at: dt.datetime
+    first_status: int
+
+
+@pytest.fixture(scope="session")
+def expiring_urls(
+    _variant_servers: dict[frozenset[tuple[str, str]], Api],
+) -> dict[str, ExpiringUrl]:
+    """A 2 s URL from each short-TTL variant of ``api``'s kind: ``"presign"`` (the default
+    delivery: local signed or presigned URLs) and ``"grant"`` (MEDIA_DELIVERY=proxy). Both
+    are handed out, and fetched once, together, so that the tests waiting for their
+    expiry (test_settings.py::test_short_ttl_urls_expire, test_proxy_grants.py::
+    test_expired_grant_is_403) wait out one lifetime between them, not one each."""
+    apis = {
+        "presign": _variant_servers[frozenset(SHORT_TTL.items())],
+        "grant": _variant_servers[frozenset({**PROXY_VARIANT, **SHORT_TTL}.items())],
+    }
+    ids = {}
+    for name, api in apis.items():
+        created = api.create_image(f"expiring-{name}-{uuid.uuid4().hex[:8]}")
+        ready = api.wait_image(created["id"])
+        assert ready["status"] == "ready", ready
+        ids[name] = ready["id"]
+    urls = {}
+    for name, api in apis.items():  # the lifetimes start here
+        handed_out_at = dt.datetime.now(dt.UTC)
+        body = api.user.get(f"/api/v1/user/images/{ids[name]}").json()
+        # a presigned S3 URL is only checked for its lifetime (moto does not enforce it)
+        presigned_s3 = name == "presign" and api.uses_s3
+        first = 0 if presigned_s3 else api.fetch(body["url"]).status_code
+        urls[name] = ExpiringUrl(api, ids[name], body, handed_out_at, first)
+    return urls

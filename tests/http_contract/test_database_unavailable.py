@@ -29,12 +29,19 @@ from tests.http_contract.harness import (
 from tests.http_contract.test_reliability import image_ids, original_keys
 
 TIMEOUT_S = 1
-"""MEDIAKIT_DATABASE_TIMEOUT_SECONDS of the servers started here."""
+"""MEDIAKIT_DATABASE_TIMEOUT_SECONDS of the PostgreSQL servers started here (whole seconds
+reach PostgreSQL's connect timeout)."""
+
+SQLITE_TIMEOUT_S = 0.2
+"""MEDIAKIT_DATABASE_TIMEOUT_SECONDS of the SQLite servers started here: a fraction of a
+second (the setting takes one), so the three locked requests wait 0.6 s, not 3 s."""
 
 
-def start(kind: ServerKind, name: str, tmp: Path, env: dict[str, str]) -> tuple[Api, Any]:
+def start(
+    kind: ServerKind, name: str, tmp: Path, env: dict[str, str], timeout_s: float = TIMEOUT_S
+) -> tuple[Api, Any]:
     proc, base_url, full_env, log_path = start_server(
-        kind, name, tmp, {"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": str(TIMEOUT_S), **env}
+        kind, name, tmp, {"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": str(timeout_s), **env}
     )
     api = Api(
         name,
@@ -67,9 +74,9 @@ def assert_unavailable(r: httpx.Response, started: float) -> None:
 def sqlite_api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Api]:
-    """A server on its own SQLite file, with a 1 s busy timeout."""
+    """A server on its own SQLite file, with a 0.2 s busy timeout."""
     tmp = tmp_path_factory.mktemp(f"dblock-{request.param}")
-    api, proc = start(SERVER_KINDS[request.param], request.param, tmp, {})
+    api, proc = start(SERVER_KINDS[request.param], request.param, tmp, {}, SQLITE_TIMEOUT_S)
     try:
         yield api
     finally:

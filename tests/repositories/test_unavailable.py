@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from mediakit.errors import DatabaseUnavailable
+from mediakit.errors import ConfigurationError, DatabaseUnavailable
 from mediakit.repositories._unavailable import database_unavailable
 from mediakit.repositories.sql import SqlRepositories
 from mediakit.settings import Settings
@@ -85,6 +85,66 @@ def test_the_setting_has_a_short_default_and_names_its_variable() -> None:
     assert Settings.from_env({"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": "2"}).database_timeout == 2
     with pytest.raises(Exception, match="MEDIAKIT_DATABASE_TIMEOUT_SECONDS"):
         Settings.from_env({"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": "0"})
+
+
+@pytest.mark.parametrize("raw", ["0", "0.0", "-1", "soon", "1e3", "0,5", "."])
+def test_a_bad_database_timeout_names_its_variable(raw: str) -> None:
+    """Zero, negative, non-numeric and exponent values are refused, naming the variable."""
+    with pytest.raises(ConfigurationError, match="MEDIAKIT_DATABASE_TIMEOUT_SECONDS"):
+        Settings.from_env({"MEDIAKIT_DATABASE_TIMEOUT_SECONDS": raw})
+
+
+def test_a_fractional_database_timeout_reaches_sqlite_and_postgresql(tmp_path: Path) -> None:
+    """MEDIAKIT_DATABASE_TIMEOUT_SECONDS=0.25 is a float setting; the service's repositories
+    get SQLite's busy timeout of 250 ms (not rounded to 0 or 1 s), and PostgreSQL's connect
+    timeout becomes whole seconds, at least 1 (libpq takes integers)."""
+    from mediakit.service._wiring import _sql_repositories
+
+    settings = Settings.from_env(
+        {
+            "MEDIAKIT_DATABASE_TIMEOUT_SECONDS": "0.25",
+            "MEDIAKIT_DATABASE_URL": f"sqlite:///{tmp_path / 'm.db'}",
+        }
+    )
+    assert settings.database_timeout == 0.25
+    repos = _sql_repositories(settings)
+    try:
+        with repos.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 250
+    finally:
+        repos.close()
+    for seconds, whole in [(0.25, 1), (2.5, 2), (3.0, 3)]:
+        pool_timeout, params = _postgres_engine_settings(seconds)
+        assert pool_timeout == seconds
+        assert params["connect_timeout"] == whole
+
+
+def _postgres_engine_settings(seconds: float) -> tuple[float, dict[str, object]]:
+    """The pool timeout and the connect parameters of a PostgreSQL engine made with
+    ``busy_timeout_s=seconds`` (its do_connect hook records them; nothing connects)."""
+    from mediakit.repositories.sql._engine import create_engine
+
+    engine = create_engine("postgresql+psycopg://u@127.0.0.1:1/d", busy_timeout_s=seconds)
+    seen: dict[str, object] = {}
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _record(dialect: object, rec: object, cargs: object, cparams: dict[str, object]) -> None:
+        seen.update(cparams)
+        raise _Recorded
+
+    try:
+        with pytest.raises(Exception) as info:
+            engine.connect()
+        assert isinstance(info.value, _Recorded) or isinstance(
+            info.value.__cause__ or info.value.__context__, _Recorded
+        ), info.value
+        return engine.pool.timeout(), seen
+    finally:
+        engine.dispose()
+
+
+class _Recorded(Exception):
+    """Raised by a test's do_connect hook: the parameters were seen, no connection made."""
 
 
 @pytest.mark.postgres
