@@ -63,7 +63,7 @@ def sqlite_transaction_mode_supported() -> bool:
     return django.VERSION >= (5, 1)
 
 
-def databases_from_url(url: str, timeout_s: int = 5) -> dict[str, dict[str, Any]]:
+def databases_from_url(url: str, timeout_s: float = 5) -> dict[str, dict[str, Any]]:
     """Django ``DATABASES`` for a mediakit database URL (SQLite file or PostgreSQL).
 
     SQLite runs IMMEDIATE transactions in WAL mode, so concurrent writers queue
@@ -71,7 +71,8 @@ def databases_from_url(url: str, timeout_s: int = 5) -> dict[str, dict[str, Any]
     ``init_command`` options need Django 5.1; on Django 4.2 and 5.0 only the busy
     timeout is set: use PostgreSQL there when several requests write at once). A writer
     waits at most ``timeout_s`` (``MEDIAKIT_DATABASE_TIMEOUT_SECONDS``) for the lock,
-    PostgreSQL's connect timeout is the same, and past it the request is a 503 with
+    PostgreSQL's connect timeout is the same in whole seconds, at least 1 (libpq takes
+    whole seconds and reads 0 as "wait forever"), and past it the request is a 503 with
     Retry-After.
     """
     try:
@@ -107,7 +108,7 @@ def databases_from_url(url: str, timeout_s: int = 5) -> dict[str, dict[str, Any]
                 "HOST": u.host or "",
                 "PORT": str(u.port or ""),
                 "OPTIONS": {
-                    "connect_timeout": timeout_s,
+                    "connect_timeout": max(1, round(timeout_s)),
                     **{k: v for k, v in u.query.items() if isinstance(v, str)},
                 },
                 "CONN_HEALTH_CHECKS": True,

@@ -65,6 +65,18 @@ def test_the_database_timeout_reaches_sqlite_and_postgresql() -> None:
     }
 
 
+@pytest.mark.parametrize(("timeout", "connect"), [(0.2, 1), (0.5, 1), (2.5, 2), (3.0, 3)])
+def test_a_fractional_database_timeout_gives_postgresql_whole_seconds(
+    timeout: float, connect: int
+) -> None:
+    """SQLite takes the fraction; libpq takes whole seconds and reads 0 as no timeout at all,
+    so PostgreSQL's connect timeout is rounded and at least 1 second."""
+    sqlite = databases_from_url("sqlite:////tmp/mk-example/m.db", timeout)["default"]
+    assert sqlite["OPTIONS"]["timeout"] == timeout
+    pg = databases_from_url("postgresql+psycopg://u@h/d", timeout)["default"]["OPTIONS"]
+    assert pg == {"connect_timeout": connect}
+
+
 @pytest.mark.parametrize("url", ["mysql://x@y/z", "sqlite://", "not a url"])
 def test_unsupported_database_urls_name_the_variable(url: str) -> None:
     """Other backends, in-memory SQLite and garbage fail naming MEDIAKIT_DATABASE_URL."""
