@@ -17,9 +17,13 @@ next to the latency:
 * **listing**: ``GET /api/v1/user/images?limit=N`` for N = 10, 50, 100 (4 presigned URLs per
   image); anchor: botocore's ``generate_presigned_url`` for the same number of URLs (CPU time,
   in this process: what a naive endpoint pays for the URLs alone);
-* **upload**: one WAV file through ``POST .../music-sets/{id}/tracks`` (pre-encoding off, so
-  the figure is the upload path), and the same bytes split over 8 concurrent requests; anchor:
-  boto3 ``upload_fileobj`` of the same bytes to the same S3 server, in a child process.
+* **upload**: one WAV file on disk through ``POST .../music-sets/{id}/tracks`` (pre-encoding
+  off, so the figure is the upload path), and the same bytes as 8 files in 8 concurrent
+  requests, each sent as a browser sends it (multipart head, ``socket.sendfile()`` of the
+  file, tail: the client costs next to nothing), then again with httpx building the body
+  (the earlier runs' figure); anchor: boto3 ``upload_fileobj`` of the same files opened
+  from disk to the same S3 server, in a child process. ``--server-env NAME=VALUE`` passes
+  settings (e.g. ``MEDIA_UPLOAD_PARTS_IN_FLIGHT=2``) to the upload servers.
 
 * **growth** (``--only growth``, on a fresh server of each kind): a whole 64 MiB and 1 GiB
   track through the proxy route vs the same GET straight from S3 (throughput, server CPU
