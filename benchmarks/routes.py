@@ -689,7 +689,11 @@ def run(
             "quick": quick,
         },
     )
-    return _report(results, anchor1, anchor8, url_ms, upload_size) + _report_growth(results)
+    text = _report(results, anchor1, anchor8, url_ms, upload_size) + _report_growth(results)
+    if server_env and only in (None, "upload"):
+        settings = ", ".join(f"`{k}={v}`" for k, v in sorted(server_env.items()))
+        text += f"\n\nThe upload servers ran with {settings}.\n"
+    return text
 
 
 def _report(
