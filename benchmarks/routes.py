@@ -17,9 +17,13 @@ next to the latency:
 * **listing**: ``GET /api/v1/user/images?limit=N`` for N = 10, 50, 100 (4 presigned URLs per
   image); anchor: botocore's ``generate_presigned_url`` for the same number of URLs (CPU time,
   in this process: what a naive endpoint pays for the URLs alone);
-* **upload**: one WAV file through ``POST .../music-sets/{id}/tracks`` (pre-encoding off, so
-  the figure is the upload path), and the same bytes split over 8 concurrent requests; anchor:
-  boto3 ``upload_fileobj`` of the same bytes to the same S3 server, in a child process.
+* **upload**: one WAV file on disk through ``POST .../music-sets/{id}/tracks`` (pre-encoding
+  off, so the figure is the upload path), and the same bytes as 8 files in 8 concurrent
+  requests, each sent as a browser sends it (multipart head, ``socket.sendfile()`` of the
+  file, tail: the client costs next to nothing), then again with httpx building the body
+  (the earlier runs' figure); anchor: boto3 ``upload_fileobj`` of the same files opened
+  from disk to the same S3 server, in a child process. ``--server-env NAME=VALUE`` passes
+  settings (e.g. ``MEDIA_UPLOAD_PARTS_IN_FLIGHT=2``) to the upload servers.
 
 * **growth** (``--only growth``, on a fresh server of each kind): a whole 64 MiB and 1 GiB
   track through the proxy route vs the same GET straight from S3 (throughput, server CPU
@@ -366,28 +370,48 @@ def _botocore_urls_ms(s3_url: str, access: str, secret: str, bucket: str, n_urls
 
 
 def _upload_route(
-    base: str, pid: int, set_id: str, wav: bytes, parallel: int, s3_pid: int | None = None
+    base: str,
+    pid: int,
+    set_id: str,
+    files: list[Path],
+    s3_pid: int | None = None,
+    client: str = "raw",
 ) -> dict[str, float]:
-    """POST ``wav`` (or ``parallel`` files of the same total) to the track route; the
-    server's speed, CPU and memory, and the CPU the client (this process, standing in for
-    the browser) and the S3 server (``s3_pid``) spent meanwhile: the machine's budget."""
-    admin = {"Authorization": f"Bearer {ADMIN}"}
-    # the same bytes in total: one file, or `parallel` valid WAV files of 1/parallel each
-    bodies = [wav] if parallel == 1 else [_wav(len(wav) // parallel) for _ in range(parallel)]
+    """POST each of ``files`` (all at once) to the track route; the server's speed, CPU and
+    memory, and the CPU the client (this process, standing in for the browser) and the S3
+    server (``s3_pid``) spent meanwhile: the machine's budget.
 
-    async def one(client: httpx.AsyncClient, body: bytes, i: int) -> None:
-        r = await client.post(
-            f"/api/v1/admin/music-sets/{set_id}/tracks",
-            files=[("files", (f"t{i}.wav", body, "audio/wav"))],
-        )
+    ``client="raw"``: a socket per file sends the multipart head, ``socket.sendfile()`` of
+    the file on disk and the tail, as cheap as a real uploader (a browser streams the file
+    from disk on the user's machine; here it shares the cores). ``client="httpx"``: httpx
+    builds each multipart body from the file's bytes in memory (read before the clock
+    starts), the figure earlier runs reported."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    url = f"{base}/api/v1/admin/music-sets/{set_id}/tracks"
+    bodies = [p.read_bytes() for p in files] if client == "httpx" else []
+
+    async def one(http: httpx.AsyncClient, body: bytes, i: int) -> None:
+        r = await http.post(url, files=[("files", (f"t{i}.wav", body, "audio/wav"))])
         if r.status_code != 201:
             raise RuntimeError(f"upload: {r.status_code} {r.text[:300]}")
 
-    async def all_of() -> float:
-        async with httpx.AsyncClient(base_url=base, headers=admin, timeout=600) as client:
-            t0 = time.perf_counter()
-            await asyncio.gather(*(one(client, b, i) for i, b in enumerate(bodies)))
-            return time.perf_counter() - t0
+    async def all_of() -> None:
+        async with httpx.AsyncClient(headers=admin, timeout=600) as http:
+            await asyncio.gather(*(one(http, b, i) for i, b in enumerate(bodies)))
+
+    def raw(i: int) -> None:
+        status, text = _raw_upload(url, admin, files[i], f"t{i}.wav")
+        if status != 201:
+            raise RuntimeError(f"upload: {status} {text[:300]}")
+
+    def send() -> None:
+        if client == "httpx":
+            asyncio.run(all_of())
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(files)) as pool:
+            list(pool.map(raw, range(len(files))))
 
     rss0, cpu0 = _rss_mib(pid), _cpu_seconds(pid)
     own0, s3_0 = _own_cpu_seconds(), _cpu_seconds(s3_pid) if s3_pid else 0.0
@@ -403,13 +427,15 @@ def _upload_route(
 
     t = threading.Thread(target=sample, daemon=True)
     t.start()
-    seconds = asyncio.run(all_of())
+    t0 = time.perf_counter()
+    send()
+    seconds = time.perf_counter() - t0
     cpu = _cpu_seconds(pid) - cpu0
     own, s3_cpu = _own_cpu_seconds() - own0, (_cpu_seconds(s3_pid) - s3_0) if s3_pid else 0.0
     time.sleep(2)  # what stays grown once the requests are answered
     stop = True
     t.join()
-    total = sum(len(b) for b in bodies)
+    total = sum(p.stat().st_size for p in files)
     gib = total / (1024 * MiB)
     return {
         "mib_s": total / MiB / seconds,
@@ -419,6 +445,47 @@ def _upload_route(
         "client_cpu_s_per_gib": own / gib,
         "s3_cpu_s_per_gib": s3_cpu / gib,
     }
+
+
+def _raw_upload(url: str, headers: dict[str, str], path: Path, name: str) -> tuple[int, str]:
+    """POST ``path`` as the multipart field ``files`` over a fresh socket: the head, the
+    file by ``socket.sendfile()`` (the kernel copies it from the page cache; no Python
+    touches the bytes), the tail; returns the status and the response body. What a real
+    uploader costs, and what ``curl -F files=@path`` does, without a process per file."""
+    import socket
+    import uuid
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    boundary = uuid.uuid4().hex
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="files"; filename="{name}"\r\n'
+        "Content-Type: audio/wav\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = len(head) + path.stat().st_size + len(tail)
+    extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{extra}"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=600) as sock:
+        try:
+            sock.sendall(request + head)
+            with path.open("rb") as f:
+                sock.sendfile(f)
+            sock.sendall(tail)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early (a refusal): read its answer below
+        answer = bytearray()
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head_bytes, _, body = bytes(answer).partition(b"\r\n\r\n")
+    status_line = head_bytes.split(b"\r\n", 1)[0].split()
+    status = int(status_line[1]) if len(status_line) > 1 else 0
+    return status, body.decode(errors="replace")
 
 
 def _own_cpu_seconds() -> float:
@@ -438,10 +505,11 @@ def _s3_server_pid() -> int | None:
 
 
 def _upload_anchor(
-    s3_url: str, bucket: str, size: int, parallel: int, s3_pid: int | None = None
+    s3_url: str, bucket: str, files: list[Path], s3_pid: int | None = None
 ) -> dict[str, float]:
-    """boto3 ``upload_fileobj`` in a child process; with ``s3_pid``, the S3 server's
-    CPU per GiB meanwhile too."""
+    """boto3 ``upload_fileobj`` of each of ``files`` (opened from disk, the same files the
+    route's client sends; one thread per file, default ``TransferConfig``) in a child
+    process; with ``s3_pid``, the S3 server's CPU per GiB meanwhile too."""
     s3_0 = _cpu_seconds(s3_pid) if s3_pid else 0.0
     out = subprocess.run(
         [
@@ -451,8 +519,7 @@ def _upload_anchor(
             "--child-boto3",
             s3_url,
             bucket,
-            str(size),
-            str(parallel),
+            *map(str, files),
         ],
         check=True,
         capture_output=True,
@@ -461,6 +528,7 @@ def _upload_anchor(
     )
     result: dict[str, float] = eval(out.stdout.strip().splitlines()[-1])
     if s3_pid:
+        size = sum(p.stat().st_size for p in files)
         result["s3_cpu_s_per_gib"] = (_cpu_seconds(s3_pid) - s3_0) / (size / (1024 * MiB))
     return result
 
@@ -472,31 +540,39 @@ def _median_run(runs: list[dict[str, float]]) -> dict[str, float] | None:
     return sorted(runs, key=lambda r: r["mib_s"])[len(runs) // 2]
 
 
-def _child_boto3(s3_url: str, bucket: str, size: int, parallel: int) -> None:
-    import resource
+def _own_peak_rss_mib() -> float:
+    """This process's peak RSS since its ``exec`` (``VmHWM``; ``ru_maxrss`` would carry the
+    parent's peak at the fork over, the benchmark's own hundreds of MiB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _child_boto3(s3_url: str, bucket: str, paths: list[str]) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from benchmarks.upload import _client
 
     client = _client(s3_url)
-    part = size // parallel
-    bodies = [_wav(part) for _ in range(parallel)]
+    parallel = len(paths)
     t_cpu0 = time.process_time()
     t0 = time.perf_counter()
 
     def put(i: int) -> None:
-        client.upload_fileobj(io.BytesIO(bodies[i]), bucket, f"anchor/{os.getpid()}-{i}")
+        with open(paths[i], "rb") as f:
+            client.upload_fileobj(f, bucket, f"anchor/{os.getpid()}-{i}")
 
     with ThreadPoolExecutor(parallel) as pool:
         list(pool.map(put, range(parallel)))
     seconds = time.perf_counter() - t0
-    total = part * parallel
+    total = sum(os.path.getsize(p) for p in paths)
     print(
         repr(
             {
                 "mib_s": total / MiB / seconds,
                 "cpu_s_per_gib": (time.process_time() - t_cpu0) / (total / (1024 * MiB)),
-                "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_mib": _own_peak_rss_mib(),
             }
         )
     )
@@ -507,24 +583,38 @@ def run(
     only: str | None = None,
     kinds: list[str] | None = None,
     upload_mib: int | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> str:
     """Run every route on every server kind; return the Markdown section.
 
     ``only``: ``"seek"``, ``"listing"`` or ``"upload"`` to measure one route (faster
     iterations); ``kinds``: the server kinds to start (default: all three);
-    ``upload_mib``: the upload size (default 32 MiB quick, else 256 MiB)."""
+    ``upload_mib``: the upload size (default 32 MiB quick, else 256 MiB); ``server_env``:
+    extra environment for the upload servers (e.g. ``MEDIA_UPLOAD_PARTS_IN_FLIGHT``)."""
     sys.path.insert(0, str(ROOT))
     from tests.servers import ACCESS_KEY, SECRET_KEY, running, start_nanio, start_redis
 
     from benchmarks.list_images import _s3_client
 
     upload_size = (upload_mib or (32 if quick else 256)) * MiB
-    wav = _wav(upload_size)
+    # the upload's files on disk: one of the whole size, and 8 of 1/8 each (the same
+    # bytes in total), sent by the route's client and by the anchor alike
+    tmp_dir = Path(tempfile.mkdtemp(prefix="mediakit-bench-upload-"))
+    one_file = [tmp_dir / "one.wav"]
+    eight_files = [tmp_dir / f"eight-{i}.wav" for i in range(8)]
+    warm_file = [tmp_dir / "warm.wav"]
+    if only in (None, "upload"):
+        _wav_file(one_file[0], upload_size)
+        for p in eight_files:
+            _wav_file(p, upload_size // 8)
+        _wav_file(warm_file[0], 2 * MiB)
     results: dict[str, dict[str, Any]] = {}
     anchors1: list[dict[str, float]] = []
     anchors8: list[dict[str, float]] = []
     redis = None
     with running(start_nanio) as s3, contextlib.ExitStack() as stack:
+        stack.callback(tmp_dir.rmdir)  # last: the files go first (the stack unwinds in reverse)
+        stack.callback(lambda: [p.unlink(missing_ok=True) for p in tmp_dir.iterdir()])
         s3c: Any = _s3_client(s3.url, ACCESS_KEY, SECRET_KEY)
         for kind in kinds or list(KINDS):
             bucket = f"mk-bench-{kind}"
@@ -549,7 +639,11 @@ def run(
                 # runner the server would download and probe each track as it arrives,
                 # and that work (an S3 GET of the same bytes, ffprobe) would be counted
                 # as the upload's CPU and memory. Redis is also the upload limiter then.
-                queued = {"MEDIAKIT_JOB_RUNNER": "dramatiq", "MEDIAKIT_REDIS_URL": redis.url}
+                queued = {
+                    "MEDIAKIT_JOB_RUNNER": "dramatiq",
+                    "MEDIAKIT_REDIS_URL": redis.url,
+                    **(server_env or {}),
+                }
                 with _server(kind, s3.url, ACCESS_KEY, SECRET_KEY, bucket, queued) as server:
                     admin = {"Authorization": f"Bearer {ADMIN}"}
                     with httpx.Client(base_url=server.base, headers=admin) as c:
@@ -557,13 +651,21 @@ def run(
                         set_id = r.raise_for_status().json()["id"]
                     pid = server.proc.pid
                     # warm-up: the first upload imports and connects (not what is measured)
-                    _upload_route(server.base, pid, set_id, _wav(2 * MiB), 1)
-                    # each measure next to its anchor (the machine is shared)
+                    _upload_route(server.base, pid, set_id, warm_file)
+                    _upload_route(server.base, pid, set_id, warm_file, client="httpx")
+                    # each measure next to its anchor (the machine is shared); the route
+                    # with the cheap client, then with httpx (the figure of earlier runs)
                     s3_pid = _s3_server_pid()
-                    anchors1.append(_upload_anchor(s3.url, bucket, upload_size, 1, s3_pid))
-                    res["upload1"] = _upload_route(server.base, pid, set_id, wav, 1, s3_pid)
-                    anchors8.append(_upload_anchor(s3.url, bucket, upload_size, 8))
-                    res["upload8"] = _upload_route(server.base, pid, set_id, wav, 8)
+                    anchors1.append(_upload_anchor(s3.url, bucket, one_file, s3_pid))
+                    res["upload1"] = _upload_route(server.base, pid, set_id, one_file, s3_pid)
+                    res["upload1_httpx"] = _upload_route(
+                        server.base, pid, set_id, one_file, s3_pid, client="httpx"
+                    )
+                    anchors8.append(_upload_anchor(s3.url, bucket, eight_files))
+                    res["upload8"] = _upload_route(server.base, pid, set_id, eight_files)
+                    res["upload8_httpx"] = _upload_route(
+                        server.base, pid, set_id, eight_files, client="httpx"
+                    )
                     res["anchor1"], res["anchor8"] = anchors1[-1], anchors8[-1]
             results[kind] = res
         anchor1 = _median_run(anchors1)
@@ -582,11 +684,16 @@ def run(
             "servers": results,
             "upload_anchor": {"1": anchor1, "8": anchor8},
             "upload_mib": upload_size // MiB,
+            "upload_server_env": server_env or {},
             "botocore_urls_ms": url_ms,
             "quick": quick,
         },
     )
-    return _report(results, anchor1, anchor8, url_ms, upload_size) + _report_growth(results)
+    text = _report(results, anchor1, anchor8, url_ms, upload_size) + _report_growth(results)
+    if server_env and only in (None, "upload"):
+        settings = ", ".join(f"`{k}={v}`" for k, v in sorted(server_env.items()))
+        text += f"\n\nThe upload servers ran with {settings}.\n"
+    return text
 
 
 def _report(
@@ -674,8 +781,12 @@ def _report(
         for kind, r in results.items():
             for label, key, anchor in (
                 ("1 file", "upload1", r.get("anchor1", anchor1)),
+                ("1 file, httpx client", "upload1_httpx", r.get("anchor1", anchor1)),
                 ("8 concurrent", "upload8", r.get("anchor8", anchor8)),
+                ("8 concurrent, httpx client", "upload8_httpx", r.get("anchor8", anchor8)),
             ):
+                if key not in r:
+                    continue
                 u = r[key]
                 lines.append(
                     f"| {kind}, {label} | {u['mib_s']:.0f} | "
@@ -686,10 +797,16 @@ def _report(
         lines += [
             "",
             "Each route figure is compared with the anchor run just before it (the anchor rows "
-            "show the median of those runs). The route's figures include the HTTP server "
-            "parsing the request (the client's CPU is not counted); boto3's include only the "
-            "S3 client (default `TransferConfig`: 8 MiB parts, 10 threads per file; the server "
-            "uses `MEDIA_UPLOAD_PART_SIZE`). The upload server queues processing to Redis "
+            "show the median of those runs). Both sides start from the same WAV files on disk "
+            "(one file, or 8 files of 1/8 each). The route's client streams each file as a "
+            "browser does: a socket sends the multipart head, `socket.sendfile()` of the file "
+            "and the tail (like `curl -F files=@path`); the rows marked *httpx client* post the "
+            "same bytes with httpx, which builds the multipart body in Python (the figure of "
+            "earlier runs). The route's figures are the mediakit server's (parsing the "
+            "request included, the client's CPU not counted); boto3's are the S3 client's "
+            "`upload_fileobj` of the opened file (default `TransferConfig`: 8 MiB parts, 10 "
+            "threads per file; the server uses `MEDIA_UPLOAD_PART_SIZE`). "
+            "The upload server queues processing to Redis "
             "(dramatiq, no worker), so its figures are the upload alone. Goal (issue 15): at "
             "least 0.9x boto3's speed, at most 1.1x its CPU per GiB, memory flat.",
             "",
@@ -702,9 +819,10 @@ def _report_upload_budget(results: dict[str, dict[str, Any]]) -> list[str]:
     """The machine's CPU per GiB uploaded (one file), by process: what bounds the route's
     speed against boto3's when the cores are the limit (a shared or small machine)."""
     rows = [
-        (kind, r["anchor1"], r["upload1"])
+        (f"{kind}{label}", r["anchor1"], r[key])
         for kind, r in results.items()
-        if "s3_cpu_s_per_gib" in r.get("anchor1", {}) and "upload1" in r
+        for key, label in (("upload1", ""), ("upload1_httpx", ", httpx client"))
+        if "s3_cpu_s_per_gib" in r.get("anchor1", {}) and key in r
     ]
     if not rows:
         return []
@@ -729,8 +847,9 @@ def _report_upload_budget(results: dict[str, dict[str, Any]]) -> list[str]:
         "",
         "The route moves every byte twice over loopback (client to server, server to S3) "
         "where boto3 moves it once, and all three processes share the machine's cores with "
-        "the S3 server; the client here (httpx, standing in for a browser that would run "
-        "elsewhere) is counted. When the cores are the limit, the route's speed over "
+        "the S3 server; the client here (standing in for a browser that would run elsewhere: "
+        "`sendfile()` from disk, or httpx building the body in Python) is counted. When the "
+        "cores are the limit, the route's speed over "
         "boto3's tends to the ratio of the totals; the last column leaves the client out, "
         "as a browser on another machine would.",
         "",
@@ -967,16 +1086,32 @@ def _main(argv: list[str]) -> None:
     parser.add_argument(
         "--upload-mib", type=int, help="upload size in MiB (default: 32 with --quick, else 256)"
     )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the upload servers (repeatable)",
+    )
     args = parser.parse_args(argv)
+    server_env = dict(e.split("=", 1) for e in args.server_env)
     kinds = [k for k in args.servers.split(",") if k]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error(f"unknown server kind(s): {', '.join(unknown)}")
-    print(run(quick=args.quick, only=args.only, kinds=kinds, upload_mib=args.upload_mib))
+    print(
+        run(
+            quick=args.quick,
+            only=args.only,
+            kinds=kinds,
+            upload_mib=args.upload_mib,
+            server_env=server_env,
+        )
+    )
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child-boto3"]:
-        _child_boto3(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        _child_boto3(sys.argv[2], sys.argv[3], sys.argv[4:])
     else:
         _main(sys.argv[1:])
