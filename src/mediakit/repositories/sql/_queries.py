@@ -137,6 +137,14 @@ def _insert(conn: Connection, table: sa.Table, rows: list[dict[str, object]], wh
         ) from None
 
 
+# One ``SELECT ... WHERE id = :row_id`` per table, built once: a read by id (every proxied
+# request makes one) then skips building the statement and its cache key, about a quarter
+# of the read's CPU; SQLAlchemy memoizes a statement object's cache key.
+_BY_ID: dict[sa.Table, sa.Select[Any]] = {
+    table: _select(table).where(table.c.id == sa.bindparam("row_id")) for table in _COLUMNS
+}
+
+
 def _update(
     db: _Db, table: sa.Table, cls: type[_M], row_id: str, values: dict[str, object], what: str
 ) -> _M:
@@ -150,18 +158,10 @@ def _update(
             )
             row = conn.execute(stmt).first()
         else:
-            row = conn.execute(_select(table).where(table.c.id == row_id)).first()
+            row = conn.execute(_BY_ID[table], {"row_id": row_id}).first()
         if row is None:
             raise NotFound(f"No {what} with id {row_id}.")
         return _to_model(cls, row)
-
-
-# One ``SELECT ... WHERE id = :row_id`` per table, built once: a read by id (every proxied
-# request makes one) then skips building the statement and its cache key, about a quarter
-# of the read's CPU; SQLAlchemy memoizes a statement object's cache key.
-_BY_ID: dict[sa.Table, sa.Select[Any]] = {
-    table: _select(table).where(table.c.id == sa.bindparam("row_id")) for table in _COLUMNS
-}
 
 
 def _get(db: _Db, table: sa.Table, cls: type[_M], row_id: str) -> _M | None:
