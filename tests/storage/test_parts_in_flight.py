@@ -10,6 +10,7 @@ cancels or waits for every one of them and aborts the upload, leaving nothing be
 from __future__ import annotations
 
 import asyncio
+import datetime
 import gc
 import hashlib
 import os
@@ -18,6 +19,7 @@ import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import botocore.auth
 import pytest
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -329,16 +331,22 @@ def test_memory_stays_within_the_window(
 
 def _signed(auth: S3SigV4Auth, body: _PartBody, url: str) -> AWSRequest:
     request = AWSRequest(method="PUT", url=url, data=body)
-    request.context["timestamp"] = "20261206T030000Z"
     auth.add_auth(request)
     return request
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/b/k", "https://127.0.0.1:9/b/k"])
-def test_a_prehashed_part_is_signed_exactly_as_botocore_signs_it(url: str) -> None:
+def test_a_prehashed_part_is_signed_exactly_as_botocore_signs_it(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same headers and signature as botocore's S3 SigV4 (over HTTP and, without a
     checksum header, HTTPS), with or without the digest computed beforehand; a body
     without one is hashed as botocore does."""
+    # botocore stamps each request with the current second (add_auth overwrites any
+    # timestamp already in the context), so the three signings would differ whenever
+    # the clock ticks between them: pin the clock they read.
+    moment = datetime.datetime(2026, 12, 6, 3, 0, 0)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: moment)
     data = bytearray(os.urandom(3 * MiB + 7))
     creds = Credentials("a", "b")
     reference = _signed(S3SigV4Auth(creds, "s3", "us-east-1"), _PartBody(data), url)
@@ -348,6 +356,7 @@ def test_a_prehashed_part_is_signed_exactly_as_botocore_signs_it(url: str) -> No
     unhashed = _signed(_PrehashedS3SigV4Auth(creds, "s3", "us-east-1"), _PartBody(data), url)
     digest = hashlib.sha256(data).hexdigest()
     for request in (reference, prehashed, unhashed):
+        assert request.headers["X-Amz-Date"] == "20261206T030000Z"
         assert request.headers["X-Amz-Content-SHA256"] == digest
         assert request.headers["Authorization"] == reference.headers["Authorization"]
 
