@@ -529,6 +529,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
 )
 """Every route of the API contract (paths relative to where the urls are included)."""
+_HOT_PREFIXES = (PROXY_PATH.lstrip("/"), LOCAL_PATH.lstrip("/"), _U)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -692,7 +693,11 @@ def build_urlpatterns(*, asynchronous: bool) -> list[URLPattern]:
     the project's ``handler404`` is.
     """
     make = _async_view if asynchronous else _sync_view
-    patterns = [path(e.route, make(e), name=e.name) for e in ENDPOINTS]
+    # Django tries the patterns one by one: the routes every seek and page hits come
+    # first (about 1 us per pattern skipped). No two endpoints' paths overlap, so the
+    # order changes no match.
+    hot_first = sorted(ENDPOINTS, key=lambda e: not e.route.startswith(_HOT_PREFIXES))
+    patterns = [path(e.route, make(e), name=e.name) for e in hot_first]
     fallback = _aapi_not_found if asynchronous else _api_not_found
     patterns.append(re_path(r"^api/v1/(?P<rest>.*)$", _csrf_exempt(fallback), name="not-found"))
     return patterns

@@ -80,14 +80,17 @@ def create_router(
         include_in_schema=include_in_schema,
         route_class=MediaKitRoute,
     )
-    # Registration order is OpenAPI's path order (and Starlette's matching order).
+    # Registration order is Starlette's matching order (and OpenAPI's path order, which
+    # Swagger UI groups by tag anyway): a request is matched against the routes one by
+    # one, about 2 us each, so the routes every seek and page hits come first. The
+    # paths do not overlap across these groups, so the order changes no match.
+    add_media_stream_routes(router, service, get_principal)
+    add_user_music_routes(router, service, get_principal)
+    add_user_image_routes(router, service, get_principal)
+    add_local_file_routes(router, service)
     add_image_upload_route(router, service, get_principal)
     add_admin_image_routes(router, service, get_principal)
     add_admin_set_routes(router, service, get_principal)
     add_track_upload_route(router, service, get_principal)
     add_admin_track_routes(router, service, get_principal)
-    add_user_image_routes(router, service, get_principal)
-    add_user_music_routes(router, service, get_principal)
-    add_media_stream_routes(router, service, get_principal)
-    add_local_file_routes(router, service)
     return router
