@@ -19,6 +19,7 @@ import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import attrs
 import botocore.auth
 import pytest
 from botocore.auth import S3SigV4Auth
@@ -132,8 +133,11 @@ def _fail_part(number: int) -> Any:
 
 
 def test_the_setting_is_validated_and_reaches_both_stores() -> None:
-    """``MEDIA_UPLOAD_PARTS_IN_FLIGHT``: 1 by default, 1 to 16, named in the error."""
-    assert Settings().upload_parts_in_flight == 1
+    """``MEDIA_UPLOAD_PARTS_IN_FLIGHT``: 2 by default (the stores' own default too), 1 to
+    16, named in the error."""
+    assert Settings().upload_parts_in_flight == 2
+    for store in (S3ObjectStore, AsyncS3ObjectStore):
+        assert attrs.fields_dict(store)["parts_in_flight"].default == 2
     env = {"MEDIA_UPLOAD_PARTS_IN_FLIGHT": "4", "MEDIA_S3_ENDPOINT": "http://127.0.0.1:1"}
     settings = Settings.from_env(env)
     assert settings.upload_parts_in_flight == 4

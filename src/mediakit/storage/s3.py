@@ -74,7 +74,7 @@ class S3ObjectStore:
     overlapping_uploads: int = 2
     """How many ``put_stream`` calls at a time send parts while reading the next (see
     :class:`~mediakit.storage._common.Overlap`)."""
-    parts_in_flight: int = 1
+    parts_in_flight: int = 2
     """How many parts one ``put_stream`` sends at once while it reads the next
     (``MEDIA_UPLOAD_PARTS_IN_FLIGHT``). The store has ``overlapping_uploads x
     parts_in_flight`` overlap slots, one per part in flight; an upload holds at most
