@@ -259,9 +259,12 @@ def _interleaved(
     pid: int, fns: list[Callable[[], None]], n: int, rounds: int
 ) -> list[tuple[float, float, float]]:
     """(median latency ms, server CPU ms per call, p95 latency ms) of each fn, batches
-    interleaved."""
+    interleaved. The CPU figure is the median over the rounds of each round's CPU per
+    call: this VM's speed drifts from minute to minute (the same code's CPU per seek
+    varied 1.5-2.6 ms within ten minutes), and a round slowed by the host would move a
+    mean over all rounds."""
     lat: list[list[float]] = [[] for _ in fns]
-    cpu: list[float] = [0.0 for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             c0 = _cpu_seconds(pid)
@@ -269,11 +272,11 @@ def _interleaved(
                 t0 = time.perf_counter()
                 fn()
                 lat[i].append(time.perf_counter() - t0)
-            cpu[i] += _cpu_seconds(pid) - c0
+            cpu[i].append((_cpu_seconds(pid) - c0) / n)
     return [
         (
             statistics.median(v) * 1000,
-            cpu[i] * 1000 / (n * rounds),
+            statistics.median(cpu[i]) * 1000,
             statistics.quantiles(v, n=20)[-1] * 1000,
         )
         for i, v in enumerate(lat)
@@ -310,7 +313,7 @@ def _seeks(
             direct()
             bare()
         (r_ms, r_cpu, r_p95), (d_ms, _, d_p95), (b_ms, b_cpu, _) = _interleaved(
-            pid, [via_route, direct, bare], 20 if quick else 50, 3 if quick else 6
+            pid, [via_route, direct, bare], 20 if quick else 40, 3 if quick else 10
         )
     return {
         "route_ms": r_ms,
@@ -708,7 +711,8 @@ def _report(
         "",
         "Each reference server in its own process (FastAPI on uvicorn; Django on uvicorn (ASGI) "
         "and on gunicorn gthread (WSGI)), SQLite, S3 on nanio over loopback. Server CPU is the "
-        "server process's CPU time per request (all threads, /proc). Run: "
+        "server process's CPU time per request (all threads, /proc; the median over rounds of "
+        "each round's mean, so that a round the host slowed does not move it). Run: "
         "`python -m benchmarks.routes`.",
         "",
     ]
