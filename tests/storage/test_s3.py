@@ -124,6 +124,15 @@ async def test_async_store_opens_one_client_and_closes_it(
     assert await store.client() is client
     await store.aclose()
     await store.aclose()  # idempotent
+    # still usable after aclose (an app lifespan that runs twice): a new client, a new
+    # ranged-read pool, closed again by the next aclose
+    await store.put_bytes("c", b"3", content_type="text/plain")
+    reopened = await store.client()
+    assert reopened is not client
+    assert [k async for k in store.list_keys()] == ["a", "b", "c"]
+    opened = await store.open_range("c")  # the ranged reader's pool, opened again
+    assert [c async for c in opened.chunks] == [b"3"]
+    await store.aclose()
     # a passed-in client is its owner's to close
     async with store._open_client() as own:  # type: ignore[misc]
         borrowed = AsyncS3ObjectStore(bucket=fresh_bucket_name, client=own)

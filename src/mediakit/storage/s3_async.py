@@ -353,7 +353,11 @@ class AsyncS3ObjectStore:
 
     async def aclose(self) -> None:
         """Close the client the store opened (a passed-in client is left to its owner)
-        and the ranged reader's connections."""
+        and the ranged reader's connections.
+
+        The store stays usable: a later call opens a new client (and the reader new
+        connections), so an app whose lifespan runs more than once (tests, reloads) can
+        close the store at each shutdown and keep the same instance."""
         if self.reader is not None:
             await self.reader.aclose()
         stack, self._stack = self._stack, None
