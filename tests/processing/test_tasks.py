@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -317,6 +318,32 @@ def test_pre_encode_off_gives_ready_with_the_original_only(
     assert row.status is ProcessingStatus.READY
     assert row.renditions == ()
     assert row.duration_s == pytest.approx(2.0, abs=0.05)
+    assert keys_of(ctx) == [track.original_key]
+
+
+def test_pre_encode_off_without_ffmpeg_never_downloads_the_original(
+    ctx: ProcessingContext, flac: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With MEDIA_AUDIO_PRE_ENCODE off and no usable ffmpeg the track is ready with its
+    original only, and the original is never read back from the store (nothing could
+    probe it)."""
+    settings = make_settings(audio_pre_encode=False, ffmpeg_path=str(tmp_path / "no-ffmpeg"))
+    off = attrs.evolve(ctx, settings=settings)
+    track = add_track(off, flac, "audio/flac")
+    reads: list[str] = []
+    real = type(ctx.store).get_range
+
+    def counted(self: Any, key: str, *args: Any, **kwargs: Any) -> Any:
+        reads.append(key)
+        return real(self, key, *args, **kwargs)
+
+    monkeypatch.setattr(type(ctx.store), "get_range", counted)
+    process_track(off, track.id)
+    row = ctx.repos.tracks.get(track.id)
+    assert row is not None
+    assert row.status is ProcessingStatus.READY
+    assert (row.renditions, row.duration_s) == ((), None)
+    assert reads == []
     assert keys_of(ctx) == [track.original_key]
 
 

@@ -427,11 +427,11 @@ def _track_changes(
             raise
         ffmpeg = None
     input_format = audio.input_format_for(track.content_type)
+    if ffmpeg is None:  # nothing to read the original with: do not download it
+        return {"renditions": ()}
     tmp = job.tmp_dir("mediakit-audio-")
     src = tmp / "original"
     _download(ctx, track.original_key, src)
-    if ffmpeg is None:
-        return {"renditions": ()}
     info = audio.probe(
         src, ffmpeg=ffmpeg, input_format=input_format, timeout_s=settings.ffmpeg_timeout
     )
