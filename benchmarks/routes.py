@@ -68,9 +68,19 @@ KINDS: dict[str, dict[str, str]] = {
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process and its children threads (Linux /proc)."""
+    """CPU time (user + system, all threads) of a process and its child processes.
+
+    Read from each process's CPU-time clock (``clock_gettime`` on the clock id
+    ``clock_getcpuclockid`` returns: ``(~pid << 3) | 2`` on Linux), to the nanosecond;
+    /proc's tick counts (10 ms) would round a round of 40 seeks to a quarter of a
+    millisecond per seek. /proc is the fallback where that clock cannot be read."""
     total = 0.0
     for p in [pid, *_children(pid)]:
+        try:
+            total += time.clock_gettime_ns(((~p) << 3) | 2) / 1e9
+            continue
+        except OSError:
+            pass
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
