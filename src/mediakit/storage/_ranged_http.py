@@ -43,6 +43,13 @@ from mediakit.presign import SigV4Presigner, credentials_from_settings
 from mediakit.settings import Settings
 from mediakit.storage._common import get_info
 from mediakit.storage._errors import classify_client_error, translate_errors
+from mediakit.storage._http1 import (
+    AsyncConnection,
+    AsyncPool,
+    ConnectionClosed,
+    Origin,
+    get_request,
+)
 from mediakit.storage._protocols import AsyncOpenedRange, OpenedRange
 from mediakit.values import ByteSpan, ObjectInfo
 
@@ -147,55 +154,73 @@ def _short(key: str, received: int, expected: int) -> StorageUnavailable:
     )
 
 
-# --- asyncio (aiohttp) --------------------------------------------------------------------
+# --- asyncio (mediakit.storage._http1) ---------------------------------------------------
 
 
 class _AsyncChunks:
-    """The body of a streamed response; ``aclose()`` drops its connection."""
+    """The body of a streamed response, in pieces of at most ``chunk_size`` bytes;
+    ``aclose()`` drops its connection unless the body was read to the end."""
 
-    def __init__(self, key: str, bucket: str, resp: Any, expected: int, chunk_size: int) -> None:
-        self._key, self._bucket, self._resp = key, bucket, resp
-        self._left, self._expected, self._chunk_size = expected, expected, chunk_size
-        self._pending: bytes = b""
-        # aiohttp pauses reading the socket once 64 KiB are buffered; with the limit raised
-        # to a chunk, pieces arrive up to a chunk each and the socket is paused a chunk at a
-        # time rather than every 64 KiB (without it: half the throughput on large ranges,
-        # benchmarks/proxy.py); memory stays bounded by this limit
-        raise_limit = getattr(resp.content, "set_read_chunk_size", None)  # aiohttp >= 3.14
-        if raise_limit is not None:
-            raise_limit(chunk_size)
+    def __init__(
+        self,
+        key: str,
+        bucket: str,
+        pool: AsyncPool,
+        origin: Origin,
+        conn: AsyncConnection,
+        expected: int,
+        chunk_size: int,
+    ) -> None:
+        self._key, self._bucket, self._pool, self._origin = key, bucket, pool, origin
+        self._conn: AsyncConnection | None = conn
+        self._expected, self._chunk_size = expected, chunk_size
 
     def __aiter__(self) -> _AsyncChunks:
         return self
 
     async def __anext__(self) -> bytes:
-        if self._pending:
-            piece = self._pending[: self._chunk_size]
-            self._pending = self._pending[self._chunk_size :]
-            return piece
-        if self._left == 0:
-            self._resp.release()  # read to the end: the connection goes back to the pool
+        conn = self._conn
+        if conn is None:
             raise StopAsyncIteration
-        with translate_errors(self._key, bucket=self._bucket):
-            chunk, _ = await self._resp.content.readchunk()
-        if not chunk:
-            self._resp.close()
-            raise _short(self._key, self._expected - self._left, self._expected)
-        if len(chunk) > self._left:
-            self._resp.close()
+        reader = conn.reader
+        if not reader.buffered:
+            if not reader.done:
+                try:
+                    with translate_errors(self._key, bucket=self._bucket):
+                        await conn.more()
+                except StorageUnavailable as exc:
+                    self._drop()
+                    if isinstance(exc.__cause__, ConnectionClosed):
+                        raise _short(self._key, reader.received, self._expected) from exc
+                    raise
+                except BaseException:
+                    self._drop()
+                    raise
+            if not reader.buffered:  # complete
+                if reader.received != self._expected:
+                    self._drop()
+                    raise _short(self._key, reader.received, self._expected)
+                self._conn = None
+                self._pool.release(self._origin, conn)
+                raise StopAsyncIteration
+        if reader.received > self._expected:
+            self._drop()
             raise StorageError(f"The object store sent more bytes of {self._key!r} than declared.")
-        self._left -= len(chunk)
-        if len(chunk) > self._chunk_size:
-            self._pending = chunk[self._chunk_size :]
-            chunk = chunk[: self._chunk_size]
-        return bytes(chunk)
+        return conn.take(self._chunk_size)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.drop()
 
     async def aclose(self) -> None:
         """Drop the connection unless the body was read to the end (idempotent)."""
-        if self._left:
-            self._resp.close()
-        else:
-            self._resp.release()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if conn.reader.done and not conn.reader.buffered:
+                self._pool.release(self._origin, conn)
+            else:
+                conn.drop()
 
 
 class _AsyncWhole:
@@ -219,7 +244,8 @@ class _AsyncWhole:
 
 
 class AsyncRangedReader:
-    """Ranged GETs of one bucket's objects over a pooled aiohttp session.
+    """Ranged GETs of one bucket's objects over pooled keep-alive connections
+    (:mod:`mediakit.storage._http1`, on the running event loop).
 
     Open it on the event loop that serves requests (:meth:`start`, or the first read);
     :meth:`aclose` it at shutdown.
@@ -237,7 +263,7 @@ class AsyncRangedReader:
         self.signer = signer
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.attempts, self.pool_size = max(1, attempts), pool_size
-        self._session: Any = None
+        self.pool: AsyncPool | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, bucket: str) -> AsyncRangedReader:
@@ -251,25 +277,21 @@ class AsyncRangedReader:
         )
 
     async def start(self) -> None:
-        """Open the session and its connection pool (idempotent)."""
-        if self._session is None:
-            import aiohttp
-
-            connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=_ssl_context())
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
-                ),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent",),
+        """Set up the connection pool (idempotent; connections open on first use)."""
+        if self.pool is None:
+            self.pool = AsyncPool(
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                size=self.pool_size,
+                ssl_context=_ssl_context,
             )
 
     async def aclose(self) -> None:
-        """Close the session and every pooled connection (idempotent)."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        """Close every pooled connection (idempotent)."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
+            await asyncio.sleep(0)  # let the transports finish closing
 
     async def get(self, key: str, range_value: str | None, *, chunk_size: int) -> AsyncOpenedRange:
         """GET ``key`` (with ``Range: range_value`` if given): its info, the span the body
@@ -277,12 +299,12 @@ class AsyncRangedReader:
 
         Raises :class:`~mediakit.errors.ObjectNotFound`, ``RangeNotSatisfiable``,
         ``StorageError`` or, once the attempts are spent, ``StorageUnavailable``."""
-        await self.start()
-        bucket = self.signer.bucket
+        if self.pool is None:
+            await self.start()
         attempt = 1
         while True:
             try:
-                return await self._attempt(key, bucket, range_value, chunk_size)
+                return await self._attempt(key, range_value, chunk_size)
             except MediaKitError as exc:
                 if attempt >= self.attempts or not is_retryable(exc):
                     raise
@@ -290,33 +312,78 @@ class AsyncRangedReader:
             attempt += 1
 
     async def _attempt(
-        self, key: str, bucket: str, range_value: str | None, chunk_size: int
+        self, key: str, range_value: str | None, chunk_size: int
     ) -> AsyncOpenedRange:
-        from yarl import URL
-
-        headers = {"Accept-Encoding": "identity"}
-        if range_value is not None:
-            headers["Range"] = range_value
-        url = URL(self.signer.sign(key).url, encoded=True)  # signed as it is: no re-quoting
+        pool = self.pool
+        assert pool is not None
+        bucket = self.signer.bucket
         with translate_errors(key, bucket=bucket):
-            resp = await self._session.get(url, headers=headers, allow_redirects=False)
-            try:
-                if resp.status >= 300:
-                    body = await resp.content.read(_ERROR_BODY_LIMIT)
-                    raise error_of(resp.status, body, key=key, bucket=bucket)
-                info, span = response_info(key, resp.headers)
-                expected = 0 if span is None else span.length
-                if expected > chunk_size:
-                    return AsyncOpenedRange(
-                        info, span, _AsyncChunks(key, bucket, resp, expected, chunk_size)
-                    )
-                data = await resp.read()
-            except BaseException:
-                resp.close()
-                raise
-        resp.release()
-        if len(data) != expected:
-            raise _short(key, len(data), expected)
+            origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
+            request = get_request(target, origin.host_header, range_value)
+            conn = pool.idle(origin)
+            if conn is not None:
+                try:
+                    conn.send(request, chunk_size)
+                    await conn.head()
+                except ConnectionClosed:
+                    conn.drop()
+                    if conn.reader.fed:
+                        raise
+                    conn = None  # closed by the server while idle: once more, on a new one
+                except BaseException:
+                    conn.drop()
+                    raise
+            if conn is None:
+                conn = await pool.connect(origin)
+                try:
+                    conn.send(request, chunk_size)
+                    await conn.head()
+                except BaseException:
+                    conn.drop()
+                    raise
+        try:
+            return await self._answer(key, bucket, pool, origin, conn, chunk_size)
+        except BaseException:
+            conn.drop()
+            raise
+
+    async def _answer(
+        self,
+        key: str,
+        bucket: str,
+        pool: AsyncPool,
+        origin: Origin,
+        conn: AsyncConnection,
+        chunk_size: int,
+    ) -> AsyncOpenedRange:
+        reader = conn.reader
+        if reader.status >= 300:
+            with translate_errors(key, bucket=bucket):
+                while not reader.done and reader.buffered < _ERROR_BODY_LIMIT:
+                    await conn.more()
+            body = reader.take(_ERROR_BODY_LIMIT)
+            pool.release(origin, conn)
+            raise error_of(reader.status, body, key=key, bucket=bucket)
+        info, span = response_info(key, reader.headers)
+        expected = 0 if span is None else span.length
+        if expected > chunk_size:
+            return AsyncOpenedRange(
+                info, span, _AsyncChunks(key, bucket, pool, origin, conn, expected, chunk_size)
+            )
+        try:
+            with translate_errors(key, bucket=bucket):
+                while not reader.done and reader.received <= expected:
+                    await conn.more()
+        except StorageUnavailable as exc:
+            if isinstance(exc.__cause__, ConnectionClosed):
+                raise _short(key, reader.received, expected) from exc
+            raise
+        if reader.received != expected:
+            if reader.received < expected:
+                raise _short(key, reader.received, expected)
+            raise StorageError(f"The object store sent more bytes of {key!r} than declared.")
+        data = reader.take(expected)
+        pool.release(origin, conn)
         return AsyncOpenedRange(info, span, _AsyncWhole(data))
 
 
