@@ -35,7 +35,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import httptools
 
@@ -341,6 +341,12 @@ class SyncConnection:
         else:
             self.reader.eof()
 
+    def more(self) -> None:
+        """Receive until body bytes are buffered or the response is complete."""
+        reader = self.reader
+        while not reader.buffered and not reader.done:
+            self.receive()
+
     def is_stale(self) -> bool:
         """Whether an idle connection was closed by the server (or sent stray bytes)."""
         try:
@@ -450,8 +456,7 @@ class AsyncConnection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """asyncio: connected."""
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
 
     def data_received(self, data: bytes) -> None:
         """asyncio: bytes came."""

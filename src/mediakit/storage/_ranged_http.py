@@ -36,7 +36,6 @@ import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from mediakit.errors import MediaKitError, StorageError, StorageUnavailable
 from mediakit.presign import SigV4Presigner, credentials_from_settings
@@ -48,6 +47,8 @@ from mediakit.storage._http1 import (
     AsyncPool,
     ConnectionClosed,
     Origin,
+    SyncConnection,
+    SyncPool,
     get_request,
 )
 from mediakit.storage._protocols import AsyncOpenedRange, OpenedRange
@@ -387,36 +388,72 @@ class AsyncRangedReader:
         return AsyncOpenedRange(info, span, _AsyncWhole(data))
 
 
-# --- threads (urllib3) --------------------------------------------------------------------
+# --- threads (mediakit.storage._http1) ---------------------------------------------------
 
 
 class _SyncChunks:
-    """The body of a streamed response; ``close()`` drops its connection."""
+    """The body of a streamed response, in pieces of at most ``chunk_size`` bytes;
+    ``close()`` drops its connection unless the body was read to the end."""
 
-    def __init__(self, key: str, bucket: str, resp: Any, expected: int, chunk_size: int) -> None:
-        self._key, self._bucket, self._resp = key, bucket, resp
-        self._left, self._expected, self._chunk_size = expected, expected, chunk_size
+    def __init__(
+        self,
+        key: str,
+        bucket: str,
+        pool: SyncPool,
+        origin: Origin,
+        conn: SyncConnection,
+        expected: int,
+        chunk_size: int,
+    ) -> None:
+        self._key, self._bucket, self._pool, self._origin = key, bucket, pool, origin
+        self._conn: SyncConnection | None = conn
+        self._expected, self._chunk_size = expected, chunk_size
 
     def __iter__(self) -> _SyncChunks:
         return self
 
     def __next__(self) -> bytes:
-        if self._left == 0:
-            self._resp.release_conn()
+        conn = self._conn
+        if conn is None:
             raise StopIteration
-        with translate_errors(self._key, bucket=self._bucket):
-            chunk = self._resp.read(min(self._chunk_size, self._left))
-        if not chunk:
-            self.close()
-            raise _short(self._key, self._expected - self._left, self._expected)
-        self._left -= len(chunk)
-        return bytes(chunk)
+        reader = conn.reader
+        if not reader.buffered:
+            try:
+                with translate_errors(self._key, bucket=self._bucket):
+                    conn.more()  # at most one recv's worth past the chunk: bounded
+            except StorageUnavailable as exc:
+                self._drop()
+                if isinstance(exc.__cause__, ConnectionClosed):
+                    raise _short(self._key, reader.received, self._expected) from exc
+                raise
+            except BaseException:
+                self._drop()
+                raise
+            if not reader.buffered:  # complete
+                if reader.received != self._expected:
+                    self._drop()
+                    raise _short(self._key, reader.received, self._expected)
+                self._conn = None
+                self._pool.release(self._origin, conn)
+                raise StopIteration
+        if reader.received > self._expected:
+            self._drop()
+            raise StorageError(f"The object store sent more bytes of {self._key!r} than declared.")
+        return reader.take(self._chunk_size)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         """Drop the connection unless the body was read to the end (idempotent)."""
-        if self._left:
-            self._resp.close()
-        self._resp.release_conn()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if conn.reader.done and not conn.reader.buffered:
+                self._pool.release(self._origin, conn)
+            else:
+                conn.close()
 
 
 class _SyncWhole:
@@ -440,7 +477,8 @@ class _SyncWhole:
 
 
 class RangedReader:
-    """Ranged GETs of one bucket's objects over a urllib3 pool (thread-safe).
+    """Ranged GETs of one bucket's objects over pooled keep-alive connections
+    (:mod:`mediakit.storage._http1`, blocking sockets; thread-safe).
 
     :meth:`close` it at shutdown.
     """
@@ -454,16 +492,13 @@ class RangedReader:
         attempts: int,
         pool_size: int = 10,
     ) -> None:
-        import urllib3
-
         self.signer = signer
         self.attempts = max(1, attempts)
-        self._pool = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=pool_size,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            retries=False,
-            ssl_context=_ssl_context(),
+        self.pool = SyncPool(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            size=pool_size,
+            ssl_context=_ssl_context,
         )
 
     @classmethod
@@ -479,59 +514,99 @@ class RangedReader:
 
     def close(self) -> None:
         """Close every pooled connection (idempotent)."""
-        self._pool.clear()
+        self.pool.close()
 
     def get(self, key: str, range_value: str | None, *, chunk_size: int) -> OpenedRange:
         """See :meth:`AsyncRangedReader.get`; ``close()`` the chunks if not read to the end."""
-        bucket = self.signer.bucket
         attempt = 1
         while True:
             try:
-                return self._attempt(key, bucket, range_value, chunk_size)
+                return self._attempt(key, range_value, chunk_size)
             except MediaKitError as exc:
                 if attempt >= self.attempts or not is_retryable(exc):
                     raise
             time.sleep(retry_delay(attempt))
             attempt += 1
 
-    def _attempt(
-        self, key: str, bucket: str, range_value: str | None, chunk_size: int
-    ) -> OpenedRange:
-        headers = {"Accept-Encoding": "identity"}
-        if range_value is not None:
-            headers["Range"] = range_value
-        url = urlsplit(self.signer.sign(key).url)
+    def _attempt(self, key: str, range_value: str | None, chunk_size: int) -> OpenedRange:
+        pool = self.pool
+        bucket = self.signer.bucket
         with translate_errors(key, bucket=bucket):
-            # straight to the host's pool: the manager would parse the signed URL once
-            # more (urllib3 re-encodes a query holding "%" byte by byte, ~70 us a parse)
-            pool = self._pool.connection_from_host(url.hostname, url.port, url.scheme)
-            resp = pool.urlopen(
-                "GET",
-                f"{url.path}?{url.query}" if url.query else url.path,
-                headers=headers,
-                preload_content=False,
-                decode_content=False,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
+            origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
+            request = get_request(target, origin.host_header, range_value)
+            conn = pool.acquire(origin)
+            if conn.used:
+                try:
+                    _exchange(conn, request, chunk_size)
+                except ConnectionClosed:
+                    conn.close()
+                    if conn.reader.fed:
+                        raise
+                    conn = pool.connect(origin)  # closed by the server while idle: once more
+                    _exchange_or_close(conn, request, chunk_size)
+                except BaseException:
+                    conn.close()
+                    raise
+            else:
+                _exchange_or_close(conn, request, chunk_size)
+        try:
+            return self._answer(key, bucket, origin, conn, chunk_size)
+        except BaseException:
+            conn.close()
+            raise
+
+    def _answer(
+        self, key: str, bucket: str, origin: Origin, conn: SyncConnection, chunk_size: int
+    ) -> OpenedRange:
+        pool, reader = self.pool, conn.reader
+        if reader.status >= 300:
+            with translate_errors(key, bucket=bucket):
+                while not reader.done and reader.buffered < _ERROR_BODY_LIMIT:
+                    conn.receive()
+            body = reader.take(_ERROR_BODY_LIMIT)
+            pool.release(origin, conn)
+            raise error_of(reader.status, body, key=key, bucket=bucket)
+        info, span = response_info(key, reader.headers)
+        expected = 0 if span is None else span.length
+        if expected > chunk_size:
+            return OpenedRange(
+                info, span, _SyncChunks(key, bucket, pool, origin, conn, expected, chunk_size)
             )
-            try:
-                if resp.status >= 300:
-                    raise error_of(
-                        resp.status, resp.read(_ERROR_BODY_LIMIT), key=key, bucket=bucket
-                    )
-                info, span = response_info(key, resp.headers)
-                expected = 0 if span is None else span.length
-                if expected > chunk_size:
-                    return OpenedRange(
-                        info, span, _SyncChunks(key, bucket, resp, expected, chunk_size)
-                    )
-                data = resp.read()
-            except BaseException:
-                resp.close()
-                resp.release_conn()
-                raise
-        resp.release_conn()
-        if len(data) != expected:
-            raise _short(key, len(data), expected)
+        try:
+            with translate_errors(key, bucket=bucket):
+                while not reader.done and reader.received <= expected:
+                    conn.receive()
+        except StorageUnavailable as exc:
+            if isinstance(exc.__cause__, ConnectionClosed):
+                raise _short(key, reader.received, expected) from exc
+            raise
+        if reader.received != expected:
+            if reader.received < expected:
+                raise _short(key, reader.received, expected)
+            raise StorageError(f"The object store sent more bytes of {key!r} than declared.")
+        data = reader.take(expected)
+        pool.release(origin, conn)
         return OpenedRange(info, span, _SyncWhole(data))
+
+
+def _exchange(conn: SyncConnection, request: bytes, upto: int) -> None:
+    """Send ``request`` and read its response's head, and its body too if it is at most
+    ``upto`` bytes (``Content-Length``; an error body up to 64 KiB)."""
+    conn.send(request)
+    reader = conn.reader
+    while True:
+        conn.receive()
+        if reader.done:
+            return
+        if reader.head_done:
+            limit = upto if reader.status < 300 else _ERROR_BODY_LIMIT
+            if reader.length is None or reader.length > limit:
+                return
+
+
+def _exchange_or_close(conn: SyncConnection, request: bytes, upto: int) -> None:
+    try:
+        _exchange(conn, request, upto)
+    except BaseException:
+        conn.close()
+        raise
