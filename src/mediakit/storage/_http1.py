@@ -35,7 +35,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import httptools
 
@@ -73,14 +73,6 @@ class ReadTimeout(TransportError, TimeoutError):
     """No byte came within the read timeout."""
 
 
-class Headers(dict[str, str]):
-    """Response headers by lower-case name; :meth:`get` takes any case (as aiohttp's)."""
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """The header's value (repeated headers joined by ``", "``), or ``default``."""
-        return dict.get(self, key.lower(), default)
-
-
 class ResponseReader:
     """One connection's responses, parsed from the bytes received (sans-I/O).
 
@@ -105,6 +97,7 @@ class ResponseReader:
         "headers",
         "length",
         "received",
+        "reusable",
         "status",
         "to_close",
     )
@@ -117,15 +110,16 @@ class ResponseReader:
     def reset(self) -> None:
         """Forget the last response (its body must have been taken)."""
         self.status = 0
-        self.headers = Headers()
-        self.head_done = self.done = self.chunked = self.to_close = False
+        self.headers: dict[str, str] = {}
+        """By lower-case name (a repeated header's values joined by ``", "``)."""
+        self.head_done = self.done = self.chunked = self.to_close = self.reusable = False
         self.length: int | None = None
         self.body: list[bytes] = []
         self.buffered = 0
         self.received = 0
         self.fed = 0
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | memoryview) -> None:
         """Parse ``data``, the next bytes from the server."""
         if self.done:
             self.extra = True  # a body longer than declared, or a response never asked for
@@ -158,9 +152,7 @@ class ResponseReader:
     @property
     def keep_alive(self) -> bool:
         """Whether the connection may carry the next request (after :attr:`done`)."""
-        return (
-            self.done and not self.extra and not self.to_close and self._parser.should_keep_alive()
-        )
+        return self.done and self.reusable and not self.extra
 
     def take(self, limit: int) -> bytes:
         """Up to ``limit`` bytes of the body received so far (``b""`` if none)."""
@@ -197,9 +189,11 @@ class ResponseReader:
         if self.done:
             return
         key = name.decode("latin-1").lower()
-        text = value.decode("latin-1")
-        old = self.headers.get(key)
-        self.headers[key] = text if old is None else f"{old}, {text}"
+        headers = self.headers
+        if key in headers:
+            headers[key] = f"{headers[key]}, {value.decode('latin-1')}"
+        else:
+            headers[key] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         """llhttp: the head is complete."""
@@ -228,6 +222,8 @@ class ResponseReader:
             self.extra = True
             return
         self.done = True
+        # llhttp's answer is only valid now (it forgets once the next message begins)
+        self.reusable = not self.to_close and self._parser.should_keep_alive()
 
 
 def get_request(target: str, host: str, range_value: str | None) -> bytes:
@@ -283,7 +279,7 @@ class Origin:
 class SyncConnection:
     """One HTTP/1.1 connection over a blocking socket (TLS for https)."""
 
-    __slots__ = ("reader", "sock", "used")
+    __slots__ = ("_buffer", "_view", "reader", "sock", "used")
 
     def __init__(
         self,
@@ -314,6 +310,10 @@ class SyncConnection:
             raise TransportError(f"TLS with {origin.host_header} failed: {exc}") from exc
         sock.settimeout(read_timeout)
         self.sock = sock
+        # received into one buffer per connection: ``recv(n)`` allocates n bytes a call
+        # (256 KiB: an mmap and its page faults every time), the parser copies the body out
+        self._buffer = bytearray(_RECV)
+        self._view = memoryview(self._buffer)
         self.reader = ResponseReader()
         self.used = False
 
@@ -331,13 +331,13 @@ class SyncConnection:
     def receive(self) -> None:
         """Wait for the next bytes (at most the read timeout) and parse them."""
         try:
-            data = self.sock.recv(_RECV)
+            size = self.sock.recv_into(self._buffer)
         except TimeoutError as exc:
             raise ReadTimeout("the object store sent nothing within the read timeout") from exc
         except OSError as exc:
             raise ConnectionClosed(f"the connection failed: {exc}") from exc
-        if data:
-            self.reader.feed(data)
+        if size:
+            self.reader.feed(self._view[:size])
         else:
             self.reader.eof()
 
@@ -358,6 +358,7 @@ class SyncConnection:
     def close(self) -> None:
         """Close the socket (idempotent)."""
         self.sock.close()
+        self._view.release()
 
 
 class SyncPool:
@@ -524,6 +525,10 @@ class AsyncConnection(asyncio.Protocol):
             self._wake()
 
     def _on_timer(self) -> None:
+        # One lazy timer per connection rather than one armed and cancelled per wait
+        # (a seek waits once): it fires at most once a read timeout, re-arms itself while
+        # a wait is on and bytes keep coming, and lapses when the connection is idle.
+        self._timer = None
         if self._waiter is None:
             return
         left = self._last + self.read_timeout - self.loop.time()
@@ -540,12 +545,12 @@ class AsyncConnection(asyncio.Protocol):
             return
         self._last = self.loop.time()
         self._waiter = self.loop.create_future()
-        self._timer = self.loop.call_later(self.read_timeout, self._on_timer)
+        if self._timer is None:
+            self._timer = self.loop.call_later(self.read_timeout, self._on_timer)
         try:
             await self._waiter
         finally:
-            self._timer.cancel()
-            self._timer = self._waiter = None
+            self._waiter = None
         if self.error is not None:
             raise self.error
 
@@ -588,6 +593,9 @@ class AsyncConnection(asyncio.Protocol):
     def drop(self) -> None:
         """Close the connection at once (idempotent)."""
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.abort()
 
