@@ -62,7 +62,12 @@ class TransportError(Exception):
 
 
 class ConnectionClosed(TransportError):
-    """The server closed the connection before the response was complete."""
+    """The server closed the connection before the response was complete (``received``
+    body bytes of ``expected`` when it closed mid-body with a ``Content-Length``)."""
+
+    def __init__(self, message: str, received: int | None = None, expected: int | None = None):
+        super().__init__(message)
+        self.received, self.expected = received, expected
 
 
 class ProtocolError(TransportError):
@@ -122,7 +127,8 @@ class ResponseReader:
     def feed(self, data: bytes | memoryview) -> None:
         """Parse ``data``, the next bytes from the server."""
         if self.done:
-            self.extra = True  # a body longer than declared, or a response never asked for
+            if data:  # a body longer than declared, or a response never asked for
+                self.extra = True
             return
         self.fed += len(data)
         try:
@@ -146,7 +152,9 @@ class ResponseReader:
             raise ConnectionClosed("the object store closed the connection before answering")
         raise ConnectionClosed(
             f"the object store closed the connection after {self.received} body bytes"
-            + (f" of {self.length}" if self.length is not None else "")
+            + (f" of {self.length}" if self.length is not None else ""),
+            self.received,
+            self.length,
         )
 
     @property
@@ -349,11 +357,28 @@ class SyncConnection:
 
     def is_stale(self) -> bool:
         """Whether an idle connection was closed by the server (or sent stray bytes)."""
+        sock = self.sock
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            readable, _, _ = select.select([sock], [], [], 0)
         except (OSError, ValueError):
             return True
-        return bool(readable)
+        if not readable:
+            return False
+        if not isinstance(sock, ssl.SSLSocket):
+            return True
+        # TLS 1.3 servers send session tickets after the handshake: records without
+        # application data that make the socket readable; reading consumes them
+        timeout = sock.gettimeout()
+        sock.settimeout(0)
+        try:
+            sock.recv(1)
+        except (ssl.SSLWantReadError, BlockingIOError):
+            return False
+        except OSError:
+            return True
+        finally:
+            sock.settimeout(timeout)
+        return True  # the close (b"") or a byte nobody asked for
 
     def close(self) -> None:
         """Close the socket (idempotent)."""
@@ -427,14 +452,15 @@ class SyncPool:
 
 # --- asyncio: a protocol on the running loop ------------------------------------------------
 
-_HEAD, _MORE = 1, 2
+_HEAD, _MORE, _ALL = 1, 2, 3
 
 
 class AsyncConnection(asyncio.Protocol):
     """One HTTP/1.1 connection as an ``asyncio.Protocol`` (TLS for https).
 
-    Reading pauses once ``high_water`` body bytes wait unread (a streamed range whose
-    consumer lags) and resumes as they are taken.
+    Reading pauses once ``high_water`` body bytes (a chunk) wait unread (a streamed range
+    whose consumer lags) and resumes as they are taken: a connection holds at most a chunk
+    and one receive.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, read_timeout: float) -> None:
@@ -468,7 +494,12 @@ class AsyncConnection(asyncio.Protocol):
             self._fail(exc)
             return
         self._last = self.loop.time()
-        if reader.buffered >= self.high_water and not self._paused and self.transport:
+        if (
+            reader.buffered >= self.high_water
+            and not reader.done
+            and not self._paused
+            and self.transport
+        ):
             self._paused = True
             self.transport.pause_reading()
         if self._waiter is not None and self._ready():
@@ -508,8 +539,9 @@ class AsyncConnection(asyncio.Protocol):
         if self._wait == _HEAD:
             if not reader.head_done:
                 return False
-            upto = self.upto if reader.status < 300 else _ERROR_BODY_LIMIT
-            return reader.length is None or reader.length > upto
+            return reader.status >= 300 or reader.length is None or reader.length > self.upto
+        if self._wait == _ALL:
+            return reader.buffered > self.upto
         return reader.buffered > 0
 
     def _wake(self) -> None:
@@ -560,15 +592,14 @@ class AsyncConnection(asyncio.Protocol):
         """Send a request; its response's body is read whole up to ``upto`` bytes."""
         self.reader.reset()
         self.used = True
-        self.upto = upto
-        self.high_water = max(upto, _RECV)
+        self.upto = self.high_water = max(upto, 1)
         if self.transport is None or self.closed or self.transport.is_closing():
             raise ConnectionClosed("the connection was closed")
         self.transport.write(request)
 
     async def head(self) -> None:
-        """Wait for the response's head, and its body too if it is at most ``upto``
-        bytes (``Content-Length``; an error body up to 64 KiB)."""
+        """Wait for the response's head, and its body too if it is a success of at most
+        ``upto`` bytes (``Content-Length``)."""
         await self._until(_HEAD)
         if not self.reader.head_done:
             raise self.error or ConnectionClosed("the connection was closed")
@@ -581,6 +612,16 @@ class AsyncConnection(asyncio.Protocol):
         await self._until(_MORE)
         if not self.reader.buffered and not self.reader.done:
             raise self.error or ConnectionClosed("the connection was closed")
+
+    async def rest(self, limit: int) -> None:
+        """Wait until the response is complete or more than ``limit`` body bytes are
+        buffered (reading is not paused before)."""
+        self.upto = limit
+        self.high_water = max(self.high_water, limit + 1)
+        if self._paused and self.transport:
+            self._paused = False
+            self.transport.resume_reading()
+        await self._until(_ALL)
 
     def take(self, limit: int) -> bytes:
         """Up to ``limit`` body bytes received so far (resuming a paused read)."""
@@ -598,9 +639,6 @@ class AsyncConnection(asyncio.Protocol):
             self._timer = None
         if self.transport is not None:
             self.transport.abort()
-
-
-_ERROR_BODY_LIMIT = 64 * 1024
 
 
 class AsyncPool:

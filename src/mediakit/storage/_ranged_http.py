@@ -165,6 +165,14 @@ def _last_modified(value: str) -> datetime:
     return when
 
 
+def _cut_short(key: str, exc: StorageUnavailable) -> StorageUnavailable:
+    """``exc``, or the error of a body cut short if that is what it was."""
+    cause = exc.__cause__
+    if isinstance(cause, ConnectionClosed) and cause.expected is not None:
+        return _short(key, cause.received or 0, cause.expected)
+    return exc
+
+
 def _short(key: str, received: int, expected: int) -> StorageUnavailable:
     return StorageUnavailable(
         f"The object store sent {received} of the {expected} bytes of {key!r} and closed "
@@ -335,35 +343,41 @@ class AsyncRangedReader:
         pool = self.pool
         assert pool is not None
         bucket = self.signer.bucket
-        with translate_errors(key, bucket=bucket):
-            origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
-            request = get_request(target, origin.host_header, range_value)
-            conn = pool.idle(origin)
-            if conn is not None:
-                try:
-                    conn.send(request, chunk_size)
-                    await conn.head()
-                except ConnectionClosed:
-                    conn.drop()
-                    if conn.reader.fed:
-                        raise
-                    conn = None  # closed by the server while idle: once more, on a new one
-                except BaseException:
-                    conn.drop()
-                    raise
-            if conn is None:
-                conn = await pool.connect(origin)
-                try:
-                    conn.send(request, chunk_size)
-                    await conn.head()
-                except BaseException:
-                    conn.drop()
-                    raise
         try:
-            return await self._answer(key, bucket, pool, origin, conn, chunk_size)
+            with translate_errors(key, bucket=bucket):
+                origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
+                request = get_request(target, origin.host_header, range_value)
+                conn = pool.idle(origin)
+                if conn is not None:
+                    try:
+                        conn.send(request, chunk_size)
+                        await conn.head()
+                    except ConnectionClosed:
+                        conn.drop()
+                        if conn.reader.fed:
+                            raise
+                        conn = None  # closed by the server while idle: once more, on a new one
+                    except BaseException:
+                        conn.drop()
+                        raise
+                if conn is None:
+                    conn = await pool.connect(origin)
+                    try:
+                        conn.send(request, chunk_size)
+                        await conn.head()
+                    except BaseException:
+                        conn.drop()
+                        raise
+        except StorageUnavailable as exc:
+            raise _cut_short(key, exc) from exc.__cause__
+        try:
+            answer = await self._answer(key, bucket, pool, origin, conn, chunk_size)
         except BaseException:
             conn.drop()
             raise
+        if isinstance(answer, MediaKitError):
+            raise answer
+        return answer
 
     async def _answer(
         self,
@@ -373,15 +387,15 @@ class AsyncRangedReader:
         origin: Origin,
         conn: AsyncConnection,
         chunk_size: int,
-    ) -> AsyncOpenedRange:
+    ) -> AsyncOpenedRange | MediaKitError:
+        """The opened range, or the error S3 answered (the connection then pooled)."""
         reader = conn.reader
         if reader.status >= 300:
             with translate_errors(key, bucket=bucket):
-                while not reader.done and reader.buffered < _ERROR_BODY_LIMIT:
-                    await conn.more()
+                await conn.rest(_ERROR_BODY_LIMIT - 1)
             body = reader.take(_ERROR_BODY_LIMIT)
-            pool.release(origin, conn)
-            raise error_of(reader.status, body, key=key, bucket=bucket)
+            pool.release(origin, conn)  # kept if the answer was read whole
+            return error_of(reader.status, body, key=key, bucket=bucket)
         info, span = response_info(key, reader.headers)
         expected = 0 if span is None else span.length
         if expected > chunk_size:
@@ -389,9 +403,9 @@ class AsyncRangedReader:
                 info, span, _AsyncChunks(key, bucket, pool, origin, conn, expected, chunk_size)
             )
         try:
-            with translate_errors(key, bucket=bucket):
-                while not reader.done and reader.received <= expected:
-                    await conn.more()
+            if not reader.done:
+                with translate_errors(key, bucket=bucket):
+                    await conn.rest(expected)
         except StorageUnavailable as exc:
             if isinstance(exc.__cause__, ConnectionClosed):
                 raise _short(key, reader.received, expected) from exc
@@ -548,41 +562,48 @@ class RangedReader:
     def _attempt(self, key: str, range_value: str | None, chunk_size: int) -> OpenedRange:
         pool = self.pool
         bucket = self.signer.bucket
-        with translate_errors(key, bucket=bucket):
-            origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
-            request = get_request(target, origin.host_header, range_value)
-            conn = pool.acquire(origin)
-            if conn.used:
-                try:
-                    _exchange(conn, request, chunk_size)
-                except ConnectionClosed:
-                    conn.close()
-                    if conn.reader.fed:
-                        raise
-                    conn = pool.connect(origin)  # closed by the server while idle: once more
-                    _exchange_or_close(conn, request, chunk_size)
-                except BaseException:
-                    conn.close()
-                    raise
-            else:
-                _exchange_or_close(conn, request, chunk_size)
         try:
-            return self._answer(key, bucket, origin, conn, chunk_size)
+            with translate_errors(key, bucket=bucket):
+                origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
+                request = get_request(target, origin.host_header, range_value)
+                conn = pool.acquire(origin)
+                if conn.used:
+                    try:
+                        _exchange(conn, request, chunk_size)
+                    except ConnectionClosed:
+                        conn.close()
+                        if conn.reader.fed:
+                            raise
+                        conn = pool.connect(origin)  # closed by the server while idle: once more
+                        _exchange_or_close(conn, request, chunk_size)
+                    except BaseException:
+                        conn.close()
+                        raise
+                else:
+                    _exchange_or_close(conn, request, chunk_size)
+        except StorageUnavailable as exc:
+            raise _cut_short(key, exc) from exc.__cause__
+        try:
+            answer = self._answer(key, bucket, origin, conn, chunk_size)
         except BaseException:
             conn.close()
             raise
+        if isinstance(answer, MediaKitError):
+            raise answer
+        return answer
 
     def _answer(
         self, key: str, bucket: str, origin: Origin, conn: SyncConnection, chunk_size: int
-    ) -> OpenedRange:
+    ) -> OpenedRange | MediaKitError:
+        """The opened range, or the error S3 answered (the connection then pooled)."""
         pool, reader = self.pool, conn.reader
         if reader.status >= 300:
             with translate_errors(key, bucket=bucket):
                 while not reader.done and reader.buffered < _ERROR_BODY_LIMIT:
                     conn.receive()
             body = reader.take(_ERROR_BODY_LIMIT)
-            pool.release(origin, conn)
-            raise error_of(reader.status, body, key=key, bucket=bucket)
+            pool.release(origin, conn)  # kept if the answer was read whole
+            return error_of(reader.status, body, key=key, bucket=bucket)
         info, span = response_info(key, reader.headers)
         expected = 0 if span is None else span.length
         if expected > chunk_size:
