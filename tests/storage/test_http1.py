@@ -355,10 +355,10 @@ def test_many_gets_share_one_connection_sync() -> None:
             for i in range(30):
                 assert _get_sync(reader, i, i + 99) == DATA[i : i + 100]
                 assert _get_sync(reader, i, i + 4999, chunk_size=1000) == DATA[i : i + 5000]
+            assert reader.pool.opened == 1
         finally:
             reader.close()
         assert server.accepted == 1
-        assert reader.pool.opened == 1
     head = server.requests[0].decode()
     target = head.split(" ")[1]
     signed = reader.signer.sign("k").url

@@ -30,6 +30,7 @@ Every transport failure raises a :class:`TransportError` (``ReadTimeout`` also i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import select
 import socket
 import ssl
@@ -402,6 +403,7 @@ class SyncPool:
         self._ssl: ssl.SSLContext | None = None
         self._idle: dict[tuple[bool, str, int], list[SyncConnection]] = {}
         self._lock = threading.Lock()
+        self._closed = False
         self.origins: dict[str, Origin] = {}
         self.opened = 0
         """Connections opened so far (a figure for tests and benchmarks)."""
@@ -433,7 +435,7 @@ class SyncPool:
 
     def release(self, origin: Origin, conn: SyncConnection) -> None:
         """Keep ``conn`` for the next request if its response allows, else close it."""
-        if conn.reader.keep_alive and conn.reader.buffered == 0:
+        if conn.reader.keep_alive and conn.reader.buffered == 0 and not self._closed:
             with self._lock:
                 idle = self._idle.setdefault(origin.key, [])
                 if len(idle) < self.size:
@@ -442,9 +444,9 @@ class SyncPool:
         conn.close()
 
     def close(self) -> None:
-        """Close every idle connection (idempotent)."""
+        """Close every idle connection, and each one released later (idempotent)."""
         with self._lock:
-            idle, self._idle = self._idle, {}
+            idle, self._idle, self._closed = self._idle, {}, True
         for conns in idle.values():
             for conn in conns:
                 conn.close()
@@ -638,7 +640,8 @@ class AsyncConnection(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
         if self.transport is not None:
-            self.transport.abort()
+            with contextlib.suppress(RuntimeError):  # its loop is closed: nothing to abort
+                self.transport.abort()
 
 
 class AsyncPool:
@@ -656,16 +659,26 @@ class AsyncPool:
         self._ssl_factory = ssl_context
         self._ssl: ssl.SSLContext | None = None
         self._idle: dict[tuple[bool, str, int], list[AsyncConnection]] = {}
+        self._closed = False
         self.origins: dict[str, Origin] = {}
         self.opened = 0
         """Connections opened so far (a figure for tests and benchmarks)."""
 
     def idle(self, origin: Origin) -> AsyncConnection | None:
-        """An idle connection to ``origin`` the server has not closed, if any."""
+        """An idle connection to ``origin`` the server has not closed, if any (on the
+        running loop)."""
         idle = self._idle.get(origin.key)
+        if not idle:
+            return None
+        loop = asyncio.get_running_loop()
         while idle:
             conn = idle.pop()
-            if not conn.closed and conn.error is None and not conn.reader.extra:
+            if (
+                conn.loop is loop
+                and not conn.closed
+                and conn.error is None
+                and not conn.reader.extra
+            ):
                 return conn
             conn.drop()
         return None
@@ -693,7 +706,12 @@ class AsyncPool:
 
     def release(self, origin: Origin, conn: AsyncConnection) -> None:
         """Keep ``conn`` for the next request if its response allows, else close it."""
-        if conn.reader.keep_alive and not conn.reader.buffered and not conn.closed:
+        if (
+            conn.reader.keep_alive
+            and not conn.reader.buffered
+            and not conn.closed
+            and not self._closed
+        ):
             idle = self._idle.setdefault(origin.key, [])
             if len(idle) < self.size:
                 idle.append(conn)
@@ -701,8 +719,8 @@ class AsyncPool:
         conn.drop()
 
     def close(self) -> None:
-        """Close every idle connection (idempotent)."""
-        idle, self._idle = self._idle, {}
+        """Close every idle connection, and each one released later (idempotent)."""
+        idle, self._idle, self._closed = self._idle, {}, True
         for conns in idle.values():
             for conn in conns:
                 conn.drop()

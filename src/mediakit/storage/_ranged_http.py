@@ -4,10 +4,11 @@ Why hand-written: bounded, ranged, seekable delivery is mediakit's core competen
 on the Range proxy's hot path botocore is most of the cost. A 64 KiB seek through
 aiobotocore's ``get_object`` spends about 1.5-2.5 ms of CPU in its event hooks, request
 serialization, signing and response parsing (a third of the route's CPU); the same GET
-as a presigned URL (mediakit's SigV4 signer: ~7 us) on an aiohttp or urllib3 pool costs
-a few hundred microseconds. Everything else (writes, HEAD, listing, deletes) stays on
-botocore: only reads are on the hot path, and a read is one GET whose answer S3 defines
-by headers alone.
+as a presigned URL (mediakit's SigV4 signer: ~7 us) costs a few hundred microseconds on
+an aiohttp or urllib3 pool, and about half that on :mod:`mediakit.storage._http1` (a lean
+HTTP/1.1 GET transport, keep-alive pooled, parsed by llhttp), which both readers use.
+Everything else (writes, HEAD, listing, deletes) stays on botocore: only reads are on the
+hot path, and a read is one GET whose answer S3 defines by headers alone.
 
 What botocore gave and this keeps:
 
@@ -18,11 +19,16 @@ What botocore gave and this keeps:
 * **one error translation**: HTTP errors go through
   :func:`~mediakit.storage._errors.classify_client_error` (the S3 error code from the
   XML body), transport errors through :func:`~mediakit.storage._errors.translate_errors`;
-* **checked lengths**: a body shorter than its ``Content-Length`` raises.
+* **checked lengths**: a body shorter than its ``Content-Length`` raises;
+* **TLS** with botocore's CA bundle (``AWS_CA_BUNDLE``) and SNI, the signed host and
+  query sent as signed, ``Accept-Encoding: identity``, no redirects followed.
 
 A range of at most ``chunk_size`` bytes (a seek) is read whole within the attempt and
-its connection returned to the pool at once; a longer one streams, one received piece at
-a time, and closing the chunks drops the connection.
+its connection returned to the pool at once; a longer one streams in pieces of at most
+``chunk_size`` bytes (reading pauses while a chunk waits unread), and closing the chunks
+before the end drops the connection. A pooled connection the server closed while it was
+idle is replaced, and a GET on one that turns out closed before any byte of the answer
+came is sent once more on a new connection (a GET is idempotent).
 """
 
 from __future__ import annotations
@@ -525,7 +531,12 @@ class RangedReader:
     ) -> None:
         self.signer = signer
         self.attempts = max(1, attempts)
-        self.pool = SyncPool(
+        self._bounds = (connect_timeout, read_timeout, pool_size)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> SyncPool:
+        connect_timeout, read_timeout, pool_size = self._bounds
+        return SyncPool(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             size=pool_size,
@@ -544,8 +555,10 @@ class RangedReader:
         )
 
     def close(self) -> None:
-        """Close every pooled connection (idempotent)."""
-        self.pool.close()
+        """Close every pooled connection (idempotent; a later read opens new ones, and
+        a stream still open closes its connection when done)."""
+        pool, self.pool = self.pool, self._new_pool()
+        pool.close()
 
     def get(self, key: str, range_value: str | None, *, chunk_size: int) -> OpenedRange:
         """See :meth:`AsyncRangedReader.get`; ``close()`` the chunks if not read to the end."""
