@@ -35,6 +35,7 @@ import select
 import socket
 import ssl
 import threading
+import weakref
 from collections.abc import Callable
 from typing import cast
 
@@ -404,6 +405,8 @@ class SyncPool:
         self._idle: dict[tuple[bool, str, int], list[SyncConnection]] = {}
         self._lock = threading.Lock()
         self._closed = False
+        # a pool dropped without close() closes its idle sockets (as urllib3's pools do)
+        weakref.finalize(self, _close_idle, self._idle)
         self.origins: dict[str, Origin] = {}
         self.opened = 0
         """Connections opened so far (a figure for tests and benchmarks)."""
@@ -446,10 +449,15 @@ class SyncPool:
     def close(self) -> None:
         """Close every idle connection, and each one released later (idempotent)."""
         with self._lock:
-            idle, self._idle, self._closed = self._idle, {}, True
-        for conns in idle.values():
-            for conn in conns:
-                conn.close()
+            self._closed = True
+            _close_idle(self._idle)
+
+
+def _close_idle(idle: dict[tuple[bool, str, int], list[SyncConnection]]) -> None:
+    conns = [conn for pooled in idle.values() for conn in pooled]
+    idle.clear()
+    for conn in conns:
+        conn.close()
 
 
 # --- asyncio: a protocol on the running loop ------------------------------------------------
