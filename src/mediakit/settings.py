@@ -498,8 +498,8 @@ class Settings:
         default=True,
         metadata=_env(
             "MEDIA_S3_FAST_READS",
-            "Ranged S3 reads (the Range proxy's GETs) as presigned GETs on a plain HTTP "
-            "pool (aiohttp / urllib3) instead of botocore: a fraction of the CPU per seek, "
+            "Ranged S3 reads (the Range proxy's GETs) as presigned GETs on mediakit's own "
+            "HTTP/1.1 keep-alive pool instead of botocore: a fraction of the CPU per seek, "
             "same timeouts, attempts and errors. Set false to send them through botocore.",
         ),
     )

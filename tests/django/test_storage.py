@@ -219,34 +219,20 @@ def ranges_sent(storage: MediaKitStorage) -> Iterator[list[str | None]]:
     events = storage.store.client.meta.events
     events.register("provide-client-params.s3.GetObject", record, unique_id="mk-test-ranges")
     reader = storage.store.reader
-    wrapped: list[Any] = []  # the host pools whose urlopen records, restored at the end
-
-    def recording(pool: Any) -> Any:
-        if pool not in wrapped:
-            urlopen = pool.urlopen
-
-            def recorded(method: str, url: str, **kwargs: Any) -> Any:
-                if method == "GET":
-                    sent.append((kwargs.get("headers") or {}).get("Range"))
-                return urlopen(method, url, **kwargs)
-
-            pool.urlopen = recorded
-            wrapped.append(pool)
-        return pool
-
-    from_host = None if reader is None else reader._pool.connection_from_host
     if reader is not None:
-        reader._pool.connection_from_host = (  # type: ignore[method-assign]
-            lambda *args, **kwargs: recording(from_host(*args, **kwargs))
-        )
+        get = reader.get
+
+        def recorded(key: str, range_value: str | None, **kwargs: Any) -> Any:
+            sent.append(range_value)
+            return get(key, range_value, **kwargs)
+
+        reader.get = recorded  # type: ignore[method-assign]
     try:
         yield sent
     finally:
         events.unregister("provide-client-params.s3.GetObject", unique_id="mk-test-ranges")
         if reader is not None:
-            del reader._pool.connection_from_host
-        for pool in wrapped:
-            del pool.urlopen
+            del reader.get
 
 
 def test_seek_then_read_is_one_ranged_get_from_there(

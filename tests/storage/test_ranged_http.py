@@ -165,7 +165,7 @@ def test_fast_reads_switch_off_uses_botocore(s3: tuple[ServerHandle, str]) -> No
     assert Settings.from_env({"MEDIA_S3_FAST_READS": "false"}).s3_fast_reads is False
 
 
-# --- the async store (aiohttp) -----------------------------------------------------------
+# --- the async store (mediakit.storage._http1) -----------------------------------------------------------
 
 
 def test_async_reads_match_and_close_cleanly(s3: tuple[ServerHandle, str]) -> None:
@@ -180,7 +180,7 @@ def test_async_reads_match_and_close_cleanly(s3: tuple[ServerHandle, str]) -> No
             await _reads(store)
         finally:
             await store.aclose()
-        assert store.reader._session is None
+        assert store.reader.pool is None
 
     async def _reads(store: AsyncS3ObjectStore) -> None:
         await store.warm()

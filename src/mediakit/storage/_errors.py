@@ -44,6 +44,7 @@ from mediakit.errors import (
     StorageError,
     StorageUnavailable,
 )
+from mediakit.storage._http1 import TransportError as _Http1Error
 
 __all__ = ["CHUNKED_REFUSED", "classify_client_error", "translate_errors"]
 
@@ -70,8 +71,8 @@ _CREDENTIALS = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403", "ExpiredToken"}
 )
 
-# urllib3 (botocore's HTTP library) carries the sync stores' ranged reads
-# (mediakit.storage._ranged_http), aiohttp the async ones and aiobotocore's bodies
+# mediakit.storage._http1 carries the ranged reads (mediakit.storage._ranged_http),
+# urllib3 botocore's calls, aiohttp aiobotocore's
 try:  # aiohttp only exists when the async extra is installed
     from aiohttp import ClientError as _AiohttpClientError
 
@@ -80,10 +81,17 @@ try:  # aiohttp only exists when the async extra is installed
         HTTPClientError,
         _Urllib3Error,
         _AiohttpClientError,
+        _Http1Error,
         TimeoutError,
     )
 except ImportError:  # pragma: no cover - aiohttp ships with the async extra
-    _TRANSPORT_ERRORS = (BotoConnectionError, HTTPClientError, _Urllib3Error, TimeoutError)
+    _TRANSPORT_ERRORS = (
+        BotoConnectionError,
+        HTTPClientError,
+        _Urllib3Error,
+        _Http1Error,
+        TimeoutError,
+    )
 
 
 def _where(key: str | None, bucket: str | None) -> str:

@@ -4,10 +4,11 @@ Why hand-written: bounded, ranged, seekable delivery is mediakit's core competen
 on the Range proxy's hot path botocore is most of the cost. A 64 KiB seek through
 aiobotocore's ``get_object`` spends about 1.5-2.5 ms of CPU in its event hooks, request
 serialization, signing and response parsing (a third of the route's CPU); the same GET
-as a presigned URL (mediakit's SigV4 signer: ~7 us) on an aiohttp or urllib3 pool costs
-a few hundred microseconds. Everything else (writes, HEAD, listing, deletes) stays on
-botocore: only reads are on the hot path, and a read is one GET whose answer S3 defines
-by headers alone.
+as a presigned URL (mediakit's SigV4 signer: ~7 us) costs a few hundred microseconds on
+an aiohttp or urllib3 pool, and about half that on :mod:`mediakit.storage._http1` (a lean
+HTTP/1.1 GET transport, keep-alive pooled, parsed by llhttp), which both readers use.
+Everything else (writes, HEAD, listing, deletes) stays on botocore: only reads are on the
+hot path, and a read is one GET whose answer S3 defines by headers alone.
 
 What botocore gave and this keeps:
 
@@ -18,11 +19,16 @@ What botocore gave and this keeps:
 * **one error translation**: HTTP errors go through
   :func:`~mediakit.storage._errors.classify_client_error` (the S3 error code from the
   XML body), transport errors through :func:`~mediakit.storage._errors.translate_errors`;
-* **checked lengths**: a body shorter than its ``Content-Length`` raises.
+* **checked lengths**: a body shorter than its ``Content-Length`` raises;
+* **TLS** with botocore's CA bundle (``AWS_CA_BUNDLE``) and SNI, the signed host and
+  query sent as signed, ``Accept-Encoding: identity``, no redirects followed.
 
 A range of at most ``chunk_size`` bytes (a seek) is read whole within the attempt and
-its connection returned to the pool at once; a longer one streams, one received piece at
-a time, and closing the chunks drops the connection.
+its connection returned to the pool at once; a longer one streams in pieces of at most
+``chunk_size`` bytes (reading pauses while a chunk waits unread), and closing the chunks
+before the end drops the connection. A pooled connection the server closed while it was
+idle is replaced, and a GET on one that turns out closed before any byte of the answer
+came is sent once more on a new connection (a GET is idempotent).
 """
 
 from __future__ import annotations
@@ -34,15 +40,24 @@ import re
 import ssl
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from mediakit.errors import MediaKitError, StorageError, StorageUnavailable
 from mediakit.presign import SigV4Presigner, credentials_from_settings
 from mediakit.settings import Settings
 from mediakit.storage._common import get_info
 from mediakit.storage._errors import classify_client_error, translate_errors
+from mediakit.storage._http1 import (
+    AsyncConnection,
+    AsyncPool,
+    ConnectionClosed,
+    Origin,
+    SyncConnection,
+    SyncPool,
+    get_request,
+)
 from mediakit.storage._protocols import AsyncOpenedRange, OpenedRange
 from mediakit.values import ByteSpan, ObjectInfo
 
@@ -120,24 +135,48 @@ def error_of(status: int, body: bytes, *, key: str, bucket: str) -> MediaKitErro
 
 
 def response_info(key: str, headers: Mapping[str, str]) -> tuple[ObjectInfo, ByteSpan | None]:
-    """The object's info and the span of a successful GET, from its headers
-    (``headers`` looked up case-insensitively: aiohttp's and urllib3's are)."""
-    length = headers.get("Content-Length")
-    modified = headers.get("Last-Modified")
-    etag = headers.get("ETag")
+    """The object's info and the span of a successful GET, from its headers (looked up
+    by lower-case name: :mod:`._http1` keeps them so, aiohttp's and urllib3's headers
+    take any case)."""
+    length = headers.get("content-length")
+    modified = headers.get("last-modified")
+    etag = headers.get("etag")
     try:
         if length is None or etag is None or modified is None:
             raise ValueError("a Content-Length, ETag or Last-Modified header is missing")
         fields: dict[str, Any] = {
             "ContentLength": int(length),
             "ETag": etag,
-            "LastModified": parsedate_to_datetime(modified),
-            "ContentType": headers.get("Content-Type"),
-            "ContentRange": headers.get("Content-Range"),
+            "LastModified": _last_modified(modified),
+            "ContentType": headers.get("content-type"),
+            "ContentRange": headers.get("content-range"),
         }
     except (ValueError, TypeError) as exc:
         raise StorageError(f"The object store answered a GET of {key!r} oddly: {exc}") from exc
     return get_info(key, fields)
+
+
+_MODIFIED: dict[str, datetime] = {}
+
+
+def _last_modified(value: str) -> datetime:
+    """``Last-Modified`` as a datetime, memoized: seeks read the same few objects, and
+    :func:`email.utils.parsedate_to_datetime` costs about 20 us (a tenth of a GET)."""
+    when = _MODIFIED.get(value)
+    if when is None:
+        when = parsedate_to_datetime(value)
+        if len(_MODIFIED) >= 1024:
+            _MODIFIED.clear()
+        _MODIFIED[value] = when
+    return when
+
+
+def _cut_short(key: str, exc: StorageUnavailable) -> StorageUnavailable:
+    """``exc``, or the error of a body cut short if that is what it was."""
+    cause = exc.__cause__
+    if isinstance(cause, ConnectionClosed) and cause.expected is not None:
+        return _short(key, cause.received or 0, cause.expected)
+    return exc
 
 
 def _short(key: str, received: int, expected: int) -> StorageUnavailable:
@@ -147,55 +186,73 @@ def _short(key: str, received: int, expected: int) -> StorageUnavailable:
     )
 
 
-# --- asyncio (aiohttp) --------------------------------------------------------------------
+# --- asyncio (mediakit.storage._http1) ---------------------------------------------------
 
 
 class _AsyncChunks:
-    """The body of a streamed response; ``aclose()`` drops its connection."""
+    """The body of a streamed response, in pieces of at most ``chunk_size`` bytes;
+    ``aclose()`` drops its connection unless the body was read to the end."""
 
-    def __init__(self, key: str, bucket: str, resp: Any, expected: int, chunk_size: int) -> None:
-        self._key, self._bucket, self._resp = key, bucket, resp
-        self._left, self._expected, self._chunk_size = expected, expected, chunk_size
-        self._pending: bytes = b""
-        # aiohttp pauses reading the socket once 64 KiB are buffered; with the limit raised
-        # to a chunk, pieces arrive up to a chunk each and the socket is paused a chunk at a
-        # time rather than every 64 KiB (without it: half the throughput on large ranges,
-        # benchmarks/proxy.py); memory stays bounded by this limit
-        raise_limit = getattr(resp.content, "set_read_chunk_size", None)  # aiohttp >= 3.14
-        if raise_limit is not None:
-            raise_limit(chunk_size)
+    def __init__(
+        self,
+        key: str,
+        bucket: str,
+        pool: AsyncPool,
+        origin: Origin,
+        conn: AsyncConnection,
+        expected: int,
+        chunk_size: int,
+    ) -> None:
+        self._key, self._bucket, self._pool, self._origin = key, bucket, pool, origin
+        self._conn: AsyncConnection | None = conn
+        self._expected, self._chunk_size = expected, chunk_size
 
     def __aiter__(self) -> _AsyncChunks:
         return self
 
     async def __anext__(self) -> bytes:
-        if self._pending:
-            piece = self._pending[: self._chunk_size]
-            self._pending = self._pending[self._chunk_size :]
-            return piece
-        if self._left == 0:
-            self._resp.release()  # read to the end: the connection goes back to the pool
+        conn = self._conn
+        if conn is None:
             raise StopAsyncIteration
-        with translate_errors(self._key, bucket=self._bucket):
-            chunk, _ = await self._resp.content.readchunk()
-        if not chunk:
-            self._resp.close()
-            raise _short(self._key, self._expected - self._left, self._expected)
-        if len(chunk) > self._left:
-            self._resp.close()
+        reader = conn.reader
+        if not reader.buffered:
+            if not reader.done:
+                try:
+                    with translate_errors(self._key, bucket=self._bucket):
+                        await conn.more()
+                except StorageUnavailable as exc:
+                    self._drop()
+                    if isinstance(exc.__cause__, ConnectionClosed):
+                        raise _short(self._key, reader.received, self._expected) from exc
+                    raise
+                except BaseException:
+                    self._drop()
+                    raise
+            if not reader.buffered:  # complete
+                if reader.received != self._expected:
+                    self._drop()
+                    raise _short(self._key, reader.received, self._expected)
+                self._conn = None
+                self._pool.release(self._origin, conn)
+                raise StopAsyncIteration
+        if reader.received > self._expected:
+            self._drop()
             raise StorageError(f"The object store sent more bytes of {self._key!r} than declared.")
-        self._left -= len(chunk)
-        if len(chunk) > self._chunk_size:
-            self._pending = chunk[self._chunk_size :]
-            chunk = chunk[: self._chunk_size]
-        return bytes(chunk)
+        return conn.take(self._chunk_size)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.drop()
 
     async def aclose(self) -> None:
         """Drop the connection unless the body was read to the end (idempotent)."""
-        if self._left:
-            self._resp.close()
-        else:
-            self._resp.release()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if conn.reader.done and not conn.reader.buffered:
+                self._pool.release(self._origin, conn)
+            else:
+                conn.drop()
 
 
 class _AsyncWhole:
@@ -219,7 +276,8 @@ class _AsyncWhole:
 
 
 class AsyncRangedReader:
-    """Ranged GETs of one bucket's objects over a pooled aiohttp session.
+    """Ranged GETs of one bucket's objects over pooled keep-alive connections
+    (:mod:`mediakit.storage._http1`, on the running event loop).
 
     Open it on the event loop that serves requests (:meth:`start`, or the first read);
     :meth:`aclose` it at shutdown.
@@ -237,7 +295,7 @@ class AsyncRangedReader:
         self.signer = signer
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.attempts, self.pool_size = max(1, attempts), pool_size
-        self._session: Any = None
+        self.pool: AsyncPool | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, bucket: str) -> AsyncRangedReader:
@@ -251,25 +309,21 @@ class AsyncRangedReader:
         )
 
     async def start(self) -> None:
-        """Open the session and its connection pool (idempotent)."""
-        if self._session is None:
-            import aiohttp
-
-            connector = aiohttp.TCPConnector(limit=self.pool_size, ssl=_ssl_context())
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self.connect_timeout, sock_read=self.read_timeout
-                ),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent",),
+        """Set up the connection pool (idempotent; connections open on first use)."""
+        if self.pool is None:
+            self.pool = AsyncPool(
+                connect_timeout=self.connect_timeout,
+                read_timeout=self.read_timeout,
+                size=self.pool_size,
+                ssl_context=_ssl_context,
             )
 
     async def aclose(self) -> None:
-        """Close the session and every pooled connection (idempotent)."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        """Close every pooled connection (idempotent)."""
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.close()
+            await asyncio.sleep(0)  # let the transports finish closing
 
     async def get(self, key: str, range_value: str | None, *, chunk_size: int) -> AsyncOpenedRange:
         """GET ``key`` (with ``Range: range_value`` if given): its info, the span the body
@@ -277,12 +331,12 @@ class AsyncRangedReader:
 
         Raises :class:`~mediakit.errors.ObjectNotFound`, ``RangeNotSatisfiable``,
         ``StorageError`` or, once the attempts are spent, ``StorageUnavailable``."""
-        await self.start()
-        bucket = self.signer.bucket
+        if self.pool is None:
+            await self.start()
         attempt = 1
         while True:
             try:
-                return await self._attempt(key, bucket, range_value, chunk_size)
+                return await self._attempt(key, range_value, chunk_size)
             except MediaKitError as exc:
                 if attempt >= self.attempts or not is_retryable(exc):
                     raise
@@ -290,66 +344,153 @@ class AsyncRangedReader:
             attempt += 1
 
     async def _attempt(
-        self, key: str, bucket: str, range_value: str | None, chunk_size: int
+        self, key: str, range_value: str | None, chunk_size: int
     ) -> AsyncOpenedRange:
-        from yarl import URL
+        pool = self.pool
+        assert pool is not None
+        bucket = self.signer.bucket
+        try:
+            with translate_errors(key, bucket=bucket):
+                origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
+                request = get_request(target, origin.host_header, range_value)
+                conn = pool.idle(origin)
+                if conn is not None:
+                    try:
+                        conn.send(request, chunk_size)
+                        await conn.head()
+                    except ConnectionClosed:
+                        conn.drop()
+                        if conn.reader.fed:
+                            raise
+                        conn = None  # closed by the server while idle: once more, on a new one
+                    except BaseException:
+                        conn.drop()
+                        raise
+                if conn is None:
+                    conn = await pool.connect(origin)
+                    try:
+                        conn.send(request, chunk_size)
+                        await conn.head()
+                    except BaseException:
+                        conn.drop()
+                        raise
+        except StorageUnavailable as exc:
+            raise _cut_short(key, exc) from exc.__cause__
+        try:
+            answer = await self._answer(key, bucket, pool, origin, conn, chunk_size)
+        except BaseException:
+            conn.drop()
+            raise
+        if isinstance(answer, MediaKitError):
+            raise answer
+        return answer
 
-        headers = {"Accept-Encoding": "identity"}
-        if range_value is not None:
-            headers["Range"] = range_value
-        url = URL(self.signer.sign(key).url, encoded=True)  # signed as it is: no re-quoting
-        with translate_errors(key, bucket=bucket):
-            resp = await self._session.get(url, headers=headers, allow_redirects=False)
-            try:
-                if resp.status >= 300:
-                    body = await resp.content.read(_ERROR_BODY_LIMIT)
-                    raise error_of(resp.status, body, key=key, bucket=bucket)
-                info, span = response_info(key, resp.headers)
-                expected = 0 if span is None else span.length
-                if expected > chunk_size:
-                    return AsyncOpenedRange(
-                        info, span, _AsyncChunks(key, bucket, resp, expected, chunk_size)
-                    )
-                data = await resp.read()
-            except BaseException:
-                resp.close()
-                raise
-        resp.release()
-        if len(data) != expected:
-            raise _short(key, len(data), expected)
+    async def _answer(
+        self,
+        key: str,
+        bucket: str,
+        pool: AsyncPool,
+        origin: Origin,
+        conn: AsyncConnection,
+        chunk_size: int,
+    ) -> AsyncOpenedRange | MediaKitError:
+        """The opened range, or the error S3 answered (the connection then pooled)."""
+        reader = conn.reader
+        if reader.status >= 300:
+            with translate_errors(key, bucket=bucket):
+                await conn.rest(_ERROR_BODY_LIMIT - 1)
+            body = reader.take(_ERROR_BODY_LIMIT)
+            pool.release(origin, conn)  # kept if the answer was read whole
+            return error_of(reader.status, body, key=key, bucket=bucket)
+        info, span = response_info(key, reader.headers)
+        expected = 0 if span is None else span.length
+        if expected > chunk_size:
+            return AsyncOpenedRange(
+                info, span, _AsyncChunks(key, bucket, pool, origin, conn, expected, chunk_size)
+            )
+        try:
+            if not reader.done:
+                with translate_errors(key, bucket=bucket):
+                    await conn.rest(expected)
+        except StorageUnavailable as exc:
+            if isinstance(exc.__cause__, ConnectionClosed):
+                raise _short(key, reader.received, expected) from exc
+            raise
+        if reader.received != expected:
+            if reader.received < expected:
+                raise _short(key, reader.received, expected)
+            raise StorageError(f"The object store sent more bytes of {key!r} than declared.")
+        data = reader.take(expected)
+        pool.release(origin, conn)
         return AsyncOpenedRange(info, span, _AsyncWhole(data))
 
 
-# --- threads (urllib3) --------------------------------------------------------------------
+# --- threads (mediakit.storage._http1) ---------------------------------------------------
 
 
 class _SyncChunks:
-    """The body of a streamed response; ``close()`` drops its connection."""
+    """The body of a streamed response, in pieces of at most ``chunk_size`` bytes;
+    ``close()`` drops its connection unless the body was read to the end."""
 
-    def __init__(self, key: str, bucket: str, resp: Any, expected: int, chunk_size: int) -> None:
-        self._key, self._bucket, self._resp = key, bucket, resp
-        self._left, self._expected, self._chunk_size = expected, expected, chunk_size
+    def __init__(
+        self,
+        key: str,
+        bucket: str,
+        pool: SyncPool,
+        origin: Origin,
+        conn: SyncConnection,
+        expected: int,
+        chunk_size: int,
+    ) -> None:
+        self._key, self._bucket, self._pool, self._origin = key, bucket, pool, origin
+        self._conn: SyncConnection | None = conn
+        self._expected, self._chunk_size = expected, chunk_size
 
     def __iter__(self) -> _SyncChunks:
         return self
 
     def __next__(self) -> bytes:
-        if self._left == 0:
-            self._resp.release_conn()
+        conn = self._conn
+        if conn is None:
             raise StopIteration
-        with translate_errors(self._key, bucket=self._bucket):
-            chunk = self._resp.read(min(self._chunk_size, self._left))
-        if not chunk:
-            self.close()
-            raise _short(self._key, self._expected - self._left, self._expected)
-        self._left -= len(chunk)
-        return bytes(chunk)
+        reader = conn.reader
+        if not reader.buffered:
+            try:
+                with translate_errors(self._key, bucket=self._bucket):
+                    conn.more()  # at most one recv's worth past the chunk: bounded
+            except StorageUnavailable as exc:
+                self._drop()
+                if isinstance(exc.__cause__, ConnectionClosed):
+                    raise _short(self._key, reader.received, self._expected) from exc
+                raise
+            except BaseException:
+                self._drop()
+                raise
+            if not reader.buffered:  # complete
+                if reader.received != self._expected:
+                    self._drop()
+                    raise _short(self._key, reader.received, self._expected)
+                self._conn = None
+                self._pool.release(self._origin, conn)
+                raise StopIteration
+        if reader.received > self._expected:
+            self._drop()
+            raise StorageError(f"The object store sent more bytes of {self._key!r} than declared.")
+        return reader.take(self._chunk_size)
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
 
     def close(self) -> None:
         """Drop the connection unless the body was read to the end (idempotent)."""
-        if self._left:
-            self._resp.close()
-        self._resp.release_conn()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if conn.reader.done and not conn.reader.buffered:
+                self._pool.release(self._origin, conn)
+            else:
+                conn.close()
 
 
 class _SyncWhole:
@@ -373,7 +514,8 @@ class _SyncWhole:
 
 
 class RangedReader:
-    """Ranged GETs of one bucket's objects over a urllib3 pool (thread-safe).
+    """Ranged GETs of one bucket's objects over pooled keep-alive connections
+    (:mod:`mediakit.storage._http1`, blocking sockets; thread-safe).
 
     :meth:`close` it at shutdown.
     """
@@ -387,16 +529,18 @@ class RangedReader:
         attempts: int,
         pool_size: int = 10,
     ) -> None:
-        import urllib3
-
         self.signer = signer
         self.attempts = max(1, attempts)
-        self._pool = urllib3.PoolManager(
-            num_pools=4,
-            maxsize=pool_size,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-            retries=False,
-            ssl_context=_ssl_context(),
+        self._bounds = (connect_timeout, read_timeout, pool_size)
+        self.pool = self._new_pool()
+
+    def _new_pool(self) -> SyncPool:
+        connect_timeout, read_timeout, pool_size = self._bounds
+        return SyncPool(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            size=pool_size,
+            ssl_context=_ssl_context,
         )
 
     @classmethod
@@ -411,60 +555,109 @@ class RangedReader:
         )
 
     def close(self) -> None:
-        """Close every pooled connection (idempotent)."""
-        self._pool.clear()
+        """Close every pooled connection (idempotent; a later read opens new ones, and
+        a stream still open closes its connection when done)."""
+        pool, self.pool = self.pool, self._new_pool()
+        pool.close()
 
     def get(self, key: str, range_value: str | None, *, chunk_size: int) -> OpenedRange:
         """See :meth:`AsyncRangedReader.get`; ``close()`` the chunks if not read to the end."""
-        bucket = self.signer.bucket
         attempt = 1
         while True:
             try:
-                return self._attempt(key, bucket, range_value, chunk_size)
+                return self._attempt(key, range_value, chunk_size)
             except MediaKitError as exc:
                 if attempt >= self.attempts or not is_retryable(exc):
                     raise
             time.sleep(retry_delay(attempt))
             attempt += 1
 
-    def _attempt(
-        self, key: str, bucket: str, range_value: str | None, chunk_size: int
-    ) -> OpenedRange:
-        headers = {"Accept-Encoding": "identity"}
-        if range_value is not None:
-            headers["Range"] = range_value
-        url = urlsplit(self.signer.sign(key).url)
-        with translate_errors(key, bucket=bucket):
-            # straight to the host's pool: the manager would parse the signed URL once
-            # more (urllib3 re-encodes a query holding "%" byte by byte, ~70 us a parse)
-            pool = self._pool.connection_from_host(url.hostname, url.port, url.scheme)
-            resp = pool.urlopen(
-                "GET",
-                f"{url.path}?{url.query}" if url.query else url.path,
-                headers=headers,
-                preload_content=False,
-                decode_content=False,
-                redirect=False,
-                retries=False,
-                assert_same_host=False,
+    def _attempt(self, key: str, range_value: str | None, chunk_size: int) -> OpenedRange:
+        pool = self.pool
+        bucket = self.signer.bucket
+        try:
+            with translate_errors(key, bucket=bucket):
+                origin, target = Origin.split(self.signer.sign(key).url, pool.origins)
+                request = get_request(target, origin.host_header, range_value)
+                conn = pool.acquire(origin)
+                if conn.used:
+                    try:
+                        _exchange(conn, request, chunk_size)
+                    except ConnectionClosed:
+                        conn.close()
+                        if conn.reader.fed:
+                            raise
+                        conn = pool.connect(origin)  # closed by the server while idle: once more
+                        _exchange_or_close(conn, request, chunk_size)
+                    except BaseException:
+                        conn.close()
+                        raise
+                else:
+                    _exchange_or_close(conn, request, chunk_size)
+        except StorageUnavailable as exc:
+            raise _cut_short(key, exc) from exc.__cause__
+        try:
+            answer = self._answer(key, bucket, origin, conn, chunk_size)
+        except BaseException:
+            conn.close()
+            raise
+        if isinstance(answer, MediaKitError):
+            raise answer
+        return answer
+
+    def _answer(
+        self, key: str, bucket: str, origin: Origin, conn: SyncConnection, chunk_size: int
+    ) -> OpenedRange | MediaKitError:
+        """The opened range, or the error S3 answered (the connection then pooled)."""
+        pool, reader = self.pool, conn.reader
+        if reader.status >= 300:
+            with translate_errors(key, bucket=bucket):
+                while not reader.done and reader.buffered < _ERROR_BODY_LIMIT:
+                    conn.receive()
+            body = reader.take(_ERROR_BODY_LIMIT)
+            pool.release(origin, conn)  # kept if the answer was read whole
+            return error_of(reader.status, body, key=key, bucket=bucket)
+        info, span = response_info(key, reader.headers)
+        expected = 0 if span is None else span.length
+        if expected > chunk_size:
+            return OpenedRange(
+                info, span, _SyncChunks(key, bucket, pool, origin, conn, expected, chunk_size)
             )
-            try:
-                if resp.status >= 300:
-                    raise error_of(
-                        resp.status, resp.read(_ERROR_BODY_LIMIT), key=key, bucket=bucket
-                    )
-                info, span = response_info(key, resp.headers)
-                expected = 0 if span is None else span.length
-                if expected > chunk_size:
-                    return OpenedRange(
-                        info, span, _SyncChunks(key, bucket, resp, expected, chunk_size)
-                    )
-                data = resp.read()
-            except BaseException:
-                resp.close()
-                resp.release_conn()
-                raise
-        resp.release_conn()
-        if len(data) != expected:
-            raise _short(key, len(data), expected)
+        try:
+            with translate_errors(key, bucket=bucket):
+                while not reader.done and reader.received <= expected:
+                    conn.receive()
+        except StorageUnavailable as exc:
+            if isinstance(exc.__cause__, ConnectionClosed):
+                raise _short(key, reader.received, expected) from exc
+            raise
+        if reader.received != expected:
+            if reader.received < expected:
+                raise _short(key, reader.received, expected)
+            raise StorageError(f"The object store sent more bytes of {key!r} than declared.")
+        data = reader.take(expected)
+        pool.release(origin, conn)
         return OpenedRange(info, span, _SyncWhole(data))
+
+
+def _exchange(conn: SyncConnection, request: bytes, upto: int) -> None:
+    """Send ``request`` and read its response's head, and its body too if it is at most
+    ``upto`` bytes (``Content-Length``; an error body up to 64 KiB)."""
+    conn.send(request)
+    reader = conn.reader
+    while True:
+        conn.receive()
+        if reader.done:
+            return
+        if reader.head_done:
+            limit = upto if reader.status < 300 else _ERROR_BODY_LIMIT
+            if reader.length is None or reader.length > limit:
+                return
+
+
+def _exchange_or_close(conn: SyncConnection, request: bytes, upto: int) -> None:
+    try:
+        _exchange(conn, request, upto)
+    except BaseException:
+        conn.close()
+        raise
