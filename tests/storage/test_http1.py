@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import importlib.util
 import socket
 import threading
 import time
@@ -28,6 +29,7 @@ from mediakit.errors import ObjectNotFound, StorageError, StorageUnavailable
 from mediakit.settings import Settings
 from mediakit.storage._http1 import (
     ConnectionClosed,
+    Origin,
     ProtocolError,
     ResponseReader,
 )
@@ -42,6 +44,7 @@ from tests.servers import (
     SECRET_KEY,
     ServerHandle,
     _self_signed_cert,
+    need,
     running,
     start_moto,
 )
@@ -320,7 +323,9 @@ def async_reader(url: str, *, attempts: int = 1, read_timeout: float = 5.0) -> A
 def run(request: pytest.FixtureRequest) -> Callable[[Coroutine[Any, Any, Any]], Any]:
     """Run a coroutine on asyncio's loop or uvloop's (the reference servers use it)."""
     if request.param == "uvloop":
-        uvloop = pytest.importorskip("uvloop")
+        need(importlib.util.find_spec("uvloop") is not None, "uvloop: pip install uvloop")
+        import uvloop
+
         return uvloop.run  # type: ignore[no-any-return]
     return asyncio.run
 
@@ -705,12 +710,15 @@ def test_a_lagging_consumer_pauses_the_read(run: Callable[..., Any]) -> None:
 def test_ipv6_literal_endpoints_connect_and_sign_their_host(run: Callable[..., Any]) -> None:
     """``http://[::1]:port``: the connection goes to ::1, the Host header is the
     bracketed literal the URL was signed for."""
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6 on this machine")
+    origin, target = Origin.split("http://[::1]:8080/b/k?X-Amz-Signature=ab%2F", {})
+    assert (origin.connect_host, origin.port, origin.host_header) == ("::1", 8080, "[::1]:8080")
+    assert target == "/b/k?X-Amz-Signature=ab%2F"
+    need(socket.has_ipv6, "IPv6: this Python has no IPv6 support")
     try:
         server = Scripted(ranged(), host="::1")
     except OSError:
-        pytest.skip("::1 is not available")
+        need(False, "IPv6 loopback ::1 is not configured (sysctl net.ipv6.conf.lo.disable_ipv6=0)")
+        raise
     try:
         reader = sync_reader(server.url)
         try:
