@@ -64,7 +64,9 @@ from mediakit.values import ByteSpan, ObjectInfo
 __all__ = [
     "AsyncRangedReader",
     "RangedReader",
+    "endpoint_url",
     "error_of",
+    "fast_path_allowed",
     "is_retryable",
     "presigner_for_reads",
     "response_info",
@@ -96,6 +98,22 @@ def presigner_for_reads(settings: Settings, bucket: str) -> SigV4Presigner:
         ttl=_READ_TTL,
         window=_READ_WINDOW,
     )
+
+
+def endpoint_url(settings: Settings) -> str:
+    """The S3 endpoint's URL: ``MEDIA_S3_ENDPOINT``, else AWS's in the region."""
+    return settings.s3_endpoint or f"https://s3.{settings.s3_region}.amazonaws.com"
+
+
+def fast_path_allowed(settings: Settings) -> bool:
+    """Whether mediakit's own connections may reach the endpoint: not when the
+    environment sends it through a proxy (``HTTPS_PROXY`` / ``HTTP_PROXY`` without a
+    matching ``NO_PROXY``, read by botocore's own helper), since botocore's
+    connections go through it and mediakit's do not speak to proxies."""
+    from botocore.utils import get_environ_proxies
+
+    url = endpoint_url(settings)
+    return not get_environ_proxies(url).get(url.partition(":")[0])
 
 
 def _ssl_context() -> ssl.SSLContext:

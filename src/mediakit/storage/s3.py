@@ -33,7 +33,7 @@ from mediakit.storage._common import (
 )
 from mediakit.storage._errors import translate_errors
 from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, OpenedRange
-from mediakit.storage._ranged_http import RangedReader
+from mediakit.storage._ranged_http import RangedReader, fast_path_allowed
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -98,7 +98,11 @@ class S3ObjectStore:
             bucket=bucket,
             part_size=settings.multipart_part_size,
             parts_in_flight=settings.upload_parts_in_flight,
-            reader=RangedReader.from_settings(settings, bucket) if settings.s3_fast_reads else None,
+            reader=(
+                RangedReader.from_settings(settings, bucket)
+                if settings.s3_fast_reads and fast_path_allowed(settings)
+                else None
+            ),
         )
 
     def close(self) -> None:

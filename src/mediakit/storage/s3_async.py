@@ -42,13 +42,14 @@ from mediakit.storage._common import (
     range_header,
 )
 from mediakit.storage._errors import translate_errors
+from mediakit.storage._part_http import PartTransport
 from mediakit.storage._protocols import (
     AsyncOpenedRange,
     ByteSpan,
     MultipartUploadInfo,
     ObjectInfo,
 )
-from mediakit.storage._ranged_http import AsyncRangedReader
+from mediakit.storage._ranged_http import AsyncRangedReader, fast_path_allowed
 
 __all__ = ["AsyncS3ObjectStore"]
 
@@ -291,6 +292,11 @@ class AsyncS3ObjectStore:
     _client: Any = attrs.field(default=None, alias="client")
     _open_client: ClientFactory | None = attrs.field(default=None, alias="open_client")
     reader: AsyncRangedReader | None = attrs.field(default=None, kw_only=True)
+    part_transport: PartTransport | None = attrs.field(default=None, kw_only=True)
+    """Sends ``UploadPart`` bodies on mediakit's own connections from worker threads
+    instead of aiohttp (see :mod:`mediakit.storage._part_http`); :meth:`from_settings`
+    sets one up unless ``MEDIA_S3_FAST_UPLOADS`` is off. Build one with
+    :meth:`fast_part_transport`."""
     _stack: AsyncExitStack | None = attrs.field(default=None, init=False)
     _lock: anyio.Lock = attrs.field(factory=anyio.Lock, init=False)
     _overlap: Overlap = attrs.field(init=False)
@@ -306,9 +312,32 @@ class AsyncS3ObjectStore:
             open_client=client_factory(settings),
             reader=(
                 AsyncRangedReader.from_settings(settings, bucket)
-                if settings.s3_fast_reads
+                if settings.s3_fast_reads and fast_path_allowed(settings)
                 else None
             ),
+            part_transport=(
+                cls.fast_part_transport(
+                    connect_timeout=settings.s3_connect_timeout,
+                    read_timeout=settings.s3_read_timeout,
+                    pool_size=settings.s3_max_pool_connections,
+                )
+                if settings.s3_fast_uploads and fast_path_allowed(settings)
+                else None
+            ),
+        )
+
+    @staticmethod
+    def fast_part_transport(
+        *, connect_timeout: float, read_timeout: float, pool_size: int
+    ) -> PartTransport:
+        """A :attr:`part_transport` with these timeouts (per connect, and per wait for
+        the object store: a stalled send or answer) and at most ``pool_size`` parts
+        written at once."""
+        return PartTransport(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            pool_size=pool_size,
+            body_type=_PartBody,
         )
 
     async def client(self) -> Any:
@@ -322,14 +351,19 @@ class AsyncS3ObjectStore:
                 stack = AsyncExitStack()
                 with translate_errors(bucket=self.bucket):
                     client = await stack.enter_async_context(self._open_client())
-                _register(client)
+                self._register(client)
                 self._client, self._stack = client, stack
         return self._client
 
     def __attrs_post_init__(self) -> None:
         self._overlap = Overlap(self.overlapping_uploads * max(1, self.parts_in_flight))
         if self._client is not None:
-            _register(self._client)
+            self._register(self._client)
+
+    def _register(self, client: Any) -> None:
+        _register(client)
+        if self.part_transport is not None:
+            self.part_transport.register(client, "mediakit-part-transport")
 
     async def warm(self) -> None:
         """Open the client and do now what its first request would: resolve the
@@ -360,6 +394,8 @@ class AsyncS3ObjectStore:
         close the store at each shutdown and keep the same instance."""
         if self.reader is not None:
             await self.reader.aclose()
+        if self.part_transport is not None:
+            self.part_transport.close()
         stack, self._stack = self._stack, None
         if stack is not None:
             self._client = None
