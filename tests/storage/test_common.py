@@ -17,6 +17,7 @@ from mediakit.storage._common import (
     MAX_PARTS,
     MIN_PART_SIZE,
     PartAssembler,
+    PartGatherer,
     UploadedParts,
     batches,
     client_kwargs,
@@ -70,6 +71,63 @@ def test_part_assembler_refuses_more_than_ten_thousand_parts() -> None:
     asm.parts_out = MAX_PARTS
     with pytest.raises(StorageError, match="MEDIA_UPLOAD_PART_SIZE"):
         asm.feed(b"x" * MIN_PART_SIZE)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from(["bytes", "bytearray", "view"])), max_size=30
+    ),
+    st.integers(1, 13),
+)
+def test_part_gatherer_cuts_exact_parts_from_the_chunks_themselves(
+    chunks: list[tuple[int, str]], part: int
+) -> None:
+    """The gatherer's parts are the assembler's (exact sizes, every byte in order), made
+    of the caller's ``bytes`` chunks by reference (no copy), a mutable chunk copied (the
+    caller may reuse it), and the last short part joined by :meth:`rest`."""
+    made = []
+    for i, (n, kind) in enumerate(chunks):
+        raw = bytes([i % 251]) * n
+        made.append(
+            raw if kind == "bytes" else bytearray(raw) if kind == "bytearray" else memoryview(raw)
+        )
+    gatherer = PartGatherer(part, minimum=1)
+    parts = []
+    for chunk in made:
+        parts.extend(gatherer.feed(chunk))
+    assert all(len(p) == part for p in parts)
+    joined = [bytes(p.join()) for p in parts]
+    rest = gatherer.rest()
+    assert len(rest) < part
+    assert b"".join([*joined, rest]) == b"".join(bytes(c) for c in made)
+    assert gatherer.total == sum(n for n, _ in chunks)
+    for p in parts:
+        for piece in p.pieces:
+            base = piece.obj if isinstance(piece, memoryview) else piece
+            assert type(base) is bytes  # never a view of the caller's mutable buffer
+
+
+def test_part_gatherer_keeps_the_chunks_by_reference() -> None:
+    """A chunk inside a part is the caller's object; one across two parts is two views
+    of it: nothing is copied."""
+    a, b, c = b"a" * 3, b"b" * 2, b"c" * 4
+    gatherer = PartGatherer(6, minimum=1)
+    assert gatherer.feed(a) == []
+    assert gatherer.feed(b) == []
+    (part,) = gatherer.feed(c)
+    assert part.pieces[0] is a
+    assert part.pieces[1] is b
+    assert isinstance(part.pieces[2], memoryview)
+    assert part.pieces[2].obj is c
+    assert bytes(part.join()) == b"aaabbc"
+    assert gatherer.rest() == b"ccc"
+
+
+def test_part_gatherer_refuses_more_than_ten_thousand_parts() -> None:
+    gatherer = PartGatherer(MIN_PART_SIZE)
+    gatherer.parts_out = MAX_PARTS
+    with pytest.raises(StorageError, match="MEDIA_UPLOAD_PART_SIZE"):
+        gatherer.feed(b"x" * MIN_PART_SIZE)
 
 
 @given(st.lists(st.text(max_size=3), max_size=2500), st.integers(1, 1000))

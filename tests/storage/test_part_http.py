@@ -446,3 +446,40 @@ def test_an_endpoint_behind_a_proxy_is_left_to_botocore(monkeypatch: pytest.Monk
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert AsyncS3ObjectStore.from_settings(settings).part_transport is not None
     assert S3ObjectStore.from_settings(settings).reader is not None
+
+
+@pytest.mark.s3
+@pytest.mark.anyio
+async def test_parts_are_the_callers_chunks_not_copies(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """With the transport, a whole part is written from the very chunks the caller
+    yielded (views of them, no copy in between); only the last, short part is joined."""
+    raw: Any = s3_client(nanio_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    chunks = [os.urandom(MiB - 7) for _ in range(11)]  # parts cut across chunks
+    yielded = {id(c) for c in chunks}
+    written: list[list[int]] = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        for chunk in chunks:
+            await asyncio.sleep(0)
+            yield chunk
+
+    async with AsyncS3ObjectStore.from_settings(
+        s3_settings(nanio_server.url, fresh_bucket_name)
+    ) as store:
+        transport = store.part_transport
+        assert transport is not None
+        real = transport.exchange
+
+        def exchange(method: str, url: str, headers: Any, body: Any, *rest: Any) -> Any:
+            written.append([id(p.obj) for p in body])
+            return real(method, url, headers, body, *rest)
+
+        transport.exchange = exchange  # type: ignore[method-assign]
+        await store.put_stream("k", stream(), content_type="audio/wav")
+    assert len(written) == 3
+    for ids in written[:2]:  # the two whole parts
+        assert set(ids) <= yielded
+    assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == b"".join(chunks)

@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 from typing import Any
 
 import pytest
 from botocore.exceptions import IncompleteReadError
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
-from mediakit.storage.s3_async import _body_chunks
+from mediakit.storage._common import GatheredPart
+from mediakit.storage.s3_async import _body_chunks, _PartBody
 
 pytestmark = pytest.mark.anyio
 
@@ -103,3 +109,29 @@ async def test_another_http_backend_falls_back_to_iter_chunks() -> None:
                 yield piece
 
     assert await _collect(Plain(), 5, chunk_size=2) == [b"12", b"345"]
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@given(
+    st.lists(st.binary(max_size=50), max_size=8),
+    st.lists(st.integers(-1, 60), min_size=1, max_size=12),
+)
+@hyp_settings(max_examples=200, deadline=None)
+def test_a_gathered_part_body_reads_hashes_and_seeks_as_one_buffer(
+    anyio_backend: str, pieces: list[bytes], reads: list[int]
+) -> None:
+    """A part made of the request's chunks reads (in any sizes), hashes, seeks and
+    measures as the same bytes in one buffer would; the transport gets the pieces."""
+    whole = b"".join(pieces)
+    body = _PartBody(GatheredPart(list(pieces), len(whole)))
+    assert [bytes(p) for p in body.pieces()] == pieces
+    assert body.sha256_of_part() == hashlib.sha256(whole).hexdigest()
+    assert body.seek(0, io.SEEK_END) == len(whole)
+    body.seek(0)
+    out = b""
+    for n in reads:
+        out += bytes(body.read(n))
+    assert whole.startswith(out)
+    assert out + bytes(body.read()) == whole
+    assert body.tell() == len(whole)
+    assert bytes(body.getbuffer()) == whole

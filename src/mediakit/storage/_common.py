@@ -36,8 +36,10 @@ __all__ = [
     "MAX_PARTS",
     "MIN_PART_SIZE",
     "DeleteRequest",
+    "GatheredPart",
     "Overlap",
     "PartAssembler",
+    "PartGatherer",
     "UploadedParts",
     "batches",
     "check_span",
@@ -455,10 +457,14 @@ class PartAssembler:
         self._buf, self._gathered, self._fill = None, [], 0
         return buf
 
-    def release(self, part: bytearray) -> None:
+    def release(self, part: bytearray | GatheredPart) -> None:
         """Give back a part returned by :meth:`feed` once it is sent (nothing may read
         it afterwards): a later part is written into its memory."""
-        if len(part) == self.part_size and len(self._spares) < self._max_spares:
+        if (
+            isinstance(part, bytearray)
+            and len(part) == self.part_size
+            and len(self._spares) < self._max_spares
+        ):
             self._spares.append(part)
 
     def drop_spares(self) -> None:
@@ -469,6 +475,89 @@ class PartAssembler:
     def rest(self) -> bytearray:
         """The bytes that did not fill a whole part (the last, short part)."""
         return self._take()
+
+
+class GatheredPart:
+    """A part as the chunks it was received in (references, not copies)."""
+
+    __slots__ = ("pieces", "size")
+
+    def __init__(self, pieces: list[bytes | memoryview], size: int) -> None:
+        self.pieces, self.size = pieces, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def join(self) -> bytearray:
+        """The part's bytes in one buffer (a copy)."""
+        return bytearray().join(self.pieces)
+
+
+class PartGatherer:
+    """:class:`PartAssembler`'s interface, for a sender that takes a part as a list of
+    buffers (the async store's part transport): parts are the stream's own chunks,
+    gathered by reference, so no byte of a part is copied in user space on its way
+    from the request to the socket (a mutable chunk is copied once, as it may change).
+
+    Memory is the same as the assembler's: a part holds ``part_size`` bytes of chunks
+    until it is sent and dropped. Hand-written for the reason the assembler is.
+    """
+
+    def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
+        if part_size < max(1, minimum):
+            raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
+        self.part_size = part_size
+        self._pieces: list[bytes | memoryview] = []
+        self._fill = 0
+        self.parts_out = 0
+        self.total = 0
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[GatheredPart]:
+        """Add ``chunk``; return the parts it completes (see :meth:`PartAssembler.feed`)."""
+        size = len(chunk)
+        self.total += size
+        if type(chunk) is not bytes:
+            chunk = bytes(chunk)  # the caller may reuse a mutable buffer
+        parts: list[GatheredPart] = []
+        room = self.part_size - self._fill
+        if size < room:  # the usual case: the chunk fits in the part being gathered
+            self._pieces.append(chunk)
+            self._fill += size
+            return parts
+        view = memoryview(chunk)
+        pos = 0
+        while pos < size:
+            take = min(self.part_size - self._fill, size - pos)
+            self._pieces.append(chunk if take == size else view[pos : pos + take])
+            self._fill += take
+            pos += take
+            if self._fill == self.part_size:
+                parts.append(self._take())
+                self.parts_out += 1
+                if self.parts_out > MAX_PARTS:
+                    raise StorageError(
+                        f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
+                        "bytes; raise MEDIA_UPLOAD_PART_SIZE."
+                    )
+        return parts
+
+    def _take(self) -> GatheredPart:
+        part = GatheredPart(self._pieces, self._fill)
+        self._pieces, self._fill = [], 0
+        return part
+
+    def release(self, part: GatheredPart | bytearray) -> None:
+        """Drop a sent part's chunks (nothing is reused: the chunks were the stream's)."""
+        if isinstance(part, GatheredPart):
+            part.pieces = []
+
+    def drop_spares(self) -> None:
+        """Nothing to drop: no buffer is kept for reuse."""
+
+    def rest(self) -> bytearray:
+        """The bytes that did not fill a whole part, in one buffer (one copy of less than
+        a part: the last part, or a stream small enough for a single ``PutObject``)."""
+        return self._take().join()
 
 
 CONTENT_MD5_EVENT = "before-call.s3.DeleteObjects"

@@ -21,13 +21,14 @@ become botocore's own exceptions (``EndpointConnectionError``, ``ConnectTimeoutE
 :func:`~mediakit.storage._errors.translate_errors` treat them as before.
 
 Only bodies it knows are taken (:class:`~mediakit.storage.s3_async._PartBody`, whose
-bytes are a fixed ``memoryview``); anything else, e.g. an ``aws-chunked`` body with a
+bytes are fixed ``memoryview`` s: one buffer, or the request's own chunks gathered by
+reference, written with no copy in user space); anything else, e.g. an ``aws-chunked`` body with a
 trailing checksum, goes through aiobotocore as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
@@ -135,13 +136,12 @@ class PartTransport:
             return None
         from aiobotocore.awsrequest import AioAWSResponse
 
-        view: memoryview = body.getbuffer()
         status, headers, content = await anyio.to_thread.run_sync(
             self.exchange,
             request.method,
             request.url,
             request.headers,
-            view,
+            body.pieces(),
             anyio.from_thread.check_cancelled,
             limiter=self._limiter,
         )
@@ -152,7 +152,7 @@ class PartTransport:
         method: str,
         url: str,
         headers: Any,
-        body: memoryview,
+        body: Sequence[memoryview] | memoryview,
         check_cancelled: Callable[[], None] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         """Send one request with ``body``; the answer's status, headers and body.
@@ -210,7 +210,7 @@ def _request_head(method: str, target: str, host: str, headers: Any) -> bytes:
 def _exchange(
     conn: SyncConnection,
     head: bytes,
-    body: memoryview,
+    body: Sequence[memoryview] | memoryview,
     check_cancelled: Callable[[], None] | None,
 ) -> tuple[int, dict[str, str], bytes]:
     """Write the request, then read the whole answer (an early answer, sent while the
@@ -218,10 +218,15 @@ def _exchange(
     conn.send(head)
     sock = conn.sock
     try:
-        for start in range(0, len(body), _SLICE):
-            if check_cancelled is not None:
-                check_cancelled()
-            sock.sendall(body[start : start + _SLICE])
+        sent = 0  # since the last cancellation check
+        for piece in [body] if isinstance(body, memoryview) else body:
+            for start in range(0, len(piece), _SLICE):
+                if check_cancelled is not None and sent >= _SLICE:
+                    check_cancelled()
+                    sent = 0
+                chunk = piece[start : start + _SLICE]
+                sock.sendall(chunk)
+                sent += len(chunk)
     except TimeoutError as exc:
         raise ReadTimeout("the object store took nothing within the read timeout") from exc
     except OSError as exc:

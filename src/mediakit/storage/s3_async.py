@@ -27,8 +27,10 @@ from mediakit.errors import ConfigurationError, ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
+    GatheredPart,
     Overlap,
     PartAssembler,
+    PartGatherer,
     UploadedParts,
     add_content_md5,
     client_config_kwargs,
@@ -219,25 +221,47 @@ class _PartBody(io.BytesIO):
     ``hashlib`` and the transport take as they are: the part is hashed and sent without a
     copy. It implements what those readers call (``read``, ``seek``, ``tell``,
     ``getbuffer``, ``readinto``); the part must not change until the request is answered.
+
+    A part may also be a :class:`~mediakit.storage._common.GatheredPart` (the request's
+    own chunks): the part transport (:mod:`mediakit.storage._part_http`) hashes and
+    writes its :meth:`pieces` as they are; anything else that reads it (aiohttp, when
+    the transport is not used for a request) gets copies joined as it asks.
     """
 
-    def __init__(self, data: bytes | bytearray) -> None:
+    def __init__(self, data: bytes | bytearray | GatheredPart) -> None:
         super().__init__()
-        self._view = memoryview(data).toreadonly()
+        if isinstance(data, GatheredPart):
+            self._pieces = [memoryview(p).toreadonly() for p in data.pieces]
+        else:
+            self._pieces = [memoryview(data).toreadonly()]
+        self._size = sum(len(p) for p in self._pieces)
+        self._view: memoryview | None = self._pieces[0] if len(self._pieces) == 1 else None
         self._pos = 0
         self.sha256_hex: str | None = None
         """The part's SHA-256 (hex) once :meth:`sha256_of_part` has run, for the signer."""
 
+    def pieces(self) -> list[memoryview]:
+        """The part's bytes as read-only views, in order (no copy)."""
+        return self._pieces
+
     def sha256_of_part(self) -> str:
         """The SHA-256 of the whole part, hex (``hashlib`` releases the GIL: run it in a
         worker thread)."""
-        return hashlib.sha256(self._view).hexdigest()
+        digest = hashlib.sha256()
+        for piece in self._pieces:
+            digest.update(piece)
+        return digest.hexdigest()
+
+    def _whole(self) -> memoryview:
+        """One view of the whole part (joined once, a copy, for a gathered part)."""
+        if self._view is None:
+            self._view = memoryview(bytearray().join(self._pieces)).toreadonly()
+        return self._view
 
     def read(self, size: int | None = -1) -> memoryview:  # type: ignore[override]
         """The next ``size`` bytes (the rest when negative), as a view of the part."""
-        total = len(self._view)
-        end = total if size is None or size < 0 else min(total, self._pos + size)
-        piece = self._view[self._pos : end]
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        piece = self._whole()[self._pos : end]
         self._pos = max(self._pos, end)
         return piece
 
@@ -253,7 +277,7 @@ class _PartBody(io.BytesIO):
         """Move the read position (as :meth:`io.BytesIO.seek`)."""
         if whence == io.SEEK_SET and pos < 0:
             raise ValueError(f"negative seek position {pos}")
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
         self._pos = max(0, base + pos)  # relative seeks stop at the start, as BytesIO's
         return self._pos
 
@@ -263,11 +287,11 @@ class _PartBody(io.BytesIO):
 
     def getbuffer(self) -> memoryview:
         """A view of the whole part (aiohttp measures the body with it)."""
-        return self._view[:]
+        return self._whole()[:]
 
     def getvalue(self) -> bytes:
         """The part's bytes (a copy; nothing on the upload path calls it)."""
-        return self._view.tobytes()
+        return self._whole().tobytes()
 
 
 @attrs.define
@@ -426,9 +450,15 @@ class AsyncS3ObjectStore:
     ) -> ObjectInfo:
         """See :meth:`mediakit.storage.s3.S3ObjectStore.put_stream` (the part in flight
         is a task on the event loop instead of a helper thread)."""
-        asm = PartAssembler(self.part_size, spares=self.parts_in_flight)
+        # with the part transport, parts are the request's own chunks (no copy at all);
+        # aiohttp would need each part in one buffer, filled in place (one copy)
+        asm: PartAssembler | PartGatherer = (
+            PartAssembler(self.part_size, spares=self.parts_in_flight)
+            if self.part_transport is None
+            else PartGatherer(self.part_size)
+        )
         it = aiter(chunks)
-        pending: list[bytearray] = []
+        pending: list[bytearray] | list[GatheredPart] = []
         async for chunk in it:
             pending = asm.feed(chunk)
             if pending:
@@ -459,8 +489,8 @@ class AsyncS3ObjectStore:
     async def _send_parts(
         self,
         parts: UploadedParts,
-        asm: PartAssembler,
-        pending: list[bytearray],
+        asm: PartAssembler | PartGatherer,
+        pending: list[bytearray] | list[GatheredPart],
         it: AsyncIterator[bytes],
     ) -> None:
         """Send ``pending`` and the parts of the rest of ``it``: up to
@@ -615,12 +645,16 @@ class _AsyncPartSender:
     a slot of the store's :class:`~mediakit.storage._common.Overlap`."""
 
     def __init__(
-        self, store: AsyncS3ObjectStore, parts: UploadedParts, asm: PartAssembler, window: int
+        self,
+        store: AsyncS3ObjectStore,
+        parts: UploadedParts,
+        asm: PartAssembler | PartGatherer,
+        window: int,
     ) -> None:
         self.store, self.parts, self.asm, self.window = store, parts, asm, window
-        self.in_flight: deque[tuple[asyncio.Task[None], bytearray]] = deque()
+        self.in_flight: deque[tuple[asyncio.Task[None], bytearray | GatheredPart]] = deque()
 
-    async def send(self, part: bytearray) -> None:
+    async def send(self, part: bytearray | GatheredPart) -> None:
         """Send ``part`` as a task once the window has room (awaited here, after ours,
         when the store has no free slot)."""
         # numbered here, in order: the tasks may send them in any order
