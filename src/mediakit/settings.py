@@ -507,11 +507,12 @@ class Settings:
         default=True,
         metadata=_env(
             "MEDIA_S3_FAST_UPLOADS",
-            "The async store's multipart parts (signed by botocore as always) written on "
-            "mediakit's own HTTP/1.1 connections from worker threads instead of aiohttp "
-            "on the event loop: less CPU per GiB uploaded, and the loop free while parts "
-            "go out. Same timeouts, attempts and errors. Set false to send them through "
-            "aiobotocore. The sync store sends parts with boto3 either way.",
+            "Multipart parts (signed by botocore as always) written on mediakit's own "
+            "HTTP/1.1 connections, each straight from the request's chunks, instead of "
+            "through aiohttp (on the event loop) or urllib3: less CPU per GiB uploaded, no "
+            "copy of a part in memory, and the event loop free while parts go out. Same "
+            "timeouts, attempts and errors. Set false to send parts through botocore's "
+            "HTTP client.",
         ),
     )
     # --- upload parts in flight (issue 15) --------------------------------------------

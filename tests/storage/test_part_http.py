@@ -31,9 +31,8 @@ from botocore.exceptions import (
 
 from mediakit.errors import StorageError
 from mediakit.settings import Settings
-from mediakit.storage import AsyncS3ObjectStore
-from mediakit.storage._part_http import PartTransport
-from mediakit.storage.s3_async import _PartBody
+from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore
+from mediakit.storage._part_http import PartTransport, _PartBody
 from tests.conftest import s3_client
 from tests.servers import ServerHandle, running, start_moto
 from tests.storage.conftest import s3_settings
@@ -82,6 +81,54 @@ async def test_parts_go_out_on_the_transport_and_arrive_whole(
 
 
 @pytest.mark.s3
+@pytest.mark.parametrize("server_name", SERVERS)
+def test_the_sync_store_sends_its_parts_on_the_transport_too(
+    request: pytest.FixtureRequest, server_name: str, fresh_bucket_name: str
+) -> None:
+    """The boto3 store: each part hashed in the thread that sends it (the signature
+    checked by the server, the payload hash too on Ceph RGW), written by the transport
+    straight from the caller's chunks; the object reads back whole."""
+    server: ServerHandle = request.getfixturevalue(server_name)
+    raw: Any = s3_client(server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    data = os.urandom(3 * PART + 11)
+    store = S3ObjectStore.from_settings(s3_settings(server.url, fresh_bucket_name))
+    try:
+        transport = store.part_transport
+        assert transport is not None
+        info = store.put_stream(
+            "k", (data[i : i + MiB] for i in range(0, len(data), MiB)), content_type="audio/wav"
+        )
+        assert transport.parts_sent == 4
+        assert store.list_multipart_uploads() == []
+    finally:
+        store.close()
+    assert info.size == len(data)
+    assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == data
+
+
+@pytest.mark.s3
+def test_a_part_the_sync_store_sends_refused_is_the_object_stores_error(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """The sync twin of the refused-part test below: the S3 error, the upload aborted."""
+    raw: Any = s3_client(nanio_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+
+    def spoil(request: Any, **kwargs: Any) -> None:
+        request.headers["X-Amz-Date"] = "20000101T000000Z"  # signed, now changed
+
+    store = S3ObjectStore.from_settings(s3_settings(nanio_server.url, fresh_bucket_name))
+    store.client.meta.events.register_first("before-send.s3.UploadPart", spoil)
+    data = os.urandom(2 * PART + 1)
+    with pytest.raises(StorageError) as caught:
+        store.put_stream("k", iter([data]), content_type="audio/wav")
+    assert type(caught.value) is StorageError
+    assert store.list_multipart_uploads() == []
+    assert "Contents" not in raw.list_objects_v2(Bucket=fresh_bucket_name)
+
+
+@pytest.mark.s3
 @pytest.mark.anyio
 async def test_the_setting_turns_the_transport_off(
     nanio_server: ServerHandle, fresh_bucket_name: str
@@ -97,6 +144,10 @@ async def test_the_setting_turns_the_transport_off(
         assert store.part_transport is None
         await store.put_stream("k", _achunks(data), content_type="audio/wav")
     assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == data
+    sync_store = S3ObjectStore.from_settings(settings)
+    assert sync_store.part_transport is None
+    sync_store.put_stream("s", iter([data]), content_type="audio/wav")
+    assert raw.get_object(Bucket=fresh_bucket_name, Key="s")["Body"].read() == data
 
 
 @pytest.mark.s3
@@ -209,9 +260,7 @@ def _read(_c: int, _r: int, _head: bytes, _conn: socket.socket) -> str:
 
 
 def _transport(read_timeout: float = 5.0) -> PartTransport:
-    return PartTransport(
-        connect_timeout=2.0, read_timeout=read_timeout, pool_size=2, body_type=_PartBody
-    )
+    return PartTransport(connect_timeout=2.0, read_timeout=read_timeout, pool_size=2)
 
 
 _HEADERS = {
@@ -430,8 +479,6 @@ def test_an_endpoint_behind_a_proxy_is_left_to_botocore(monkeypatch: pytest.Monk
     """mediakit's own connections do not speak to proxies: when the environment routes
     the endpoint through one (as botocore reads it), neither store sets up its fast
     reads or part transport, so every request goes through botocore and the proxy."""
-    from mediakit.storage import S3ObjectStore
-
     settings = s3_settings("http://127.0.0.1:9", "mk-proxy")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -443,6 +490,7 @@ def test_an_endpoint_behind_a_proxy_is_left_to_botocore(monkeypatch: pytest.Monk
     assert behind.reader is None
     assert behind.part_transport is None
     assert S3ObjectStore.from_settings(settings).reader is None
+    assert S3ObjectStore.from_settings(settings).part_transport is None
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert AsyncS3ObjectStore.from_settings(settings).part_transport is not None
     assert S3ObjectStore.from_settings(settings).reader is not None

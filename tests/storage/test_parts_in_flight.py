@@ -29,7 +29,7 @@ from botocore.credentials import Credentials
 from mediakit.errors import ConfigurationError, StorageError
 from mediakit.settings import Settings
 from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore
-from mediakit.storage.s3_async import _PartBody, _PrehashedS3SigV4Auth
+from mediakit.storage._part_http import _PartBody, _PrehashedS3SigV4Auth
 from tests.conftest import s3_client
 from tests.servers import ServerHandle
 from tests.storage.conftest import s3_settings

@@ -15,7 +15,8 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from mediakit.storage._common import GatheredPart
-from mediakit.storage.s3_async import _body_chunks, _PartBody
+from mediakit.storage._part_http import _PartBody
+from mediakit.storage.s3_async import _body_chunks
 
 pytestmark = pytest.mark.anyio
 

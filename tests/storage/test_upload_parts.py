@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from mediakit.errors import StorageError
 from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore
 from mediakit.storage._common import PartAssembler
-from mediakit.storage.s3_async import _PartBody
+from mediakit.storage._part_http import _PartBody
 from tests.conftest import s3_client
 from tests.quick import examples
 from tests.servers import ServerHandle

@@ -262,7 +262,7 @@ class UploadedParts:
         self._parts: list[dict[str, Any]] = []
         self._numbered = 0
 
-    def upload_request(self, data: bytes | bytearray | io.BytesIO) -> dict[str, Any]:
+    def upload_request(self, data: bytes | bytearray | io.BytesIO | GatheredPart) -> dict[str, Any]:
         """The arguments of ``client.upload_part`` sending ``data`` as the next part."""
         self._numbered += 1
         return {

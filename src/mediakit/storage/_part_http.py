@@ -1,4 +1,4 @@
-"""``UploadPart`` bodies sent over mediakit's own HTTP/1.1 connections, in a worker thread.
+"""``UploadPart`` bodies sent over mediakit's own HTTP/1.1 connections, from a thread.
 
 Why hand-written: streaming uploads in bounded memory are mediakit's core competence, and
 on the async store aiohttp was most of an upload's CPU beyond the unavoidable (hashing,
@@ -6,15 +6,18 @@ the kernel's copies). aiohttp writes a body in 64 KiB pieces on the event loop, 
 coroutine step and, once the socket buffer is full, a copy into the transport's buffer:
 measured on 256 MiB to nanio over loopback, 0.73-0.75 s of user CPU through aiobotocore
 against 0.30 s for the same signed requests written with ``sendall`` from a thread
-(``python -m benchmarks.routes --only upload`` shows what it does to the route).
+(``python -m benchmarks.routes --only upload`` shows what it does to the route). The
+sync store uses it too: its parts are then the caller's own chunks (no copy into a part
+buffer, which urllib3 needs) and are hashed in the thread that sends them.
 
 What is not hand-written: botocore still builds, signs (SigV4, the payload hash computed
 beforehand: :class:`~mediakit.storage.s3_async._PrehashedS3SigV4Auth`), retries and
 parses every request, and reads the answer's error codes. This module only moves the
 bytes: it is a botocore ``before-send`` handler, the hook botocore offers for replacing
 the transport of one operation. It sends the signed request on a
-:class:`~mediakit.storage._http1.SyncPool` connection from a worker thread (the socket
-calls, TLS included, release the GIL; the event loop never touches a byte of the part)
+:class:`~mediakit.storage._http1.SyncPool` connection from a worker thread (async: the
+socket calls, TLS included, release the GIL; the event loop never touches a byte of the
+part) or from the sync store's part thread
 and hands botocore the status, headers and body of the answer. Transport failures
 become botocore's own exceptions (``EndpointConnectionError``, ``ConnectTimeoutError``,
 ``ReadTimeoutError``, ``ConnectionClosedError``), so botocore's retries and
@@ -28,13 +31,17 @@ trailing checksum, goes through aiobotocore as before.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from botocore.awsrequest import HeadersDict
+import botocore.auth
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSResponse, HeadersDict
 from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
@@ -42,6 +49,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from mediakit.storage._common import GatheredPart
 from mediakit.storage._http1 import (
     ConnectionClosed,
     Origin,
@@ -51,7 +59,7 @@ from mediakit.storage._http1 import (
     TransportError,
 )
 
-__all__ = ["PartTransport"]
+__all__ = ["PREHASHED_SIGNER", "PartTransport"]
 
 _SLICE = 1024 * 1024
 """Bytes per ``sendall``: the socket timeout bounds each slice (a stalled peer is
@@ -64,6 +72,130 @@ bytes; a success has none)."""
 _SKIPPED = frozenset({"host", "expect", "transfer-encoding", "connection"})
 """Request headers not copied: ``Host`` is written from the URL (as signed), the others
 are hop-by-hop or ask for ``100-continue``, which this transport does not do."""
+
+
+PREHASHED_SIGNER = "mediakit-s3v4-prehashed"
+"""The signature version of ``UploadPart`` requests: :class:`_PrehashedS3SigV4Auth`."""
+
+
+class _PrehashedS3SigV4Auth(S3SigV4Auth):
+    """botocore's S3 SigV4, taking the SHA-256 of a part computed beforehand.
+
+    Why: botocore hashes each part's payload for the signature (over plain HTTP, and
+    over HTTPS when no checksum header is sent, as with ``MEDIA_S3_CHECKSUM_MODE=
+    when_required``) while it signs, on the event loop: 8 ms per 10 MiB part during
+    which the server serves nothing, and one core at most for a whole upload. The stores
+    hash each part in a worker thread instead (``hashlib`` releases the GIL) and
+    hands the digest over on the body (:attr:`_PartBody.sha256_hex`); the signature is
+    exactly botocore's (same canonical request, same payload hash, checked by the
+    server), only computed elsewhere. A body without a digest is hashed as botocore does.
+    """
+
+    def payload(self, request: Any) -> str:
+        """The payload hash: the body's precomputed digest when there is one."""
+        digest = getattr(request.body, "sha256_hex", None)
+        if (
+            digest is not None
+            # botocore's own decisions, as its payload() takes them (the stubs omit them)
+            and not self._is_streaming_checksum_payload(request)  # type: ignore[attr-defined]
+            and self._should_sha256_sign_payload(request)  # type: ignore[attr-defined]
+        ):
+            return str(digest)
+        return str(super().payload(request))
+
+
+botocore.auth.AUTH_TYPE_MAPS.setdefault(PREHASHED_SIGNER, _PrehashedS3SigV4Auth)
+
+
+def _choose_prehashed(signature_version: Any = None, **kwargs: Any) -> str | None:
+    """botocore ``choose-signer`` handler for ``UploadPart``: SigV4 headers (not a
+    presigned URL, not another scheme) are signed by :class:`_PrehashedS3SigV4Auth`."""
+    return PREHASHED_SIGNER if signature_version == "s3v4" else None
+
+
+class _PartBody(io.BytesIO):
+    """The bytes of a part as the file-like body aiobotocore sends, read without copies.
+
+    Why hand-written: given ``bytes``, botocore wraps them in ``io.BytesIO(data)``; aiohttp
+    then takes its buffer (``getbuffer()`` un-shares it: a copy of the part), botocore's
+    SigV4 payload hash (S3 over plain HTTP) reads it in 1 MiB copies and aiohttp sends it
+    in 256 KiB copies: three copies of every byte. A ``bytearray`` body would be sent as
+    it is, but aiohttp warns (``ResourceWarning``) for any byte body over 1 MB. This
+    ``BytesIO`` hands out read-only ``memoryview`` slices of the part instead, which
+    ``hashlib`` and the transport take as they are: the part is hashed and sent without a
+    copy. It implements what those readers call (``read``, ``seek``, ``tell``,
+    ``getbuffer``, ``readinto``); the part must not change until the request is answered.
+
+    A part may also be a :class:`~mediakit.storage._common.GatheredPart` (the request's
+    own chunks): the part transport (:mod:`mediakit.storage._part_http`) hashes and
+    writes its :meth:`pieces` as they are; anything else that reads it (aiohttp, when
+    the transport is not used for a request) gets copies joined as it asks.
+    """
+
+    def __init__(self, data: bytes | bytearray | GatheredPart) -> None:
+        super().__init__()
+        if isinstance(data, GatheredPart):
+            self._pieces = [memoryview(p).toreadonly() for p in data.pieces]
+        else:
+            self._pieces = [memoryview(data).toreadonly()]
+        self._size = sum(len(p) for p in self._pieces)
+        self._view: memoryview | None = self._pieces[0] if len(self._pieces) == 1 else None
+        self._pos = 0
+        self.sha256_hex: str | None = None
+        """The part's SHA-256 (hex) once :meth:`sha256_of_part` has run, for the signer."""
+
+    def pieces(self) -> list[memoryview]:
+        """The part's bytes as read-only views, in order (no copy)."""
+        return self._pieces
+
+    def sha256_of_part(self) -> str:
+        """The SHA-256 of the whole part, hex (``hashlib`` releases the GIL: run it in a
+        worker thread)."""
+        digest = hashlib.sha256()
+        for piece in self._pieces:
+            digest.update(piece)
+        return digest.hexdigest()
+
+    def _whole(self) -> memoryview:
+        """One view of the whole part (joined once, a copy, for a gathered part)."""
+        if self._view is None:
+            self._view = memoryview(bytearray().join(self._pieces)).toreadonly()
+        return self._view
+
+    def read(self, size: int | None = -1) -> memoryview:  # type: ignore[override]
+        """The next ``size`` bytes (the rest when negative), as a view of the part."""
+        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
+        piece = self._whole()[self._pos : end]
+        self._pos = max(self._pos, end)
+        return piece
+
+    read1 = read  # type: ignore[assignment]
+
+    def readinto(self, buffer: Any) -> int:
+        """Copy the next bytes into ``buffer``."""
+        piece = self.read(len(memoryview(buffer).cast("B")))
+        memoryview(buffer).cast("B")[: len(piece)] = piece
+        return len(piece)
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        """Move the read position (as :meth:`io.BytesIO.seek`)."""
+        if whence == io.SEEK_SET and pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + pos)  # relative seeks stop at the start, as BytesIO's
+        return self._pos
+
+    def tell(self) -> int:
+        """The read position."""
+        return self._pos
+
+    def getbuffer(self) -> memoryview:
+        """A view of the whole part (aiohttp measures the body with it)."""
+        return self._whole()[:]
+
+    def getvalue(self) -> bytes:
+        """The part's bytes (a copy; nothing on the upload path calls it)."""
+        return self._whole().tobytes()
 
 
 class _Answer:
@@ -94,23 +226,21 @@ class PartTransport:
         connect_timeout: float,
         read_timeout: float,
         pool_size: int,
-        body_type: type[Any],
     ) -> None:
         self.connect_timeout, self.read_timeout = connect_timeout, read_timeout
         self.pool_size = pool_size
         self.pool = self._new_pool()
-        self._body_type = body_type
         # its own tokens: parts in flight never take the app's worker threads (anyio's
         # default limiter), and at most ``pool_size`` are written at once
         self._limiter = anyio.CapacityLimiter(pool_size)
         self.parts_sent = 0
         """Parts this transport sent (a figure for tests and benchmarks)."""
 
-    def register(self, client: Any, unique_id: str) -> None:
-        """Take over the ``UploadPart`` sends of an aiobotocore ``client``."""
-        client.meta.events.register(
-            "before-send.s3.UploadPart", self.before_send_async, unique_id=unique_id
-        )
+    def register(self, client: Any, unique_id: str, *, asynchronous: bool) -> None:
+        """Take over the ``UploadPart`` sends of an aiobotocore (``asynchronous``) or a
+        boto3 ``client``."""
+        handler = self.before_send_async if asynchronous else self.before_send
+        client.meta.events.register("before-send.s3.UploadPart", handler, unique_id=unique_id)
 
     def _new_pool(self) -> SyncPool:
         from mediakit.storage._ranged_http import _ssl_context
@@ -131,8 +261,8 @@ class PartTransport:
     async def before_send_async(self, request: Any, **kwargs: Any) -> Any:
         """aiobotocore ``before-send`` handler: send ``request`` if its body is a part,
         from a worker thread; ``None`` lets aiobotocore send anything else."""
-        body: Any = request.body
-        if type(body) is not self._body_type:
+        body = request.body
+        if type(body) is not _PartBody:
             return None
         from aiobotocore.awsrequest import AioAWSResponse
 
@@ -146,6 +276,18 @@ class PartTransport:
             limiter=self._limiter,
         )
         return AioAWSResponse(request.url, status, HeadersDict(headers), _Answer(content))
+
+    def before_send(self, request: Any, **kwargs: Any) -> AWSResponse | None:
+        """botocore ``before-send`` handler (the sync store; it runs in the thread that
+        sends the part): send ``request`` if its body is a part."""
+        body = request.body
+        if type(body) is not _PartBody:
+            return None
+        status, headers, content = self.exchange(
+            request.method, request.url, request.headers, body.pieces()
+        )
+        answer: Any = HeadersDict(headers)  # case-insensitive, as botocore reads them
+        return AWSResponse(request.url, status, answer, _Answer(content))
 
     def exchange(
         self,

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import boto3
@@ -17,8 +17,10 @@ from mediakit.errors import ObjectNotFound
 from mediakit.settings import Settings
 from mediakit.storage._common import (
     CONTENT_MD5_EVENT,
+    GatheredPart,
     Overlap,
     PartAssembler,
+    PartGatherer,
     UploadedParts,
     add_content_md5,
     client_config_kwargs,
@@ -32,6 +34,7 @@ from mediakit.storage._common import (
     range_header,
 )
 from mediakit.storage._errors import translate_errors
+from mediakit.storage._part_http import PartTransport, _choose_prehashed, _PartBody
 from mediakit.storage._protocols import ByteSpan, MultipartUploadInfo, ObjectInfo, OpenedRange
 from mediakit.storage._ranged_http import RangedReader, fast_path_allowed
 
@@ -81,12 +84,35 @@ class S3ObjectStore:
     ``parts_in_flight + 1`` parts in memory (one filling), and one finding no free slot
     sends each part before reading on (one part)."""
     reader: RangedReader | None = attrs.field(default=None, kw_only=True)
+    part_transport: PartTransport | None = attrs.field(default=None, kw_only=True)
+    """Writes ``UploadPart`` bodies on mediakit's own connections instead of urllib3,
+    each part straight from the request's chunks (see :mod:`mediakit.storage._part_http`);
+    :meth:`from_settings` sets one up unless ``MEDIA_S3_FAST_UPLOADS`` is off. Build one
+    with :meth:`fast_part_transport`. :meth:`close` closes its connections."""
     _overlap: Overlap = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._overlap = Overlap(self.overlapping_uploads * max(1, self.parts_in_flight))
-        self.client.meta.events.register(
-            CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5"
+        events = self.client.meta.events
+        events.register(CONTENT_MD5_EVENT, add_content_md5, unique_id="mediakit-content-md5")
+        if self.part_transport is not None:
+            # the part's SHA-256 is computed by the thread that sends it, from its pieces
+            events.register(
+                "choose-signer.s3.UploadPart",
+                cast(Any, _choose_prehashed),
+                unique_id="mediakit-prehashed-parts",
+            )
+            self.part_transport.register(self.client, "mediakit-part-transport", asynchronous=False)
+
+    @staticmethod
+    def fast_part_transport(
+        *, connect_timeout: float, read_timeout: float, pool_size: int
+    ) -> PartTransport:
+        """A :attr:`part_transport` with these timeouts (per connect, and per wait for
+        the object store: a stalled send or answer) and at most ``pool_size`` pooled
+        connections."""
+        return PartTransport(
+            connect_timeout=connect_timeout, read_timeout=read_timeout, pool_size=pool_size
         )
 
     @classmethod
@@ -103,12 +129,24 @@ class S3ObjectStore:
                 if settings.s3_fast_reads and fast_path_allowed(settings)
                 else None
             ),
+            part_transport=(
+                cls.fast_part_transport(
+                    connect_timeout=settings.s3_connect_timeout,
+                    read_timeout=settings.s3_read_timeout,
+                    pool_size=settings.s3_max_pool_connections,
+                )
+                if settings.s3_fast_uploads and fast_path_allowed(settings)
+                else None
+            ),
         )
 
     def close(self) -> None:
-        """Close the ranged reader's pooled connections (the boto3 client needs nothing)."""
+        """Close the ranged reader's and the part transport's pooled connections (the
+        boto3 client needs nothing); the store stays usable."""
         if self.reader is not None:
             self.reader.close()
+        if self.part_transport is not None:
+            self.part_transport.close()
 
     def put_bytes(self, key: str, data: bytes | bytearray, *, content_type: str) -> ObjectInfo:
         """Store a small object in one ``PutObject``."""
@@ -135,9 +173,15 @@ class S3ObjectStore:
         under way waited for, and the multipart upload aborted before the exception
         propagates unchanged.
         """
-        asm = PartAssembler(self.part_size, spares=self.parts_in_flight)
+        # with the part transport, parts are the caller's own chunks (no copy at all);
+        # urllib3 needs each part in one buffer, filled in place (one copy)
+        asm: PartAssembler | PartGatherer = (
+            PartAssembler(self.part_size, spares=self.parts_in_flight)
+            if self.part_transport is None
+            else PartGatherer(self.part_size)
+        )
         it = iter(chunks)
-        pending: list[bytearray] = []
+        pending: list[bytearray] | list[GatheredPart] = []
         for chunk in it:
             pending = asm.feed(chunk)
             if pending:
@@ -165,8 +209,8 @@ class S3ObjectStore:
     def _send_parts(
         self,
         parts: UploadedParts,
-        asm: PartAssembler,
-        pending: list[bytearray],
+        asm: PartAssembler | PartGatherer,
+        pending: list[bytearray] | list[GatheredPart],
         it: Iterator[bytes],
     ) -> None:
         """Send ``pending`` and the parts of the rest of ``it``: up to
@@ -203,9 +247,15 @@ class S3ObjectStore:
             raise
 
     def _upload_part(self, parts: UploadedParts, request: dict[str, Any]) -> None:
-        # A bytearray body is hashed (SigV4 over HTTP) and sent by botocore and urllib3
-        # without a copy, and without ``Expect: 100-continue`` (botocore adds it only
-        # to file-like bodies): no extra round trip per part.
+        # Without the transport: a bytearray body is hashed (SigV4 over HTTP) and sent by
+        # botocore and urllib3 without a copy, and without ``Expect: 100-continue``
+        # (botocore adds it only to file-like bodies): no extra round trip per part.
+        # With it: the part (gathered chunks) is hashed here, in the sending thread, and
+        # written by the transport (which sends no ``Expect`` either).
+        if self.part_transport is not None:
+            body = _PartBody(request["Body"])
+            body.sha256_hex = body.sha256_of_part()
+            request = {**request, "Body": body}
         with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
             parts.uploaded(request, self.client.upload_part(**request))
 
@@ -376,14 +426,14 @@ class _PartSender:
         self,
         store: S3ObjectStore,
         parts: UploadedParts,
-        asm: PartAssembler,
+        asm: PartAssembler | PartGatherer,
         pool: ThreadPoolExecutor,
         window: int,
     ) -> None:
         self.store, self.parts, self.asm, self.pool, self.window = store, parts, asm, pool, window
-        self.in_flight: deque[tuple[Future[None], bytearray]] = deque()
+        self.in_flight: deque[tuple[Future[None], bytearray | GatheredPart]] = deque()
 
-    def send(self, part: bytearray) -> None:
+    def send(self, part: bytearray | GatheredPart) -> None:
         """Send ``part`` in a helper thread once the window has room (in this thread,
         after ours, when the store has no free slot)."""
         # numbered here, in order: the helper threads may start them in any order

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import io
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -19,8 +17,6 @@ from typing import Any
 
 import anyio
 import attrs
-import botocore.auth
-from botocore.auth import S3SigV4Auth
 from botocore.exceptions import IncompleteReadError
 
 from mediakit.errors import ConfigurationError, ObjectNotFound
@@ -44,7 +40,11 @@ from mediakit.storage._common import (
     range_header,
 )
 from mediakit.storage._errors import translate_errors
-from mediakit.storage._part_http import PartTransport
+from mediakit.storage._part_http import (
+    PartTransport,
+    _choose_prehashed,
+    _PartBody,
+)
 from mediakit.storage._protocols import (
     AsyncOpenedRange,
     ByteSpan,
@@ -88,45 +88,6 @@ def _register(client: Any) -> None:
     client.meta.events.register(
         "before-send.s3", _drop_expect_continue, unique_id="mediakit-no-expect-continue"
     )
-
-
-PREHASHED_SIGNER = "mediakit-s3v4-prehashed"
-"""The signature version of ``UploadPart`` requests: :class:`_PrehashedS3SigV4Auth`."""
-
-
-class _PrehashedS3SigV4Auth(S3SigV4Auth):
-    """botocore's S3 SigV4, taking the SHA-256 of a part computed beforehand.
-
-    Why: botocore hashes each part's payload for the signature (over plain HTTP, and
-    over HTTPS when no checksum header is sent, as with ``MEDIA_S3_CHECKSUM_MODE=
-    when_required``) while it signs, on the event loop: 8 ms per 10 MiB part during
-    which the server serves nothing, and one core at most for a whole upload. The async
-    store hashes each part in a worker thread instead (``hashlib`` releases the GIL) and
-    hands the digest over on the body (:attr:`_PartBody.sha256_hex`); the signature is
-    exactly botocore's (same canonical request, same payload hash, checked by the
-    server), only computed elsewhere. A body without a digest is hashed as botocore does.
-    """
-
-    def payload(self, request: Any) -> str:
-        """The payload hash: the body's precomputed digest when there is one."""
-        digest = getattr(request.body, "sha256_hex", None)
-        if (
-            digest is not None
-            # botocore's own decisions, as its payload() takes them (the stubs omit them)
-            and not self._is_streaming_checksum_payload(request)  # type: ignore[attr-defined]
-            and self._should_sha256_sign_payload(request)  # type: ignore[attr-defined]
-        ):
-            return str(digest)
-        return str(super().payload(request))
-
-
-botocore.auth.AUTH_TYPE_MAPS.setdefault(PREHASHED_SIGNER, _PrehashedS3SigV4Auth)
-
-
-def _choose_prehashed(signature_version: Any = None, **kwargs: Any) -> str | None:
-    """botocore ``choose-signer`` handler for ``UploadPart``: SigV4 headers (not a
-    presigned URL, not another scheme) are signed by :class:`_PrehashedS3SigV4Auth`."""
-    return PREHASHED_SIGNER if signature_version == "s3v4" else None
 
 
 def _drop_expect_continue(request: Any, **kwargs: Any) -> None:
@@ -209,91 +170,6 @@ class _AsyncBodyChunks:
             self._body.close()
 
 
-class _PartBody(io.BytesIO):
-    """The bytes of a part as the file-like body aiobotocore sends, read without copies.
-
-    Why hand-written: given ``bytes``, botocore wraps them in ``io.BytesIO(data)``; aiohttp
-    then takes its buffer (``getbuffer()`` un-shares it: a copy of the part), botocore's
-    SigV4 payload hash (S3 over plain HTTP) reads it in 1 MiB copies and aiohttp sends it
-    in 256 KiB copies: three copies of every byte. A ``bytearray`` body would be sent as
-    it is, but aiohttp warns (``ResourceWarning``) for any byte body over 1 MB. This
-    ``BytesIO`` hands out read-only ``memoryview`` slices of the part instead, which
-    ``hashlib`` and the transport take as they are: the part is hashed and sent without a
-    copy. It implements what those readers call (``read``, ``seek``, ``tell``,
-    ``getbuffer``, ``readinto``); the part must not change until the request is answered.
-
-    A part may also be a :class:`~mediakit.storage._common.GatheredPart` (the request's
-    own chunks): the part transport (:mod:`mediakit.storage._part_http`) hashes and
-    writes its :meth:`pieces` as they are; anything else that reads it (aiohttp, when
-    the transport is not used for a request) gets copies joined as it asks.
-    """
-
-    def __init__(self, data: bytes | bytearray | GatheredPart) -> None:
-        super().__init__()
-        if isinstance(data, GatheredPart):
-            self._pieces = [memoryview(p).toreadonly() for p in data.pieces]
-        else:
-            self._pieces = [memoryview(data).toreadonly()]
-        self._size = sum(len(p) for p in self._pieces)
-        self._view: memoryview | None = self._pieces[0] if len(self._pieces) == 1 else None
-        self._pos = 0
-        self.sha256_hex: str | None = None
-        """The part's SHA-256 (hex) once :meth:`sha256_of_part` has run, for the signer."""
-
-    def pieces(self) -> list[memoryview]:
-        """The part's bytes as read-only views, in order (no copy)."""
-        return self._pieces
-
-    def sha256_of_part(self) -> str:
-        """The SHA-256 of the whole part, hex (``hashlib`` releases the GIL: run it in a
-        worker thread)."""
-        digest = hashlib.sha256()
-        for piece in self._pieces:
-            digest.update(piece)
-        return digest.hexdigest()
-
-    def _whole(self) -> memoryview:
-        """One view of the whole part (joined once, a copy, for a gathered part)."""
-        if self._view is None:
-            self._view = memoryview(bytearray().join(self._pieces)).toreadonly()
-        return self._view
-
-    def read(self, size: int | None = -1) -> memoryview:  # type: ignore[override]
-        """The next ``size`` bytes (the rest when negative), as a view of the part."""
-        end = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        piece = self._whole()[self._pos : end]
-        self._pos = max(self._pos, end)
-        return piece
-
-    read1 = read  # type: ignore[assignment]
-
-    def readinto(self, buffer: Any) -> int:
-        """Copy the next bytes into ``buffer``."""
-        piece = self.read(len(memoryview(buffer).cast("B")))
-        memoryview(buffer).cast("B")[: len(piece)] = piece
-        return len(piece)
-
-    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
-        """Move the read position (as :meth:`io.BytesIO.seek`)."""
-        if whence == io.SEEK_SET and pos < 0:
-            raise ValueError(f"negative seek position {pos}")
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + pos)  # relative seeks stop at the start, as BytesIO's
-        return self._pos
-
-    def tell(self) -> int:
-        """The read position."""
-        return self._pos
-
-    def getbuffer(self) -> memoryview:
-        """A view of the whole part (aiohttp measures the body with it)."""
-        return self._whole()[:]
-
-    def getvalue(self) -> bytes:
-        """The part's bytes (a copy; nothing on the upload path calls it)."""
-        return self._whole().tobytes()
-
-
 @attrs.define
 class AsyncS3ObjectStore:
     """:class:`~mediakit.storage.AsyncObjectStore` over one long-lived aioboto3 client.
@@ -361,7 +237,6 @@ class AsyncS3ObjectStore:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             pool_size=pool_size,
-            body_type=_PartBody,
         )
 
     async def client(self) -> Any:
@@ -387,7 +262,7 @@ class AsyncS3ObjectStore:
     def _register(self, client: Any) -> None:
         _register(client)
         if self.part_transport is not None:
-            self.part_transport.register(client, "mediakit-part-transport")
+            self.part_transport.register(client, "mediakit-part-transport", asynchronous=True)
 
     async def warm(self) -> None:
         """Open the client and do now what its first request would: resolve the
