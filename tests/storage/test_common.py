@@ -73,6 +73,10 @@ def test_part_assembler_refuses_more_than_ten_thousand_parts() -> None:
         asm.feed(b"x" * MIN_PART_SIZE)
 
 
+class _SmallCoalesce(PartGatherer):
+    COALESCE = 8
+
+
 @given(
     st.lists(
         st.tuples(st.integers(0, 40), st.sampled_from(["bytes", "bytearray", "view"])), max_size=30
@@ -83,15 +87,15 @@ def test_part_gatherer_cuts_exact_parts_from_the_chunks_themselves(
     chunks: list[tuple[int, str]], part: int
 ) -> None:
     """The gatherer's parts are the assembler's (exact sizes, every byte in order), made
-    of the caller's ``bytes`` chunks by reference (no copy), a mutable chunk copied (the
-    caller may reuse it), and the last short part joined by :meth:`rest`."""
+    of the caller's ``bytes`` chunks by reference, small or mutable chunks copied (the
+    caller may reuse a buffer), and the last short part joined by :meth:`rest`."""
     made = []
     for i, (n, kind) in enumerate(chunks):
         raw = bytes([i % 251]) * n
         made.append(
             raw if kind == "bytes" else bytearray(raw) if kind == "bytearray" else memoryview(raw)
         )
-    gatherer = PartGatherer(part, minimum=1)
+    gatherer = _SmallCoalesce(part, minimum=1)  # both paths: copied and by reference
     parts = []
     for chunk in made:
         parts.extend(gatherer.feed(chunk))
@@ -101,17 +105,19 @@ def test_part_gatherer_cuts_exact_parts_from_the_chunks_themselves(
     assert len(rest) < part
     assert b"".join([*joined, rest]) == b"".join(bytes(c) for c in made)
     assert gatherer.total == sum(n for n, _ in chunks)
+    mutable = {id(c) for c in made if type(c) is not bytes}
     for p in parts:
         for piece in p.pieces:
             base = piece.obj if isinstance(piece, memoryview) else piece
-            assert type(base) is bytes  # never a view of the caller's mutable buffer
+            assert id(base) not in mutable  # never the caller's buffer, which may change
 
 
-def test_part_gatherer_keeps_the_chunks_by_reference() -> None:
+def test_part_gatherer_keeps_large_chunks_by_reference() -> None:
     """A chunk inside a part is the caller's object; one across two parts is two views
     of it: nothing is copied."""
-    a, b, c = b"a" * 3, b"b" * 2, b"c" * 4
-    gatherer = PartGatherer(6, minimum=1)
+    k = 1024
+    a, b, c = b"a" * 96 * k, b"b" * 64 * k, b"c" * 100 * k
+    gatherer = PartGatherer(200 * k, minimum=1)
     assert gatherer.feed(a) == []
     assert gatherer.feed(b) == []
     (part,) = gatherer.feed(c)
@@ -119,8 +125,21 @@ def test_part_gatherer_keeps_the_chunks_by_reference() -> None:
     assert part.pieces[1] is b
     assert isinstance(part.pieces[2], memoryview)
     assert part.pieces[2].obj is c
-    assert bytes(part.join()) == b"aaabbc"
-    assert gatherer.rest() == b"ccc"
+    assert bytes(part.join()) == a + b + c[: 40 * k]
+    assert gatherer.rest() == c[40 * k :]
+
+
+def test_part_gatherer_coalesces_a_trickle_of_small_chunks() -> None:
+    """A client sending a byte at a time does not make a part of millions of objects:
+    small chunks are copied together into pieces of COALESCE bytes."""
+    gatherer = PartGatherer(300_000, minimum=1)
+    parts = []
+    for i in range(300_000 + 5):
+        parts.extend(gatherer.feed(bytes([i % 256])))
+    (part,) = parts
+    assert len(part.pieces) == -(-300_000 // PartGatherer.COALESCE)
+    assert bytes(part.join()) == bytes(i % 256 for i in range(300_000))
+    assert gatherer.rest() == bytes(i % 256 for i in range(300_000, 300_005))
 
 
 def test_part_gatherer_refuses_more_than_ten_thousand_parts() -> None:

@@ -482,7 +482,7 @@ class GatheredPart:
 
     __slots__ = ("pieces", "size")
 
-    def __init__(self, pieces: list[bytes | memoryview], size: int) -> None:
+    def __init__(self, pieces: list[bytes | bytearray | memoryview], size: int) -> None:
         self.pieces, self.size = pieces, size
 
     def __len__(self) -> int:
@@ -495,19 +495,26 @@ class GatheredPart:
 
 class PartGatherer:
     """:class:`PartAssembler`'s interface, for a sender that takes a part as a list of
-    buffers (the async store's part transport): parts are the stream's own chunks,
-    gathered by reference, so no byte of a part is copied in user space on its way
-    from the request to the socket (a mutable chunk is copied once, as it may change).
+    buffers (the stores' part transport): parts are the stream's own chunks, gathered by
+    reference, so no byte of a part is copied in user space on its way from the request
+    to the socket.
 
-    Memory is the same as the assembler's: a part holds ``part_size`` bytes of chunks
-    until it is sent and dropped. Hand-written for the reason the assembler is.
+    Chunks under :attr:`COALESCE` bytes are copied into a buffer of that size instead
+    (as are mutable chunks, which the caller may reuse): a client trickling a byte at a
+    time must not turn a part into millions of objects. So a part holds ``part_size``
+    bytes in pieces of at least about :attr:`COALESCE` bytes, and memory stays what the
+    assembler's is. Hand-written for the reason the assembler is.
     """
+
+    COALESCE = 64 * 1024
+    """Chunks smaller than this are copied together into pieces of this size."""
 
     def __init__(self, part_size: int, *, minimum: int = MIN_PART_SIZE) -> None:
         if part_size < max(1, minimum):
             raise ValueError(f"part size must be at least {minimum} bytes, got {part_size}")
         self.part_size = part_size
-        self._pieces: list[bytes | memoryview] = []
+        self._pieces: list[bytes | bytearray | memoryview] = []
+        self._tail: bytearray | None = None  # the last piece, while small chunks fill it
         self._fill = 0
         self.parts_out = 0
         self.total = 0
@@ -516,19 +523,28 @@ class PartGatherer:
         """Add ``chunk``; return the parts it completes (see :meth:`PartAssembler.feed`)."""
         size = len(chunk)
         self.total += size
-        if type(chunk) is not bytes:
+        small = size < self.COALESCE
+        if not small and type(chunk) is not bytes:
             chunk = bytes(chunk)  # the caller may reuse a mutable buffer
         parts: list[GatheredPart] = []
-        room = self.part_size - self._fill
-        if size < room:  # the usual case: the chunk fits in the part being gathered
-            self._pieces.append(chunk)
-            self._fill += size
-            return parts
-        view = memoryview(chunk)
+        view: memoryview | None = None
         pos = 0
         while pos < size:
             take = min(self.part_size - self._fill, size - pos)
-            self._pieces.append(chunk if take == size else view[pos : pos + take])
+            if take == size:
+                piece: bytes | bytearray | memoryview = chunk
+            else:
+                view = memoryview(chunk) if view is None else view
+                piece = view[pos : pos + take]
+            if small:
+                tail = self._tail
+                if tail is None or len(tail) >= self.COALESCE:
+                    tail = self._tail = bytearray()
+                    self._pieces.append(tail)
+                tail += piece
+            else:
+                self._pieces.append(piece)
+                self._tail = None
             self._fill += take
             pos += take
             if self._fill == self.part_size:
@@ -543,7 +559,7 @@ class PartGatherer:
 
     def _take(self) -> GatheredPart:
         part = GatheredPart(self._pieces, self._fill)
-        self._pieces, self._fill = [], 0
+        self._pieces, self._tail, self._fill = [], None, 0
         return part
 
     def release(self, part: GatheredPart | bytearray) -> None:
