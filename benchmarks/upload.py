@@ -8,8 +8,9 @@ else moto's server), in the same run:
 * **mediakit**: a 1 GiB ``multipart/form-data`` request body (one JPEG-headed file in the
   field ``files``), streamed in 64 KiB chunks as a web server hands them over, through
   :class:`~mediakit.uploads.MultipartReader` (parse + budget), sniffing, and
-  :func:`~mediakit.uploads.ingest_images` into ``S3ObjectStore.put_stream`` and the row
-  insert (in-memory repositories).
+  :func:`~mediakit.uploads.ingest_images` into ``S3ObjectStore.put_stream`` (with its
+  part transport, as ``from_settings`` builds it) and the row insert (in-memory
+  repositories).
 
 Each side runs in its own fresh process so its peak RSS (``ru_maxrss``) is its own.
 Goals: mediakit at least 0.7x the anchor's throughput, peak RSS under 200 MiB.
@@ -96,7 +97,15 @@ def _child_pipeline(url: str, bucket: str, size: int, window: int = 1) -> dict[s
     from mediakit.storage.s3 import S3ObjectStore
     from mediakit.uploads import MultipartReader, UploadLimits, ingest_images
 
-    store = S3ObjectStore(client=_client(url), bucket=bucket, parts_in_flight=window)
+    store = S3ObjectStore(
+        client=_client(url),
+        bucket=bucket,
+        parts_in_flight=window,
+        # as from_settings builds it by default (MEDIA_S3_FAST_UPLOADS)
+        part_transport=S3ObjectStore.fast_part_transport(
+            connect_timeout=2.0, read_timeout=30.0, pool_size=10
+        ),
+    )
     repos = MemoryRepositories.create()
     limits = UploadLimits(max_file_size=size + MiB, max_upload_size_total=size + 2 * MiB)
     cpu0 = time.process_time()
