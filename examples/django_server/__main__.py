@@ -8,6 +8,7 @@ with threads so the in-process upload limiter sees every request).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -19,10 +20,20 @@ from mediakit.errors import ConfigurationError
 _SHM = "/dev/shm"  # noqa: S108 - gunicorn's worker heartbeat, a file it creates itself
 
 
+def _freeze_startup_objects() -> None:
+    """Keep what start-up allocated (Django, the URL patterns, the kit) out of the
+    garbage collector's scans: every full collection would walk it again, which cost
+    about 30 us per request on average on the benchmark machine (``gc.freeze``, as
+    Python's documentation suggests for long-running servers)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _build_kit(worker: Any) -> None:
     from mediakit_django.kit import get_kit
 
     get_kit()
+    _freeze_startup_objects()
 
 
 def _serve_wsgi(host: str, port: int) -> None:
@@ -61,6 +72,7 @@ def _serve_asgi(host: str, port: int) -> None:
 
     from examples.django_server.asgi import application
 
+    _freeze_startup_objects()
     uvicorn.run(application, host=host, port=port, lifespan="on", log_level="info")
 
 
