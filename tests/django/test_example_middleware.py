@@ -1,8 +1,12 @@
-"""The reference project's middleware: messages storage built only when a request uses it."""
+"""The reference project's per-request trimmings: messages storage built only when a request
+uses it, gunicorn's access line without the atoms its format does not use."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+
+import pytest
 
 from tests.django.support import ensure_django
 
@@ -62,3 +66,62 @@ def test_a_message_added_is_stored_and_read_back_as_with_django() -> None:
 
     SessionMiddleware(LazyMessageMiddleware(read))(request)
     assert got == ["Saved."]
+
+
+class _Response:
+    """What gunicorn's access atoms read of its response (status, bytes sent, headers)."""
+
+    def __init__(self, status: str, sent: int | None, headers: list[tuple[str, str]]) -> None:
+        self.status = status
+        self.sent = sent
+        self.headers = headers
+
+
+@pytest.mark.parametrize(
+    ("environ_extra", "status", "sent"),
+    [
+        ({}, "206 Partial Content", 65536),
+        ({"HTTP_REFERER": 'https://x.example/"q"', "QUERY_STRING": "a=1"}, "200 OK", 17),
+        ({"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"ann:pw").decode()}, "401", None),
+    ],
+)
+def test_the_lean_access_log_line_is_gunicorns(
+    environ_extra: dict[str, str], status: str, sent: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reference WSGI server's access logger writes gunicorn's default line byte for
+    byte (without building the header and environ atoms the format does not use); a
+    format that uses them gets gunicorn's own atoms."""
+    import datetime as dt
+
+    from examples.django_server.__main__ import access_logger_class
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger, SafeAtoms
+
+    monkeypatch.setattr(Logger, "now", lambda self: "[06/Dec/2026:09:00:00 +0000]")
+    cfg = Config()
+    environ = {
+        "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/v1/user/media/m1/stream?x=1",
+        "PATH_INFO": "/api/v1/user/media/m1/stream",
+        "QUERY_STRING": "x=1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_USER_AGENT": "python-httpx/0.28",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "wsgi.url_scheme": "http",
+        **environ_extra,
+    }
+    headers = [("Host", "127.0.0.1:8000"), ("User-Agent", "python-httpx/0.28")]
+    resp = _Response(status, sent, [("Content-Type", "image/jpeg"), ("ETag", '"e1"')])
+    took = dt.timedelta(microseconds=1234)
+    lean, plain = access_logger_class()(cfg), Logger(cfg)
+    for fmt in (cfg.access_log_format, '%(h)s "%(r)s" %({user-agent}i)s %({etag}o)s'):
+        cfg.set("access_log_format", fmt)
+        req = type("Req", (), {"headers": headers})()
+        line = fmt % SafeAtoms(lean.atoms(resp, req, environ, took))
+        assert line == fmt % SafeAtoms(plain.atoms(resp, req, environ, took))
+    default = Config().access_log_format
+    cfg.set("access_log_format", default)
+    line = default % SafeAtoms(lean.atoms(resp, (), environ, took))
+    assert line.startswith("127.0.0.1 - " + ("ann" if "HTTP_AUTHORIZATION" in environ else "-"))
+    assert f'"GET {environ["RAW_URI"]} HTTP/1.1" {status.split()[0]} {sent or "-"}' in line
