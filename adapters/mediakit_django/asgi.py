@@ -35,7 +35,8 @@ from asgiref.sync import ThreadSensitiveContext, async_to_sync, sync_to_async
 from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
-from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers import asgi as django_asgi
+from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, reset_queries
 from django.urls import set_script_prefix
 
@@ -379,7 +380,10 @@ class MediakitASGIHandler(ASGIHandler):
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
-        set_script_prefix(get_script_prefix(scope))
+        # a module function since Django 5.0 (a method of the handler before)
+        script_prefix = getattr(django_asgi, "get_script_prefix", None)
+        prefix = script_prefix(scope) if script_prefix else self.get_script_prefix(scope)  # type: ignore[attr-defined]
+        set_script_prefix(prefix)
         await self._request_started(executor, scope)
         request, error_response = self.create_request(scope, body_file)
         if request is None:
