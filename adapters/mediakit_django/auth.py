@@ -28,6 +28,7 @@ string, or ``callable(request) -> str``) and ``www_authenticate`` (the challenge
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -123,12 +124,16 @@ def _principal(token: str, value: Any) -> Principal:
     )
 
 
-def token_table() -> dict[bytes, Principal]:
-    """``MEDIAKIT["TOKENS"]`` as token bytes -> principal."""
+def _tokens() -> dict[str, Principal]:
     tokens = conf.adapter_options()["TOKENS"]
     if not isinstance(tokens, Mapping):
         raise ImproperlyConfigured('settings.MEDIAKIT["TOKENS"] must be a dict.')
-    return {str(t).encode(): _principal(str(t), v) for t, v in tokens.items()}
+    return {str(t): _principal(str(t), v) for t, v in tokens.items()}
+
+
+def token_table() -> dict[bytes, Principal]:
+    """``MEDIAKIT["TOKENS"]`` as token bytes -> principal."""
+    return {t.encode(): p for t, p in _tokens().items()}
 
 
 @principal_resolver(
@@ -141,7 +146,7 @@ def bearer_token_principal(request: HttpRequest) -> Principal | None:
     token = bearer_token(request)
     if token is None:
         return None
-    return contract.find_token(token, {k.decode(): v for k, v in token_table().items()})
+    return contract.find_token(token, _tokens())
 
 
 @principal_resolver(
@@ -178,6 +183,13 @@ def get_resolver() -> PrincipalResolver:
     spec = conf.adapter_options()["PRINCIPAL_RESOLVER"]
     if callable(spec):
         return spec  # type: ignore[no-any-return]
+    return _import_resolver(str(spec))
+
+
+@functools.lru_cache(maxsize=8)
+def _import_resolver(spec: str) -> PrincipalResolver:
+    """The resolver at dotted path ``spec``, imported once (not per request); a failed
+    import is not cached."""
     try:
         resolver = import_string(str(spec))
     except ImportError as exc:
@@ -253,6 +265,14 @@ class _Watch:
         self._wrappers: dict[str, Any] = {}
         self._accessed: bool | None = None
 
+    @staticmethod
+    def unless_declared(resolver: Any, request: HttpRequest) -> _Watch:
+        """A watch on ``request``, or one that watches nothing when ``resolver``
+        declares ``uses_session`` (then what it reads does not matter)."""
+        if getattr(resolver, "uses_session", None) is not None:
+            return _Unwatched(request)
+        return _Watch(request)
+
     def _mark(self, value: Any) -> Any:
         self.touched = True
         return value
@@ -294,6 +314,16 @@ class _Watch:
             if session.accessed:
                 self.touched = True
             session.accessed = self._accessed or session.accessed
+
+
+class _Unwatched(_Watch):
+    """A :class:`_Watch` that watches nothing (``touched`` stays ``False``)."""
+
+    def __enter__(self) -> _Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 def _browser_credentials(request: HttpRequest) -> bool:
@@ -375,7 +405,9 @@ def authenticate(request: HttpRequest) -> Principal:
     """
     resolver = get_resolver()
     who: Principal | None
-    with _Watch(request) as watch:
+    # a resolver that declares whether it uses the session is not watched: the
+    # declaration decides the CSRF check (see needs_csrf)
+    with _Watch.unless_declared(resolver, request) as watch:
         if inspect.iscoroutinefunction(resolver):
             who = async_to_sync(resolver)(request)
         else:
@@ -395,7 +427,7 @@ async def aauthenticate(request: HttpRequest) -> Principal:
     thread; the CSRF check runs in a thread (it may read the session)."""
     resolver = get_resolver()
     who: Principal | None
-    with _Watch(request) as watch:
+    with _Watch.unless_declared(resolver, request) as watch:
         if resolver is bearer_token_principal or (
             resolver is bearer_or_session_principal and "HTTP_AUTHORIZATION" in request.META
         ):

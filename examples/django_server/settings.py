@@ -49,6 +49,14 @@ if _async:
     MIDDLEWARE = [
         "examples.django_server.middleware.Inline" + name.rsplit(".", 1)[1] for name in MIDDLEWARE
     ]
+else:
+    # messages storage built only when a request uses it (see the module)
+    MIDDLEWARE = [
+        "examples.django_server.middleware.LazyMessageMiddleware"
+        if name.endswith(".MessageMiddleware")
+        else name
+        for name in MIDDLEWARE
+    ]
 ROOT_URLCONF = "examples.django_server.urls"
 TEMPLATES = [
     {

@@ -148,6 +148,13 @@ def test_the_project_starts_prints_tokens_and_serves_page_admin_and_api(
             f"{base}/api/v1/admin/images", headers={"Authorization": f"Bearer {admin_token}"}
         )
         assert r.json() == {"items": [], "next_cursor": None}
+        # the access log (gunicorn's default line under WSGI, uvicorn's under ASGI)
+        deadline = time.monotonic() + 10
+        while '"GET /api/v1/admin/images HTTP/1.1" 200' not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        if kind == "wsgi":
+            assert "127.0.0.1 - - [" in log.read_text()
     finally:
         servers.stop_process(proc)
 

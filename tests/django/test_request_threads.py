@@ -227,6 +227,99 @@ def test_sequential_requests_reuse_one_thread(kit: MediaKit) -> None:
     assert threads[0].name.startswith("mediakit-request")
 
 
+def _trips_of_a_seek(
+    kit: MediaKit, monkeypatch: pytest.MonkeyPatch, thread_local: bool
+) -> tuple[list[str], int]:
+    """One seek with a recording request_started receiver (declared thread-local, or
+    not): what ran in which order on the lent thread, and how many trips were made to it."""
+    image_id = _seed_image(kit, b"w" * 1000)
+    seen: list[str] = []
+    trips = 0
+    lent: set[int] = set()
+
+    def started(**kwargs: Any) -> None:
+        seen.append("started")
+        lent.add(threading.get_ident())
+
+    from mediakit_django.repositories import DjangoImageRepository
+
+    get = DjangoImageRepository.get
+
+    def recorded_get(self: DjangoImageRepository, image_id: str) -> Any:
+        seen.append("orm")
+        lent.add(threading.get_ident())
+        return get(self, image_id)
+
+    submit = asgi.LentThread.submit
+
+    def counted(self: asgi.LentThread, fn: Callable[..., Any], /, *a: Any, **kw: Any) -> Any:
+        nonlocal trips
+        trips += 1
+        return submit(self, fn, *a, **kw)
+
+    monkeypatch.setattr(DjangoImageRepository, "get", recorded_get)
+    monkeypatch.setattr(asgi.LentThread, "submit", counted)
+    if thread_local:
+        monkeypatch.setattr(asgi, "THREAD_LOCAL_RECEIVERS", {*asgi.THREAD_LOCAL_RECEIVERS, started})
+    handler = MediakitASGIHandler()
+    request_started.connect(started)
+    try:
+        status, _, body = asyncio.run(
+            _get(
+                handler,
+                f"/async/api/v1/user/media/{image_id}/stream",
+                {"Authorization": f"Bearer {USER_TOKEN}", "Range": "bytes=0-9"},
+            )
+        )
+        assert (status, body) == (206, b"w" * 10)
+    finally:
+        request_started.disconnect(started)
+        handler.request_threads.close()
+    assert len(lent) == 1
+    assert threading.get_ident() not in lent
+    return seen, trips
+
+
+def test_request_started_rides_with_the_first_trip_to_the_request_thread(
+    kit: MediaKit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With only thread-local request_started receivers (Django's own), a seek goes to
+    its thread once less: the receivers run there first, before the database read. A
+    receiver mediakit knows nothing of runs in a trip of its own, as Django sends it."""
+    _lending()
+    if not asgi._DEFERS_STARTED:
+        pytest.skip("Django < 5.0: request_started is sent as Django's handler does")
+    seen, trips = _trips_of_a_seek(kit, monkeypatch, thread_local=True)
+    assert seen == ["started", "orm"]
+    seen, django_trips = _trips_of_a_seek(kit, monkeypatch, thread_local=False)
+    assert seen == ["started", "orm"]
+    assert trips == django_trips - 1
+
+
+def test_a_deferred_step_runs_before_the_next_call_or_at_shutdown() -> None:
+    """LentThread: deferred steps run on its thread, in order, before the next call; an
+    error in one is that call's error; shutting down runs what is left."""
+    thread = asgi.LentThread()
+    ran: list[tuple[str, int]] = []
+    thread.defer(lambda: ran.append(("a", threading.get_ident())))
+    thread.defer(lambda: ran.append(("b", threading.get_ident())))
+    assert ran == []
+    assert thread.submit(lambda: ran.append(("call", threading.get_ident()))).result() is None
+    assert [name for name, _ in ran] == ["a", "b", "call"]
+    assert len({ident for _, ident in ran}) == 1
+    assert ran[0][1] != threading.get_ident()
+
+    def boom() -> None:
+        raise ValueError("deferred")
+
+    thread.defer(boom)
+    with pytest.raises(ValueError, match="deferred"):
+        thread.submit(lambda: "never").result()
+    thread.defer(lambda: ran.append(("left", threading.get_ident())))
+    thread.shutdown(wait=True)
+    assert ran[-1][0] == "left"
+
+
 # --- PostgreSQL: no connection outlives its request -------------------------------------
 
 
