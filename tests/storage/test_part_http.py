@@ -29,7 +29,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from mediakit.errors import StorageError
+from mediakit.errors import ObjectNotFound, StorageError
 from mediakit.settings import Settings
 from mediakit.storage import AsyncS3ObjectStore, S3ObjectStore
 from mediakit.storage._part_http import PartTransport, _PartBody
@@ -541,3 +541,80 @@ async def test_parts_are_the_callers_chunks_not_copies(
         if size == PART:
             assert set(ids) <= yielded
     assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == b"".join(chunks)
+
+
+# --- a lost answer to CompleteMultipartUpload -----------------------------------------------
+
+
+@pytest.mark.s3
+def test_a_completed_upload_whose_answer_was_lost_is_done(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """S3 completed the upload but its answer was lost (a read timeout while it
+    assembled the object); botocore's retry finds no such upload. The object under the
+    key, of exactly the size sent, shows the upload is done: no error, nothing lost."""
+    raw: Any = s3_client(nanio_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    store = S3ObjectStore.from_settings(s3_settings(nanio_server.url, fresh_bucket_name))
+    real = store.client.complete_multipart_upload
+
+    def answer_lost(**kwargs: Any) -> Any:
+        real(**kwargs)  # completed...
+        return real(**kwargs)  # ...and the retry: NoSuchUpload
+
+    store.client.complete_multipart_upload = answer_lost  # type: ignore[method-assign]
+    data = os.urandom(2 * PART + 3)
+    info = store.put_stream("k", iter([data]), content_type="audio/wav")
+    assert info.size == len(data)
+    head = raw.head_object(Bucket=fresh_bucket_name, Key="k")
+    assert info.etag == head["ETag"]
+    assert raw.get_object(Bucket=fresh_bucket_name, Key="k")["Body"].read() == data
+
+
+@pytest.mark.s3
+@pytest.mark.anyio
+async def test_an_upload_gone_before_completion_is_still_an_error(
+    nanio_server: ServerHandle, fresh_bucket_name: str
+) -> None:
+    """The upload was aborted behind the store's back (no object under the key): the
+    completion's "no such upload" stands, on both stores; a lost answer is recognised
+    on the async store too."""
+    raw: Any = s3_client(nanio_server.url)
+    raw.create_bucket(Bucket=fresh_bucket_name)
+    settings = s3_settings(nanio_server.url, fresh_bucket_name)
+    data = os.urandom(2 * PART + 3)
+    async with AsyncS3ObjectStore.from_settings(settings) as store:
+        client = await store.client()
+        real = client.complete_multipart_upload
+
+        async def answer_lost(**kwargs: Any) -> Any:
+            await real(**kwargs)
+            return await real(**kwargs)
+
+        client.complete_multipart_upload = answer_lost
+        info = await store.put_stream("done", _achunks(data), content_type="audio/wav")
+        assert info.size == len(data)
+
+        async def aborted(**kwargs: Any) -> Any:
+            raw.abort_multipart_upload(
+                Bucket=kwargs["Bucket"], Key=kwargs["Key"], UploadId=kwargs["UploadId"]
+            )
+            return await real(**kwargs)
+
+        client.complete_multipart_upload = aborted
+        with pytest.raises(ObjectNotFound, match="multipart upload"):
+            await store.put_stream("gone", _achunks(data), content_type="audio/wav")
+    sync_store = S3ObjectStore.from_settings(settings)
+    sync_real = sync_store.client.complete_multipart_upload
+
+    def sync_aborted(**kwargs: Any) -> Any:
+        raw.abort_multipart_upload(
+            Bucket=kwargs["Bucket"], Key=kwargs["Key"], UploadId=kwargs["UploadId"]
+        )
+        return sync_real(**kwargs)
+
+    sync_store.client.complete_multipart_upload = sync_aborted  # type: ignore[method-assign]
+    with pytest.raises(ObjectNotFound, match="multipart upload"):
+        sync_store.put_stream("gone-too", iter([data]), content_type="audio/wav")
+    keys = [o["Key"] for o in raw.list_objects_v2(Bucket=fresh_bucket_name).get("Contents", [])]
+    assert keys == ["done"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
@@ -195,8 +195,7 @@ class S3ObjectStore:
         parts = UploadedParts(self.bucket, key, upload_id)
         try:
             self._send_parts(parts, asm, pending, it)
-            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
-                resp = self.client.complete_multipart_upload(**parts.complete_request())
+            resp = self._complete(parts, asm.total)
         except BaseException:
             # _send_parts has waited for the part in flight: nothing races the abort
             self._abort_quietly(key, upload_id)
@@ -234,6 +233,24 @@ class S3ObjectStore:
                 sender.drain()
             finally:
                 sender.cancel()  # failing: the executor waits for the running ones
+
+    def _complete(self, parts: UploadedParts, size: int) -> Mapping[str, Any]:
+        """``CompleteMultipartUpload``. Its answer can be lost after S3 has completed the
+        upload (S3 may take seconds to assemble a large object: a read timeout, then
+        botocore's retry), and the retry then finds no such upload. When the key holds
+        an object of exactly the uploaded size (keys are never reused), that is what
+        happened, and the upload is done; otherwise the error stands."""
+        try:
+            with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
+                return self.client.complete_multipart_upload(**parts.complete_request())
+        except ObjectNotFound:
+            try:
+                done = self.head(parts.key)
+            except ObjectNotFound:
+                done = None
+            if done is None or done.size != size:
+                raise
+            return {"ETag": done.etag}
 
     def _completed_etag(self, key: str) -> str:
         """The ETag of an upload completed without one (Ceph RGW answers an empty

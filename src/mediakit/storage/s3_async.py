@@ -349,8 +349,7 @@ class AsyncS3ObjectStore:
         parts = UploadedParts(self.bucket, key, upload_id)
         try:
             await self._send_parts(parts, asm, pending, it)
-            with translate_errors(key, bucket=self.bucket, upload_id=upload_id):
-                resp = await client.complete_multipart_upload(**parts.complete_request())
+            resp = await self._complete(client, parts, asm.total)
         except BaseException:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 # the original error matters more; a leftover upload is listed and aborted later
@@ -389,6 +388,21 @@ class AsyncS3ObjectStore:
             with anyio.CancelScope(shield=True):
                 await sender.cancel()
             raise
+
+    async def _complete(self, client: Any, parts: UploadedParts, size: int) -> Any:
+        """See :meth:`mediakit.storage.s3.S3ObjectStore._complete` (a completed upload
+        whose answer was lost is recognised by its object)."""
+        try:
+            with translate_errors(parts.key, bucket=self.bucket, upload_id=parts.upload_id):
+                return await client.complete_multipart_upload(**parts.complete_request())
+        except ObjectNotFound:
+            try:
+                done = await self.head(parts.key)
+            except ObjectNotFound:
+                done = None
+            if done is None or done.size != size:
+                raise
+            return {"ETag": done.etag}
 
     async def _completed_etag(self, key: str) -> str:
         """See :meth:`mediakit.storage.s3.S3ObjectStore._completed_etag`."""
