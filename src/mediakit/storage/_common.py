@@ -42,6 +42,7 @@ __all__ = [
     "PartGatherer",
     "UploadedParts",
     "batches",
+    "check_part_count",
     "check_span",
     "client_config_kwargs",
     "client_kwargs",
@@ -359,6 +360,15 @@ class Overlap:
         self._free.release()
 
 
+def check_part_count(parts: int, part_size: int) -> None:
+    """Refuse a stream that needs more parts than S3 allows (:data:`MAX_PARTS`)."""
+    if parts > MAX_PARTS:
+        raise StorageError(
+            f"The stream is larger than {MAX_PARTS} parts of {part_size} bytes; "
+            "raise MEDIA_UPLOAD_PART_SIZE."
+        )
+
+
 class PartAssembler:
     """Cuts a stream of chunks of any size into parts of exactly ``part_size`` bytes,
     copying each byte once.
@@ -428,11 +438,7 @@ class PartAssembler:
             if self._fill == self.part_size:
                 parts.append(self._take())
                 self.parts_out += 1
-                if self.parts_out > MAX_PARTS:
-                    raise StorageError(
-                        f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
-                        "bytes; raise MEDIA_UPLOAD_PART_SIZE."
-                    )
+                check_part_count(self.parts_out, self.part_size)
         return parts
 
     def _whole_buffer(self) -> None:
@@ -550,11 +556,7 @@ class PartGatherer:
             if self._fill == self.part_size:
                 parts.append(self._take())
                 self.parts_out += 1
-                if self.parts_out > MAX_PARTS:
-                    raise StorageError(
-                        f"The stream is larger than {MAX_PARTS} parts of {self.part_size} "
-                        "bytes; raise MEDIA_UPLOAD_PART_SIZE."
-                    )
+                check_part_count(self.parts_out, self.part_size)
         return parts
 
     def _take(self) -> GatheredPart:

@@ -49,6 +49,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from mediakit.settings import Settings
 from mediakit.storage._common import GatheredPart
 from mediakit.storage._http1 import (
     ConnectionClosed,
@@ -241,6 +242,21 @@ class PartTransport:
         boto3 ``client``."""
         handler = self.before_send_async if asynchronous else self.before_send
         client.meta.events.register("before-send.s3.UploadPart", handler, unique_id=unique_id)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PartTransport | None:
+        """The stores' transport for ``settings`` (their timeouts and pool size), or
+        ``None`` when ``MEDIA_S3_FAST_UPLOADS`` is off or the environment routes the
+        endpoint through a proxy (then botocore sends every part)."""
+        from mediakit.storage._ranged_http import fast_path_allowed
+
+        if not (settings.s3_fast_uploads and fast_path_allowed(settings)):
+            return None
+        return cls(
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
+            pool_size=settings.s3_max_pool_connections,
+        )
 
     def _new_pool(self) -> SyncPool:
         from mediakit.storage._ranged_http import _ssl_context

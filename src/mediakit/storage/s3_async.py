@@ -215,15 +215,7 @@ class AsyncS3ObjectStore:
                 if settings.s3_fast_reads and fast_path_allowed(settings)
                 else None
             ),
-            part_transport=(
-                cls.fast_part_transport(
-                    connect_timeout=settings.s3_connect_timeout,
-                    read_timeout=settings.s3_read_timeout,
-                    pool_size=settings.s3_max_pool_connections,
-                )
-                if settings.s3_fast_uploads and fast_path_allowed(settings)
-                else None
-            ),
+            part_transport=PartTransport.from_settings(settings),
         )
 
     @staticmethod
