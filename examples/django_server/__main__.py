@@ -122,9 +122,13 @@ def _serve_asgi(host: str, port: int) -> None:
     import uvicorn
 
     from examples.django_server.asgi import application
+    from mediakit.uvicorn import http_protocol
 
     _freeze_startup_objects()
-    uvicorn.run(application, host=host, port=port, lifespan="on", log_level="info")
+    # uvicorn's httptools protocol without its two copies of every body byte
+    uvicorn.run(
+        application, host=host, port=port, lifespan="on", log_level="info", http=http_protocol()
+    )
 
 
 def main() -> int:

@@ -15,6 +15,7 @@ import uvicorn
 from examples.fastapi_server.app import create_app, demo_tokens
 from mediakit.errors import ConfigurationError
 from mediakit.settings import Settings
+from mediakit.uvicorn import http_protocol
 
 
 def main() -> int:
@@ -40,7 +41,8 @@ def main() -> int:
             flush=True,
         )
     print(f"mediakit reference server on http://{host}:{port_raw}/", flush=True)
-    uvicorn.run(app, host=host, port=int(port_raw), log_level="info")
+    # uvicorn's httptools protocol without its two copies of every body byte (uploads)
+    uvicorn.run(app, host=host, port=int(port_raw), log_level="info", http=http_protocol())
     return 0
 
 

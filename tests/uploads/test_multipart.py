@@ -4,7 +4,7 @@ truncated or malformed bodies refused, sync and async alike."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
@@ -133,6 +133,39 @@ def test_file_bytes_flow_in_chunks_no_bigger_than_the_body_chunks() -> None:
         total += len(c)
     assert total == size
     assert biggest <= 65536
+
+
+def test_mid_file_chunks_are_handed_on_as_they_came_not_copied() -> None:
+    """A body chunk wholly inside a file reaches ``chunks()`` as the very object read
+    (the upload path copies no byte it need not); chunks holding a boundary, or a
+    mutable ``bytearray``, come out as copies of their own."""
+    tail = b"\r\n--mediakit-test-boundary-7MA4YWxkTrZu0gW--\r\n"
+    head = encode([("files", "big", b"")])[: -len(tail)]
+    middle = [bytes([i]) * 65536 for i in range(4)]
+    mutable = bytearray(b"\xcd" * 65536)
+    sent = [head, *middle, mutable, b"end" + tail]
+
+    def check(got: list[bytes]) -> None:
+        assert b"".join(got) == b"".join(middle) + bytes(mutable) + b"end"
+        assert [any(g is m for g in got) for m in middle] == [True] * 4
+        assert not any(g is mutable for g in got)
+
+    part = next(iter(MultipartReader(iter(sent), content_type=CONTENT_TYPE, limits=LIMITS)))
+    assert isinstance(part, FilePart)
+    check(list(part.chunks()))
+
+    async def async_chunks() -> list[bytes]:
+        reader = AsyncMultipartReader(achunked_list(sent), content_type=CONTENT_TYPE, limits=LIMITS)
+        apart = await reader.__aiter__().__anext__()
+        assert isinstance(apart, AsyncFilePart)
+        return [c async for c in apart.chunks()]
+
+    check(anyio.run(async_chunks))
+
+
+async def achunked_list(chunks: list[bytes | bytearray]) -> AsyncIterator[bytes | bytearray]:
+    for c in chunks:
+        yield c
 
 
 def test_body_cut_mid_file_is_a_bad_request_naming_the_file() -> None:
