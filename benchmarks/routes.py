@@ -3,8 +3,9 @@
 Three servers, each its own process on S3 over HTTP (nanio, which checks signatures) with
 SQLite in a temp dir, started as users start them:
 
-* ``fastapi``: ``python -m examples.fastapi_server`` (uvicorn, async service);
-* ``django-asgi``: ``python -m examples.django_server`` (uvicorn, async views);
+* ``fastapi``: ``python -m examples.fastapi_server`` (uvicorn with
+  ``mediakit.uvicorn.HttpToolsProtocol``, async service);
+* ``django-asgi``: ``python -m examples.django_server`` (the same uvicorn, async views);
 * ``django-wsgi``: the same with ``MEDIAKIT_DJANGO_SERVER=wsgi`` (gunicorn, gthread, sync views).
 
 Measured on each, with the server process's CPU time (all threads, from /proc) per request
@@ -60,6 +61,7 @@ ADMIN = "bench-admin-token-0123456789"
 USER = "bench-user-token-0123456789"
 MiB = 1024 * 1024
 SEEK = 64 * 1024
+UPLOAD_ROUNDS = 3  # interleaved anchor/route rounds of the one-file upload (1 when quick)
 KINDS: dict[str, dict[str, str]] = {
     "fastapi": {"module": "examples.fastapi_server"},
     "django-asgi": {"module": "examples.django_server", "MEDIAKIT_DJANGO_SERVER": "asgi"},
@@ -546,6 +548,11 @@ def _upload_anchor(
     return result
 
 
+def _medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over ``runs`` (the figures of one side of interleaved rounds)."""
+    return {k: statistics.median(run[k] for run in runs) for k in runs[0]}
+
+
 def _median_run(runs: list[dict[str, float]]) -> dict[str, float] | None:
     """The anchor run of median speed (None when there was none)."""
     if not runs:
@@ -669,8 +676,18 @@ def run(
                     # each measure next to its anchor (the machine is shared); the route
                     # with the cheap client, then with httpx (the figure of earlier runs)
                     s3_pid = _s3_server_pid()
-                    anchors1.append(_upload_anchor(s3.url, bucket, one_file, s3_pid))
-                    res["upload1"] = _upload_route(server.base, pid, set_id, one_file, s3_pid)
+                    # one file: rounds of the anchor then the route, each figure the
+                    # median over the rounds (a host slowdown moves a single pair a lot)
+                    pairs = [
+                        (
+                            _upload_anchor(s3.url, bucket, one_file, s3_pid),
+                            _upload_route(server.base, pid, set_id, one_file, s3_pid),
+                        )
+                        for _ in range(1 if quick else UPLOAD_ROUNDS)
+                    ]
+                    anchors1.append(_medians([a for a, _ in pairs]))
+                    res["upload1"] = _medians([r for _, r in pairs])
+                    res["upload1_rounds"] = [{"anchor": a, "route": r} for a, r in pairs]
                     res["upload1_httpx"] = _upload_route(
                         server.base, pid, set_id, one_file, s3_pid, client="httpx"
                     )
@@ -720,7 +737,7 @@ def _report(
         "## Routes, as users meet them",
         "",
         "Each reference server in its own process (FastAPI on uvicorn; Django on uvicorn (ASGI) "
-        "and on gunicorn gthread (WSGI)), SQLite, S3 on nanio over loopback. Server CPU is the "
+        "and on gunicorn gthread (WSGI); uvicorn with `mediakit.uvicorn.HttpToolsProtocol`), SQLite, S3 on nanio over loopback. Server CPU is the "
         "server process's CPU time per request (all threads, /proc; the median over rounds of "
         "each round's mean, so that a round the host slowed does not move it). Run: "
         "`python -m benchmarks.routes`.",
@@ -810,8 +827,11 @@ def _report(
                 )
         lines += [
             "",
-            "Each route figure is compared with the anchor run just before it (the anchor rows "
-            "show the median of those runs). Both sides start from the same WAV files on disk "
+            f"One file: {UPLOAD_ROUNDS} rounds of the anchor then the route, each figure the "
+            "median over the rounds, the route's and the anchor's alike (a host slowdown would "
+            "move a single pair a lot); the other rows are one run each, compared with the "
+            "anchor run just before them (the anchor rows show the median over the servers). "
+            "Both sides start from the same WAV files on disk "
             "(one file, or 8 files of 1/8 each). The route's client streams each file as a "
             "browser does: a socket sends the multipart head, `socket.sendfile()` of the file "
             "and the tail (like `curl -F files=@path`); the rows marked *httpx client* post the "
