@@ -34,6 +34,7 @@ ALL = [
     "routes",
     "proxy",
     "upload",
+    "uvicorn_body",
     "thumbnails",
     "image_check",
     "audio",

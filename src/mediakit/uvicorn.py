@@ -1,18 +1,22 @@
-"""uvicorn's httptools protocol with a request body that is not copied twice over.
+"""uvicorn's httptools protocol without three of its four copies of every body byte.
 
-uvicorn (0.29 to at least 0.55) keeps the request body it has read in a ``bytearray``: each
-piece httptools hands over is appended to it (a copy) and each ASGI ``receive()`` turns
-it into ``bytes`` (another copy). For an upload route those two copies are a third of the
-server's CPU before the app sees a byte: on the benchmark machine a server that discards
-a 256 MiB body spends 1.7-2.1 s of CPU per GiB with uvicorn's protocol and 0.8-1.2 s with
-this one (``benchmarks/routes.py`` measures the whole upload route).
+uvicorn (0.29 to at least 0.55) copies a request body four times before the app sees it:
+uvloop makes a ``bytes`` of each socket read, httptools a ``bytes`` of each body slice,
+uvicorn appends that to a ``bytearray`` and each ASGI ``receive()`` turns the
+``bytearray`` into ``bytes`` again. For an upload route that is most of what the server
+spends receiving: on the benchmark machine a bare ASGI app reading 256 MiB bodies costs
+1.3-1.6 s of CPU per GiB on uvicorn's protocol and 0.5-0.6 s on this one (with a
+python-multipart parse, 2.0-2.2 s against 1.0-1.4 s; ``benchmarks/routes.py`` measures
+mediakit's whole upload route).
 
-:class:`HttpToolsProtocol` keeps the pieces instead, by reference (httptools already made
-each one a ``bytes`` of its own), and ``receive()`` gets them as they are: the piece
-itself when one arrived since the last ``receive()``, else one join. Flow control is
-uvicorn's own: reading pauses once more than 64 KiB wait, as before, so memory stays
-as flat. Everything else (parsing, keep-alive, pipelining, ``Expect: 100-continue``,
-upgrades, disconnects, the response) is uvicorn's code, untouched.
+:class:`HttpToolsProtocol` is an ``asyncio.BufferedProtocol`` in front of uvicorn's own
+protocol: the event loop reads the socket into a buffer of the protocol's (one per thread,
+see :class:`_ReadBuffer`), httptools parses it there, and the body slices httptools makes
+are kept by reference (:class:`BodyPieces`); ``receive()`` gets the lone piece as it is,
+or several joined once. Flow control is uvicorn's own: reading pauses once more than
+64 KiB wait, as before, so memory stays as flat. Everything else (parsing, keep-alive,
+pipelining, ``Expect: 100-continue``, upgrades, disconnects, TLS, the response) is
+uvicorn's code, untouched.
 
 Use it where uvicorn is started::
 
@@ -29,7 +33,9 @@ and on uvicorn that was out of reach with the body copied four times on the way 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import threading
 from functools import cache
 from typing import Any
 
@@ -78,21 +84,50 @@ def _compatible() -> bool:
     try:
         on_body = inspect.getsource(httptools_impl.HttpToolsProtocol.on_body)
         receive = inspect.getsource(httptools_impl.RequestResponseCycle.receive)
+        data_received = inspect.getsource(httptools_impl.HttpToolsProtocol.data_received)
     except (OSError, TypeError, AttributeError):  # no source (e.g. a frozen install)
         return False
     return (
-        "self.cycle.body += body" in on_body
+        "self.parser.feed_data(data)" in data_received
+        and "data[" not in data_received  # feeds the parser only, keeps nothing
+        and "self.cycle.body += body" in on_body
         and "bytes(self.body)" in receive
         and "self.body = bytearray()" in receive
     )
 
 
-def _protocol_class() -> type[Any]:
+class _ReadBuffer(threading.local):
+    """One 256 KiB read buffer per event-loop thread, shared by its connections.
+
+    With ``get_buffer``/``buffer_updated`` (``asyncio.BufferedProtocol``) the event loop
+    reads the socket straight into it, where uvloop would otherwise make a new ``bytes``
+    of every read (a copy, and a 256 KiB allocation per read). Sharing is safe because an
+    event loop asks for the buffer, reads into it and reports the read in one step, for
+    one connection at a time, and the protocol parses the bytes (httptools copying what
+    it keeps) before it returns; a buffer per connection would hold 256 KiB per idle
+    keep-alive connection instead."""
+
+    def __init__(self) -> None:
+        self._view: memoryview | None = None
+
+    def view(self) -> memoryview:
+        """This thread's buffer (made on first use)."""
+        if self._view is None:
+            self._view = memoryview(bytearray(READ_BUFFER_SIZE))
+        return self._view
+
+
+READ_BUFFER_SIZE = 256 * 1024
+"""Bytes one socket read may bring (uvloop's own read size)."""
+
+_READ_BUFFER = _ReadBuffer()
+
+
+def _body_pieces_class() -> type[Any]:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
-    class HttpToolsProtocol(_Base):
-        """uvicorn's httptools protocol keeping the request body's pieces by reference
-        (see :mod:`mediakit.uvicorn`)."""
+    class BodyPiecesProtocol(_Base):
+        """uvicorn's httptools protocol keeping the request body's pieces by reference."""
 
         def on_body(self, body: bytes) -> None:
             """Keep ``body`` (httptools' own copy of the bytes read) for the next
@@ -111,8 +146,64 @@ def _protocol_class() -> type[Any]:
                 self.flow.pause_reading()
             cycle.message_event.set()
 
-    HttpToolsProtocol.__module__ = __name__
-    HttpToolsProtocol.__qualname__ = "HttpToolsProtocol"
+    return BodyPiecesProtocol
+
+
+def _protocol_class() -> type[Any]:
+    body_pieces_protocol = _body_pieces_class()
+
+    class HttpToolsProtocol(asyncio.BufferedProtocol):
+        """uvicorn's httptools protocol reading into a buffer of its own and keeping the
+        request body's pieces by reference (see :mod:`mediakit.uvicorn`).
+
+        A ``BufferedProtocol`` in front of uvicorn's protocol, which does all the HTTP:
+        uvloop reads into a protocol's buffer only when the protocol is no
+        ``asyncio.Protocol``, and uvicorn's is one."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.http = body_pieces_protocol(*args, **kwargs)
+            """uvicorn's protocol, serving the connection."""
+            self._parse = self.http.data_received
+
+        def connection_made(self, transport: Any) -> None:
+            """Hand the connection to uvicorn's protocol."""
+            self.http.connection_made(transport)
+
+        def get_buffer(self, sizehint: int) -> memoryview:
+            """Where the event loop reads the socket's next bytes: the thread's read
+            buffer (see :class:`_ReadBuffer`)."""
+            return _READ_BUFFER.view()
+
+        def buffer_updated(self, nbytes: int) -> None:
+            """Parse the ``nbytes`` just read; httptools copies all it keeps (the URL,
+            the headers, each body slice), so the buffer is free again on return."""
+            read: Any = _READ_BUFFER.view()[:nbytes]  # httptools parses any buffer
+            self._parse(read)
+
+        def data_received(self, data: bytes) -> None:
+            """Bytes handed over directly (not read into the buffer)."""
+            self._parse(data)
+
+        def eof_received(self) -> bool | None:
+            """The client closed its side: as uvicorn's protocol decides."""
+            keep_open: bool | None = self.http.eof_received()
+            return keep_open
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            """The connection is gone: uvicorn's protocol cleans up."""
+            self.http.connection_lost(exc)
+
+        def pause_writing(self) -> None:
+            """The transport's write buffer is full."""
+            self.http.pause_writing()
+
+        def resume_writing(self) -> None:
+            """The transport's write buffer drained."""
+            self.http.resume_writing()
+
+    for cls in (body_pieces_protocol, HttpToolsProtocol):
+        cls.__module__ = __name__
+        cls.__qualname__ = cls.__name__
     return HttpToolsProtocol
 
 

@@ -8,16 +8,20 @@ import asyncio
 import hashlib
 import json
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.servers import need
+from tests.servers import _self_signed_cert, need
 
 httptools = pytest.importorskip("httptools", reason="pip install 'uvicorn[standard]'")
 uvicorn = pytest.importorskip("uvicorn", reason="pip install 'uvicorn[standard]'")
@@ -70,11 +74,29 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
 DISCONNECTS: list[str] = []
 
 
-def _serve(http: Any) -> Iterator[int]:
+@attrs.frozen
+class Endpoint:
+    """A started uvicorn: its port, and the TLS context to reach it with (or None)."""
+
+    port: int
+    tls: ssl.SSLContext | None = None
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        return self.tls.wrap_socket(sock, server_hostname="127.0.0.1") if self.tls else sock
+
+
+def _serve(http: Any, loop: str = "uvloop", tls_dir: Path | None = None) -> Iterator[Endpoint]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(echo, log_level="warning", http=http, lifespan="on")
+    tls: dict[str, Any] = {}
+    client_tls = None
+    if tls_dir is not None:
+        cert, key = _self_signed_cert(tls_dir)
+        tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+        client_tls = ssl.create_default_context(cafile=str(cert))
+    config = uvicorn.Config(echo, log_level="warning", http=http, loop=loop, lifespan="on", **tls)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -83,24 +105,30 @@ def _serve(http: Any) -> Iterator[int]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.01)
     try:
-        yield port
+        yield Endpoint(port, client_tls)
     finally:
         server.should_exit = True
         thread.join(10)
         sock.close()
 
 
-@pytest.fixture(scope="module")
-def ours() -> Iterator[int]:
+@pytest.fixture(scope="module", params=["uvloop", "asyncio", "uvloop+tls"])
+def ours(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Endpoint]:
+    """mediakit's protocol on uvloop, on asyncio's own loop, and on uvloop behind TLS
+    (uvloop's TLS layer reads into the protocol's buffer too)."""
     need(
         mk_uvicorn.http_protocol() != "auto",
         "uvicorn's httptools protocol as mediakit.uvicorn expects",
     )
-    yield from _serve(mk_uvicorn.http_protocol())
+    loop, _, tls = request.param.partition("+")
+    tls_dir = tmp_path_factory.mktemp("tls") if tls else None
+    yield from _serve(mk_uvicorn.http_protocol(), loop, tls_dir)
 
 
 @pytest.fixture(scope="module")
-def theirs() -> Iterator[int]:
+def theirs() -> Iterator[Endpoint]:
     yield from _serve("httptools")
 
 
@@ -126,11 +154,11 @@ def _read_response(sock: socket.socket) -> tuple[int, dict[str, Any]]:
 
 
 def _post(
-    port: int, pieces: list[bytes], *, path: str = "/", chunked: bool = False
+    server: Endpoint, pieces: list[bytes], *, path: str = "/", chunked: bool = False
 ) -> dict[str, Any]:
     body = b"".join(pieces)
     framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}"
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+    with server.connect() as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\nHost: t\r\n{framing}\r\n\r\n".encode())
         for piece in pieces:
             if chunked:
@@ -159,9 +187,6 @@ def test_the_protocol_is_chosen_and_named_on_the_command_line() -> None:
     config = uvicorn.Config(echo, http="mediakit.uvicorn:HttpToolsProtocol")
     config.load()
     assert config.http_protocol_class is mk_uvicorn.http_protocol()
-    assert issubclass(
-        config.http_protocol_class, uvicorn.protocols.http.httptools_impl.HttpToolsProtocol
-    )
 
 
 def test_one_piece_is_handed_on_as_it_is_and_several_are_joined_once() -> None:
@@ -185,7 +210,7 @@ def test_one_piece_is_handed_on_as_it_is_and_several_are_joined_once() -> None:
     chunked=st.booleans(),
 )
 def test_any_body_arrives_whole_and_as_bytes(
-    ours: int, theirs: int, sizes: list[int], seed: int, chunked: bool
+    ours: Endpoint, theirs: Endpoint, sizes: list[int], seed: int, chunked: bool
 ) -> None:
     """Bodies of any size, sent in any pieces, with a length or chunked: the app reads
     exactly the bytes sent, as ``bytes``, on both protocols."""
@@ -194,13 +219,13 @@ def test_any_body_arrives_whole_and_as_bytes(
         for i, n in enumerate(sizes)
     ]
     want = _expected(pieces)
-    for port in (ours, theirs):
-        got = _post(port, pieces, chunked=chunked)
+    for server in (ours, theirs):
+        got = _post(server, pieces, chunked=chunked)
         assert {k: got[k] for k in want} == want
         assert got["types"] == ["bytes"]
 
 
-def test_a_slow_reader_pauses_the_socket_so_memory_stays_flat(ours: int) -> None:
+def test_a_slow_reader_pauses_the_socket_so_memory_stays_flat(ours: Endpoint) -> None:
     """16 MiB to an app that reads slowly: uvicorn's flow control still pauses reading, so
     no message carries more than what one pause lets through (far below the body)."""
     pieces = [bytes([i]) * (1 << 20) for i in range(16)]
@@ -209,12 +234,12 @@ def test_a_slow_reader_pauses_the_socket_so_memory_stays_flat(ours: int) -> None
     assert got["largest"] <= 1 << 20, got["largest"]
 
 
-def test_pipelined_requests_on_one_connection_keep_their_own_bodies(ours: int) -> None:
+def test_pipelined_requests_on_one_connection_keep_their_own_bodies(ours: Endpoint) -> None:
     bodies = [b"A" * 200_000, b"", b"B" * 70_001, b"C" * 3]
     wire = b"".join(
         b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(b) + b for b in bodies
     )
-    with socket.create_connection(("127.0.0.1", ours), timeout=30) as sock:
+    with ours.connect() as sock:
         sock.sendall(wire)
         answers = []
         buffered = b""
@@ -235,9 +260,9 @@ def test_pipelined_requests_on_one_connection_keep_their_own_bodies(ours: int) -
     assert [a["sha256"] for a in answers] == [hashlib.sha256(b).hexdigest() for b in bodies]
 
 
-def test_expect_100_continue_is_answered_before_the_body(ours: int) -> None:
+def test_expect_100_continue_is_answered_before_the_body(ours: Endpoint) -> None:
     body = b"z" * 100_000
-    with socket.create_connection(("127.0.0.1", ours), timeout=30) as sock:
+    with ours.connect() as sock:
         sock.sendall(
             b"POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
             % len(body)
@@ -249,8 +274,9 @@ def test_expect_100_continue_is_answered_before_the_body(ours: int) -> None:
     assert answer["sha256"] == hashlib.sha256(body).hexdigest()
 
 
-def test_a_client_gone_mid_body_is_a_disconnect_to_the_app(ours: int) -> None:
-    with socket.create_connection(("127.0.0.1", ours), timeout=30) as sock:
+def test_a_client_gone_mid_body_is_a_disconnect_to_the_app(ours: Endpoint) -> None:
+    DISCONNECTS.clear()
+    with ours.connect() as sock:
         sock.sendall(
             b"POST /gone HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n" + b"q" * 300_000
         )
@@ -278,3 +304,54 @@ def test_an_unexpected_uvicorn_falls_back_to_its_own_protocol(
             mk_uvicorn.HttpToolsProtocol  # noqa: B018
     finally:
         mk_uvicorn.http_protocol.cache_clear()
+
+
+def test_concurrent_uploads_share_the_read_buffer_without_mixing(ours: Endpoint) -> None:
+    """Eight connections sending at once, in small pieces: every read of every connection
+    goes through the one read buffer of the loop's thread, and each body arrives intact."""
+
+    def send(i: int) -> tuple[str, str]:
+        pieces = [bytes([i, j % 256]) * 16_384 for j in range(64)]  # 2 MiB, 32 KiB pieces
+        return _post(ours, pieces, path="/slow")["sha256"], _expected(pieces)["sha256"]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert [got for got, _ in results] == [want for _, want in results]
+
+
+def test_the_protocol_reads_into_its_buffer() -> None:
+    """The loop reads into the thread's buffer (``asyncio.BufferedProtocol``) rather than
+    making a ``bytes`` of each read; the buffer is one per thread."""
+    need(
+        mk_uvicorn.http_protocol() != "auto",
+        "uvicorn's httptools protocol as mediakit.uvicorn expects",
+    )
+    cls = mk_uvicorn.http_protocol()
+    assert isinstance(cls, type)
+    assert issubclass(cls, asyncio.BufferedProtocol)
+    # uvloop reads into a protocol's buffer only when it is no asyncio.Protocol
+    assert not issubclass(cls, asyncio.Protocol)
+    here = mk_uvicorn._READ_BUFFER.view()
+    assert len(here) == mk_uvicorn.READ_BUFFER_SIZE
+    assert mk_uvicorn._READ_BUFFER.view() is here
+    elsewhere: list[memoryview] = []
+    t = threading.Thread(target=lambda: elsewhere.append(mk_uvicorn._READ_BUFFER.view()))
+    t.start()
+    t.join()
+    assert elsewhere[0] is not here
+
+
+def test_every_loop_reads_into_the_buffer(ours: Endpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvloop, asyncio's loop and uvloop's TLS layer all ask the protocol for its buffer
+    (none makes a ``bytes`` of each read)."""
+    asked: list[int] = []
+
+    class Counting(mk_uvicorn._ReadBuffer):
+        def view(self) -> memoryview:
+            asked.append(1)
+            return super().view()
+
+    monkeypatch.setattr(mk_uvicorn, "_READ_BUFFER", Counting())
+    body = [b"r" * 300_000]
+    assert _post(ours, body)["sha256"] == _expected(body)["sha256"]
+    assert asked
