@@ -15,6 +15,9 @@ from mediakit.errors import StorageUnavailable
 from mediakit.presign import CachedSigner, Credentials, SignedUrl, SigV4Presigner, UrlSigner
 
 T0 = 1_699_999_800.0  # a multiple of 300
+# One object for the window's renewal time, as a real signer hands out (the cache's
+# lock-free store recognises the window by it).
+RENEW_T0 = datetime.fromtimestamp(T0 + 300, UTC)
 
 
 @pytest.fixture
@@ -44,9 +47,7 @@ class Counting:
         if self.inner is not None:
             return self.inner.sign(key, content_type=content_type, disposition=disposition)
         exp = datetime.fromtimestamp(T0 + 900, UTC)
-        return SignedUrl(
-            f"https://x/{key}?{self.calls}", exp, datetime.fromtimestamp(T0 + 300, UTC)
-        )
+        return SignedUrl(f"https://x/{key}?{self.calls}", exp, RENEW_T0)
 
 
 class AsyncCounting(Counting):
@@ -60,9 +61,7 @@ class AsyncCounting(Counting):
         if self.fail is not None:
             raise self.fail
         exp = datetime.fromtimestamp(T0 + 900, UTC)
-        return SignedUrl(
-            f"https://x/{key}?{self.calls}", exp, datetime.fromtimestamp(T0 + 300, UTC)
-        )
+        return SignedUrl(f"https://x/{key}?{self.calls}", exp, RENEW_T0)
 
 
 def presigner(clock: ManualClock) -> SigV4Presigner:
@@ -138,10 +137,26 @@ def test_maxsize_bounds_the_cache() -> None:
     assert len(cached) == 3
 
 
-def test_32_threads_missing_together_compute_once() -> None:
+def _warmed(cached: CachedSigner, inner: Counting, window: str) -> int:
+    """Open the signing window first (``live``: misses take the lock-free path) or not
+    (``cold``: the first store opens it); returns the inner calls that made."""
+    if window == "cold":
+        return 0
+    fail, inner.fail, delay, inner.delay = inner.fail, None, inner.delay, 0.0
+    cached.sign("warm")
+    inner.fail, inner.delay = fail, delay
+    return 1
+
+
+WINDOWS = pytest.mark.parametrize("window", ["cold", "live"])
+
+
+@WINDOWS
+def test_32_threads_missing_together_compute_once(window: str) -> None:
     """Singleflight (threads): 32 concurrent misses on one key make one inner call."""
     inner = Counting(delay=0.2)
     cached = CachedSigner(inner, clock=ManualClock(T0))
+    warm = _warmed(cached, inner, window)
     barrier = threading.Barrier(32)
 
     def go() -> SignedUrl:
@@ -150,15 +165,18 @@ def test_32_threads_missing_together_compute_once() -> None:
 
     with ThreadPoolExecutor(32) as pool:
         results = list(pool.map(lambda _: go(), range(32)))
-    assert inner.calls == 1
+    assert inner.calls == warm + 1
     assert len({id(r) for r in results}) == 1
+    assert cached.sign("k", content_type="image/png") is results[0]
 
 
-def test_thread_failure_reaches_all_waiters_and_is_not_cached() -> None:
+@WINDOWS
+def test_thread_failure_reaches_all_waiters_and_is_not_cached(window: str) -> None:
     """Singleflight (threads): one failure is raised in every waiter; the next call retries."""
     inner = Counting(delay=0.2)
     inner.fail = StorageUnavailable("credentials gone")
     cached = CachedSigner(inner, clock=ManualClock(T0))
+    warm = _warmed(cached, inner, window)
     barrier = threading.Barrier(8)
 
     def go() -> BaseException | None:
@@ -171,11 +189,12 @@ def test_thread_failure_reaches_all_waiters_and_is_not_cached() -> None:
 
     with ThreadPoolExecutor(8) as pool:
         errors = list(pool.map(lambda _: go(), range(8)))
-    assert inner.calls == 1
+    assert inner.calls == warm + 1
     assert all(isinstance(e, StorageUnavailable) for e in errors)
+    assert len(cached) == warm  # neither the failure nor its mark is kept
     inner.fail, inner.delay = None, 0
     cached.sign("k")
-    assert inner.calls == 2
+    assert inner.calls == warm + 2
 
 
 @pytest.mark.anyio
@@ -288,6 +307,22 @@ def test_an_entry_renewing_early_is_not_kept_past_its_renewal() -> None:
     assert cached.sign("long").url == "long4"
 
 
+def test_a_key_being_signed_is_neither_served_nor_counted() -> None:
+    """While a URL is being signed, its key's mark in the cache is no entry: ``len``
+    leaves it out, and another thread waits for the URL instead of taking the mark."""
+    inner = Counting(delay=0.3)
+    cached = CachedSigner(inner, clock=ManualClock(T0))
+    cached.sign("warm")
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(cached.sign, "k")
+        time.sleep(0.1)
+        assert len(cached) == 1
+        second = pool.submit(cached.sign, "k")
+        assert first.result() is second.result()
+    assert len(cached) == 2
+    assert inner.calls == 2
+
+
 def test_clear_forgets_everything() -> None:
     """After clear() every URL is signed again."""
     clock = ManualClock(T0 + 5)
@@ -300,11 +335,13 @@ def test_clear_forgets_everything() -> None:
     assert len(cached) == 1
 
 
-def test_waiters_of_different_keys_each_get_their_own_result() -> None:
+@WINDOWS
+def test_waiters_of_different_keys_each_get_their_own_result(window: str) -> None:
     """Singleflight (threads) over several keys at once: the shared wake-up hands every
     waiter the result of its own key, and each key is computed once."""
     inner = Counting(delay=0.1)
     cached = CachedSigner(inner, clock=ManualClock(T0))
+    warm = _warmed(cached, inner, window)
     keys = [f"k{i}" for i in range(4)]
     barrier = threading.Barrier(32)
 
@@ -315,7 +352,7 @@ def test_waiters_of_different_keys_each_get_their_own_result() -> None:
 
     with ThreadPoolExecutor(32) as pool:
         results = list(pool.map(go, range(32)))
-    assert inner.calls == 4
+    assert inner.calls == warm + 4
     for key, url in results:
         assert url.startswith(f"https://x/{key}?")
     assert len({url for _, url in results}) == 4

@@ -9,7 +9,8 @@ ones that renew at other times sit in a ``cachetools.TLRUCache``.
 Singleflight: when many threads (or tasks of one event loop) miss on the same key at
 once, one computes and the others wait for its result. A failure reaches every waiter
 and is not cached; the next call tries again. A miss nobody else is waiting on costs
-the inner signer plus two short critical sections (no synchronisation object per miss).
+the inner signer plus a few dict operations: within a live window the leader marks its
+key in the window's dict with one atomic ``setdefault`` and takes no lock at all.
 
 Signing ahead: shortly before a window ends, a background thread signs the window's most
 recent entries again for the next window, so the first page after the boundary is served
@@ -20,6 +21,7 @@ RSA signature each).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -29,7 +31,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import anyio
 import attrs
@@ -130,6 +132,29 @@ class _Flight:
         self.error: BaseException | None = None
 
 
+class _Lead:
+    """A leader's mark in the current generation while it signs the key.
+
+    Falsy, so every read of the generation takes it for a miss. Waiters set
+    :attr:`waited` under the cache's lock and sleep on its condition; the leader sets
+    :attr:`done` before it reads :attr:`waited`, so one of the two always sees the other
+    (the leader notifies, or the waiter finds the result) and no wake-up is lost.
+    """
+
+    # Class-level defaults and no ``__init__``: one is made per miss, and this is the
+    # cheapest object CPython makes (a slotted class needs an ``__init__`` for them).
+    done: bool = False
+    waited: bool = False
+    result: SignedUrl | None = None
+    error: BaseException | None = None
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+
+_Entries = OrderedDict[_CacheKey, SignedUrl | _Lead]
+
+
 class _AsyncFlight:
     """One in-progress computation that other tasks of the same event loop await."""
 
@@ -189,15 +214,14 @@ class CachedSigner:
         init=False, factory=dict, repr=False
     )
     _time: Callable[[], float] = attrs.field(init=False, repr=False)
-    _gen: tuple[float, OrderedDict[_CacheKey, SignedUrl]] = attrs.field(
+    _gen: tuple[float, _Entries] = attrs.field(
         init=False, factory=lambda: (float("-inf"), OrderedDict()), repr=False
     )
     """``(until, entries)``: the entries renewing at ``until``; replaced whole, never
-    mutated apart, so readers take both with one attribute read and no lock."""
+    mutated apart, so readers take both with one attribute read and no lock. A key
+    being signed holds its leader's :class:`_Lead` (falsy) until the URL replaces it."""
     _gen_created: float = attrs.field(init=False, default=0.0, repr=False)
-    _next: tuple[float, float, OrderedDict[_CacheKey, SignedUrl]] | None = attrs.field(
-        init=False, default=None, repr=False
-    )
+    _next: tuple[float, float, _Entries] | None = attrs.field(init=False, default=None, repr=False)
     """``(from, until, entries)``: the next window's entries, signed ahead."""
     _prefetch_pid: int = attrs.field(init=False, default=0, repr=False)
     _renew: tuple[object, float] = attrs.field(init=False, default=(None, 0.0), repr=False)
@@ -223,7 +247,8 @@ class CachedSigner:
         """Number of live entries (expired odd ones may linger until touched)."""
         with self._lock:
             until, gen = self._gen
-            return (len(gen) if self._time() < until else 0) + len(self._odd)
+            live = sum(1 for v in gen.values() if v) if self._time() < until else 0
+            return live + len(self._odd)
 
     def clear(self) -> None:
         """Forget every cached URL."""
@@ -241,7 +266,7 @@ class CachedSigner:
             until, gen = self._promote(now)
         if now < until:
             hit = gen.get(k)
-            if hit is not None:
+            if hit:  # not a leader's mark
                 return hit
         if self._odd_used:
             return self._odd.get(k)
@@ -275,7 +300,7 @@ class CachedSigner:
             self._odd[k] = value
             self._odd_used = True
 
-    def _promote(self, now: float) -> tuple[float, OrderedDict[_CacheKey, SignedUrl]]:
+    def _promote(self, now: float) -> tuple[float, _Entries]:
         """Make the entries signed ahead the current ones if their window has come
         (call with the lock held); returns the current generation."""
         nxt = self._next
@@ -322,7 +347,7 @@ class CachedSigner:
         if until == float("-inf") or not keys or not _clonable(inner):
             return 0
         ahead: UrlSigner = attrs.evolve(inner, clock=_Pinned(until))
-        entries: OrderedDict[_CacheKey, SignedUrl] = OrderedDict()
+        entries: _Entries = OrderedDict()
         renew = None
         for k in keys:
             value = ahead.sign(k[0], content_type=k[1], disposition=k[2])
@@ -346,21 +371,74 @@ class CachedSigner:
         k = (key, content_type, disposition)
         until, gen = self._gen  # one read: the pair is replaced, never mutated apart
         hit = gen.get(k)
-        if hit is not None and self._time() < until:
+        if hit and self._time() < until:
             return hit
         return self._miss(k)
 
-    def _miss(self, k: _CacheKey) -> SignedUrl:  # noqa: C901, PLR0912  (the single-flight protocol: leader, waiters and store under one lock, read in order)
-        """Compute ``k`` once across threads: the first caller signs, others wait."""
+    def _miss(self, k: _CacheKey) -> SignedUrl:
+        """Compute ``k`` once across threads: the first caller signs, others wait.
+
+        Within a live window the leader marks the key in the generation itself with one
+        atomic ``dict.setdefault``, which also finds a URL stored since the caller
+        looked; the URL replaces the mark, and only a leader somebody waits for takes
+        the lock, to wake them. So a miss nobody else waits on costs the inner signer
+        plus a few dict operations (issue 15: a per-miss ``threading.Event`` and a
+        ``TLRUCache`` insert made a miss cost 5x an uncached sign). Other misses (no
+        live window, entries kept apart) take :meth:`_miss_locked`.
+        """
+        until, gen = self._gen
+        now = self._time()
+        if now >= until or self._odd_used:
+            return self._miss_locked(k)
+        if len(gen) >= self.maxsize:
+            with contextlib.suppress(KeyError):  # emptied by another thread meanwhile
+                gen.popitem(last=False)
+        mine = _Lead()
+        held = gen.setdefault(k, mine)
+        if held is not mine:
+            return self._wait(held) if isinstance(held, _Lead) else held
+        try:
+            result = self.inner.sign(k[0], content_type=k[1], disposition=k[2])
+        except BaseException as exc:
+            mine.error = exc
+            with self._lock:
+                if gen.get(k) is mine:
+                    del gen[k]  # failures are not cached
+                mine.done = True
+                self._cond.notify_all()
+            raise
+        mine.result = result
+        mine.done = True  # before reading ``waited``: see _Lead
+        seen, renew = self._renew
+        if result.renew_at is seen and renew == until:
+            gen[k] = result
+        else:  # renews at another time (a new window, expiring credentials)
+            with self._lock:
+                if gen.get(k) is mine:
+                    del gen[k]
+                self._store(k, result, now)
+        if mine.waited:
+            with self._lock:
+                self._cond.notify_all()
+        return result
+
+    def _wait(self, lead: _Lead) -> SignedUrl:
+        """The URL another thread is signing (its ``lead``), or its error."""
+        with self._lock:
+            lead.waited = True
+            while not lead.done:
+                self._cond.wait()
+        if lead.error is not None:
+            raise lead.error
+        assert lead.result is not None
+        return lead.result
+
+    def _miss_locked(self, k: _CacheKey) -> SignedUrl:
+        """:meth:`_miss` outside a live window: registration and store under the lock."""
         flights = self._flights
         with self._lock:
             now = self._time()
-            until, gen = self._gen
-            if now >= until and self._next is not None:
-                until, gen = self._promote(now)
-            hit = gen.get(k) if now < until else None
-            if hit is None and self._odd_used:
-                hit = self._odd.get(k)
+            hit = self._lookup(k, now)
             if hit is not None:
                 return hit
             if k not in flights:
@@ -389,14 +467,7 @@ class CachedSigner:
         with self._lock:
             # ``now`` from before signing: an entry stored a little late is still read
             # only while its window lasts (every read checks ``until``)
-            seen, renew = self._renew
-            until, gen = self._gen
-            if result.renew_at is seen and renew == until and now < until:
-                if len(gen) >= self.maxsize:
-                    gen.popitem(last=False)
-                gen[k] = result  # the common case of _store, inlined
-            else:
-                self._store(k, result, now)
+            self._store(k, result, now)
             flight = flights.pop(k)
             if flight is not None:
                 flight.result = result
@@ -417,7 +488,7 @@ class CachedSigner:
         k = (key, content_type, disposition)
         until, gen = self._gen
         hit = gen.get(k)
-        if hit is not None and self._time() < until:
+        if hit and self._time() < until:
             return hit
         asign = self._asign
         if asign is None:
