@@ -134,7 +134,7 @@ class SqlTrackRepository:
         if not ids:
             return counts
         q = _count_query(ready_only)
-        with self._db.read() as conn:
+        with self._db.read_snapshot() as conn:
             for i in range(0, len(ids), _BATCH):
                 rows = conn.execute(q, {"mk_set_ids": ids[i : i + _BATCH]}).all()
                 counts.update((sid, int(n)) for sid, n in rows)
