@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
 from mediakit.errors import ConfigurationError, Conflict
+from mediakit.models import ProcessingStatus
 from mediakit.repositories.sql import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -26,6 +28,7 @@ from mediakit.repositories.sql import (
     migrate,
     schema_version,
 )
+from mediakit.repositories.sql._tables import images_table, music_sets_table, music_tracks_table
 from mediakit.testing import builders as b
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -328,3 +331,85 @@ def test_a_refused_database_leaves_no_connection_open(engine: sa.Engine, fresh_d
         sa.event.remove(sa.pool.Pool, "close", closed)
     assert counts["opened"] >= 1
     assert counts["closed"] == counts["opened"]
+
+
+def test_the_point_read_gives_what_sqlalchemy_reads(fresh_db_url: str) -> None:
+    """``_Db.first`` (the Range proxy's one read, run on the driver) returns the row
+    SQLAlchemy's own ``execute(...).first()`` returns, every type processed alike:
+    dates, enums, floats, renditions, NULLs, and the joined set visibility."""
+    repos = SqlRepositories.from_url(fresh_db_url)
+    db = repos.images._db
+    try:
+        img = b.image(
+            width=6000, height=4000, visible=True, status=ProcessingStatus.READY, title="é 🎵"
+        )
+        img = attrs.evolve(img, thumbnails=b.thumbs(img.id))
+        bare = b.image(failure_reason="x", status=ProcessingStatus.FAILED)
+        music = b.music_set(visible=True)
+        repos.music_sets.add(music)
+        trk = b.track(music.id, duration_s=181.25, bitrate_kbps=320, status=ProcessingStatus.READY)
+        trk = attrs.evolve(trk, renditions=b.tiers(music.id, trk.id))
+        repos.images.add_many([img, bare])
+        (trk,) = repos.tracks.add_many([trk])
+        cases = [
+            (_queries._BY_ID[images_table], {"row_id": img.id}),
+            (_queries._BY_ID[images_table], {"row_id": bare.id}),
+            (_queries._BY_ID[images_table], {"row_id": "absent"}),
+            (_queries._BY_ID[music_sets_table], {"row_id": music.id}),
+            (_queries._BY_ID[music_tracks_table], {"row_id": trk.id}),
+            (_tracks._track_with_visibility(), {"track_id": trk.id}),
+        ]
+        for _ in range(2):  # the second time with the processors kept from the first
+            for stmt, params in cases:
+                with repos.engine.connect() as conn:
+                    row = conn.execute(stmt, params).first()
+                expected = None if row is None else tuple(row)
+                assert db.first(stmt, params) == expected
+        assert repos.images.get(img.id) == img
+        assert repos.images.get(bare.id) == bare
+        assert repos.tracks.get_with_set_visibility(trk.id) == (trk, True)
+    finally:
+        repos.close()
+
+
+def test_the_point_read_hands_its_connection_back(tmp_path: Path) -> None:
+    """A driver error on the point read is SQLAlchemy's error, as on every other path
+    (so the unavailability mapping sees it), and no connection stays checked out."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path}/pool.db")
+    try:
+        repos.images.add_many([img := b.image()])
+        for _ in range(50):
+            assert repos.images.get(img.id) == img
+        with repos.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE images RENAME TO images_gone")
+        for _ in range(3):
+            with pytest.raises(sa.exc.OperationalError, match="no such table"):
+                repos.images.get(img.id)
+        pool = repos.engine.pool
+        assert isinstance(pool, sa.pool.QueuePool)
+        assert pool.checkedout() == 0
+    finally:
+        repos.close()
+
+
+def test_a_watched_engine_sees_the_point_reads(tmp_path: Path) -> None:
+    """With a listener on the engine's statements (tracing, query logs), the point read
+    goes through SQLAlchemy's ``Connection``, so the listener sees it like any other."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path}/watched.db")
+    try:
+        repos.images.add_many([img := b.image()])
+        seen: list[str] = []
+
+        def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+            seen.append(statement)
+
+        sa.event.listen(repos.engine, "before_cursor_execute", record)
+        assert repos.images.get(img.id) == img
+        assert repos.tracks.get_with_set_visibility("absent") is None
+        assert [s.split(None, 1)[0] for s in seen] == ["SELECT", "SELECT"]
+        sa.event.remove(repos.engine, "before_cursor_execute", record)
+        seen.clear()
+        assert repos.images.get(img.id) == img
+        assert seen == []  # unwatched again: the direct read
+    finally:
+        repos.close()

@@ -154,11 +154,13 @@ def test_unreachable_postgres_is_database_unavailable() -> None:
     url = servers.create_pg_database(cluster, "mk_unavailable")
     repos = SqlRepositories.from_url(url, busy_timeout_s=2)
     try:
-        repos.images.add_many([b.image()])
+        repos.images.add_many([img := b.image()])
         cluster.stop()
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailable):
             repos.images.list(visible_only=False)
+        with pytest.raises(DatabaseUnavailable):  # the point read, run on the driver
+            repos.images.get(img.id)
         with pytest.raises(DatabaseUnavailable):
             repos.images.add_many([b.image()])
         assert time.monotonic() - started < 10

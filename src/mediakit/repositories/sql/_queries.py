@@ -57,7 +57,7 @@ def _select(table: sa.Table) -> sa.Select[Any]:
     return sa.select(*_COLUMNS[table])
 
 
-def _to_model(cls: type[_M], row: sa.Row[Any]) -> _M:
+def _to_model(cls: type[_M], row: sa.Row[Any] | tuple[Any, ...]) -> _M:
     """The model of a row read with :func:`_select` (or ``RETURNING`` the same columns)."""
     build: Callable[..., _M] = cls  # positional: the columns come in field order
     return build(*row)
@@ -165,8 +165,7 @@ def _update(
 
 
 def _get(db: _Db, table: sa.Table, cls: type[_M], row_id: str) -> _M | None:
-    with db.read() as conn:
-        row = conn.execute(_BY_ID[table], {"row_id": row_id}).first()
+    row = db.first(_BY_ID[table], {"row_id": row_id})
     return None if row is None else _to_model(cls, row)
 
 

@@ -105,8 +105,7 @@ class SqlTrackRepository:
 
     def get_with_set_visibility(self, track_id: str) -> tuple[Track, bool] | None:
         """The track and its set's ``visible``, in one ``SELECT ... JOIN``."""
-        with self._db.read() as conn:
-            row = conn.execute(_track_with_visibility(), {"track_id": track_id}).first()
+        row = self._db.first(_track_with_visibility(), {"track_id": track_id})
         return None if row is None else (Track(*row[:-1]), bool(row[-1]))
 
     def update(self, track_id: str, changes: Mapping[str, object]) -> Track:
