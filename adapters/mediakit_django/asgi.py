@@ -41,6 +41,7 @@ from django.db import close_old_connections, reset_queries
 from django.urls import set_script_prefix
 
 from mediakit.errors import BadRequest, UploadTooLarge
+from mediakit_django import _request_thread
 
 __all__ = [
     "SCOPE_KEY",
@@ -193,6 +194,18 @@ class LentThread(ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=1, thread_name_prefix="mediakit-request")
         self._prelude: list[Callable[[], object]] = []
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+
+    @property
+    def idle(self) -> bool:
+        """Whether no call is running or waiting on the thread (a busy thread may be
+        the one waiting, in ``async_to_sync``, for what would be submitted next)."""
+        return self._calls == 0
+
+    def _call_done(self, _future: Future[Any]) -> None:
+        with self._calls_lock:
+            self._calls -= 1
 
     def defer(self, step: Callable[[], object]) -> None:
         """Run ``step`` on the thread right before the next submitted call (or at
@@ -202,16 +215,26 @@ class LentThread(ThreadPoolExecutor):
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """``ThreadPoolExecutor.submit``, the deferred steps first (an error in one of
         them is the call's error)."""
-        if not self._prelude:
-            return super().submit(fn, *args, **kwargs)
-        prelude, self._prelude = self._prelude, []
+        with self._calls_lock:
+            self._calls += 1
+        try:
+            if not self._prelude:
+                future = super().submit(fn, *args, **kwargs)
+            else:
+                prelude, self._prelude = self._prelude, []
 
-        def with_prelude() -> Any:
-            for step in prelude:
-                step()
-            return fn(*args, **kwargs)
+                def with_prelude() -> Any:
+                    for step in prelude:
+                        step()
+                    return fn(*args, **kwargs)
 
-        return super().submit(with_prelude)
+                future = super().submit(with_prelude)
+        except BaseException:
+            with self._calls_lock:
+                self._calls -= 1
+            raise
+        future.add_done_callback(self._call_done)
+        return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Run what is still deferred, then shut down."""
@@ -297,6 +320,7 @@ class MediakitASGIHandler(ASGIHandler):
             await super().__call__(scope, receive, send)  # Django's checks and context
             return
         executor = self.request_threads.acquire()
+        token = _request_thread.lent.set(_request_thread.Lent(executor, asyncio.get_running_loop()))
         try:
             async with ThreadSensitiveContext(executor=executor):
                 if _DEFERS_STARTED:
@@ -307,6 +331,8 @@ class MediakitASGIHandler(ASGIHandler):
             # cancelled or failed: a call may still run on the thread; not for reuse
             self.request_threads.retire(executor)
             raise
+        finally:
+            _request_thread.lent.reset(token)
         self.request_threads.release(executor)
 
     async def handle(self, scope: Any, receive: Any, send: Any) -> None:
