@@ -81,19 +81,59 @@ def _stored(alias: str) -> tuple[Any, str, str, str]:
 
 
 def test_reads_by_id_equal_the_orm_querysets(alias: str) -> None:
+    """Unwatched, the reads run on the backend's cursor straight; their values are the
+    ORM's either way."""
     repos, image_id, set_id, track_id = _stored(alias)
     orm_image = r._image(MediaImage.objects.using(alias).get(pk=image_id))
     orm_set = r._music_set(MediaMusicSet.objects.using(alias).get(pk=set_id))
     orm_track = r._track(MediaTrack.objects.using(alias).get(pk=track_id))
+    for _ in range(2):
+        assert not connections[alias].queries_logged
+        assert repos.images.get(image_id) == orm_image
+        assert repos.music_sets.get(set_id) == orm_set
+        assert repos.tracks.get(track_id) == orm_track
+        assert repos.tracks.get_with_set_visibility(track_id) == (orm_track, False)
     with CaptureQueriesContext(connections[alias]) as queries:
         assert repos.images.get(image_id) == orm_image
         assert repos.music_sets.get(set_id) == orm_set
         assert repos.tracks.get(track_id) == orm_track
         assert repos.tracks.get_with_set_visibility(track_id) == (orm_track, False)
-    assert len(queries) == 4  # one statement per read, through Django's cursor
+    assert len(queries) == 4  # watched: one statement per read, through Django's cursor
     assert orm_image.created_at == datetime(2026, 12, 6, 3, 4, 5, 123456, tzinfo=UTC)
     assert orm_image.thumbnails
     assert orm_track.renditions
+
+
+def test_an_execute_wrapper_sees_the_reads_by_id(alias: str) -> None:
+    """Instrumentation installed with ``connection.execute_wrapper`` (tracing, query
+    counting) sees every read by id."""
+    repos, image_id, _, track_id = _stored(alias)
+    seen: list[str] = []
+
+    def wrapper(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(wrapper):
+        assert repos.images.get(image_id) is not None
+        assert repos.tracks.get_with_set_visibility(track_id) is not None
+    assert len(seen) == 2
+    assert repos.images.get(image_id) is not None
+    assert len(seen) == 2  # unwatched again
+
+
+def test_a_read_by_id_in_a_broken_transaction_is_refused(alias: str) -> None:
+    """As through Django's cursor: inside an atomic block marked for rollback, a read by
+    id raises ``TransactionManagementError`` rather than run."""
+    from django.db import transaction
+    from django.db.transaction import TransactionManagementError
+
+    repos, image_id, _, _ = _stored(alias)
+    with transaction.atomic(using=alias):
+        transaction.set_rollback(True, using=alias)
+        connections[alias].needs_rollback = True
+        with pytest.raises(TransactionManagementError):
+            repos.images.get(image_id)
 
 
 @pytest.mark.parametrize("missing", MISSING_IDS)
