@@ -8,6 +8,7 @@ lists, so a broken client gets the full response rather than an error).
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -166,6 +167,7 @@ def parse_http_date(value: str, *, now: datetime | None = None) -> datetime:
     raise _bad(f"{value[:60]!r} is not an HTTP date.")
 
 
+@functools.lru_cache(maxsize=4096)  # an object's Last-Modified, formatted per response
 def format_http_date(moment: datetime) -> str:
     """IMF-fixdate of ``moment`` (naive means UTC), e.g. ``Sun, 06 Nov 1994 08:49:37 GMT``."""
     if moment.tzinfo is None:

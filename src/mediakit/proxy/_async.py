@@ -80,8 +80,11 @@ async def _relay_async(
         if sent != expected:
             raise short_body(key, sent, expected)
     finally:
-        if isinstance(chunks, AsyncClosable):
-            await chunks.aclose()
+        # what isinstance(chunks, AsyncClosable) checks, without its cost per call
+        # (a runtime-checkable protocol walks its attributes: ~15 us a seek on 3.11)
+        aclose = getattr(chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 @attrs.define

@@ -80,8 +80,11 @@ def _relay_sync(key: str, expected: int, chunks: Iterator[bytes]) -> Generator[b
         if sent != expected:
             raise short_body(key, sent, expected)
     finally:
-        if isinstance(chunks, Closable):
-            chunks.close()
+        # what isinstance(chunks, Closable) checks, without its cost per call
+        # (a runtime-checkable protocol walks its attributes: ~15 us a seek on 3.11)
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
 
 
 @attrs.define
