@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import io
 import json
@@ -451,7 +452,10 @@ class MediakitASGIHandler(ASGIHandler):
         except asyncio.CancelledError:
             await signals.request_finished.asend(sender=self.__class__)
         else:
-            await sync_to_async(response.close)()
+            # on the request's thread, as Django's sync_to_async(response.close)() runs
+            # it here, submitted straight (asgiref's hop costs ~100 us of CPU more)
+            context = contextvars.copy_context()
+            await asyncio.wrap_future(executor.submit(context.run, response.close))
         body_file.close()
 
     async def read_body(self, receive: Any) -> Any:

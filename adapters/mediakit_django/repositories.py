@@ -18,6 +18,7 @@ naive UTC); either way the repositories return aware UTC datetimes.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import threading
 import weakref
@@ -757,7 +758,8 @@ class DjangoRepositories(Repositories):
         """
         here = _request_thread.lent.get()
         if here is not None and here.executor.idle and here.loop is asyncio.get_running_loop():
-            return await asyncio.wrap_future(here.executor.submit(step))
+            context = contextvars.copy_context()  # as asgiref hands the caller's context over
+            return await asyncio.wrap_future(here.executor.submit(context.run, step))
         result: _T = await sync_to_async(step, thread_sensitive=True)()
         return result
 

@@ -16,9 +16,14 @@ Engines
     SQLite connections run with ``journal_mode=WAL`` (readers never block the writer),
     ``foreign_keys=ON`` (a set's tracks go with it) and a ``busy_timeout``; every
     write transaction starts with ``BEGIN IMMEDIATE``, so concurrent writers, in
-    threads or processes, queue for the write lock instead of failing half way.
+    threads or processes, queue for the write lock instead of failing half way; a read
+    of one statement opens no transaction (the statement reads one snapshot by itself).
     PostgreSQL runs at READ COMMITTED; writes that depend on what they read (track
-    positions, reordering) first lock the set's row ``FOR UPDATE``.
+    positions, reordering) first lock the set's row ``FOR UPDATE``. Reads of one row by
+    id (the Range proxy makes one per request) run SQLAlchemy's compiled SQL on a pooled
+    driver connection, with SQLAlchemy's result processing and error wrapping, unless
+    the engine's statements are watched (``echo``, execute event listeners such as
+    tracing): then through a ``Connection``, so the listeners see them.
 
 Tables
     ``images``, ``music_sets`` and ``music_tracks`` (``set_id`` references
