@@ -14,7 +14,9 @@ next to the latency:
 * **seek**: a 64 KiB mid-file ``Range`` GET through the Range proxy
   (``/api/v1/user/media/{id}/stream``), as ``<audio>`` sends when the user seeks; anchor:
   the same range GET straight from S3 through a presigned URL, same client, interleaved;
-  and the framework's floor, ``GET /healthz`` of the same server (a view doing nothing);
+  and the framework's floor, ``GET /healthz`` of the same server (a view doing nothing).
+  The three servers run at once and take turns, round by round (20 rounds of 20 seeks
+  each), so a slowdown of the host falls on all of them alike;
 * **listing**: ``GET /api/v1/user/images?limit=N`` for N = 10, 50, 100 (4 presigned URLs per
   image); anchor: botocore's ``generate_presigned_url`` for the same number of URLs (CPU time,
   in this process: what a naive endpoint pays for the URLs alone);
@@ -47,10 +49,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import attrs
 import httpx
 from PIL import Image
 
@@ -268,23 +271,30 @@ def _seed(base: str) -> tuple[str, str, int]:
 
 
 def _interleaved(
-    pid: int, fns: list[Callable[[], None]], n: int, rounds: int
+    pid: int | None,
+    fns: Sequence[Callable[[], None] | tuple[int, Callable[[], None]]],
+    n: int,
+    rounds: int,
 ) -> list[tuple[float, float, float]]:
     """(median latency ms, server CPU ms per call, p95 latency ms) of each fn, batches
     interleaved. The CPU figure is the median over the rounds of each round's CPU per
     call: this VM's speed drifts from minute to minute (the same code's CPU per seek
     varied 1.5-2.6 ms within ten minutes), and a round slowed by the host would move a
-    mean over all rounds."""
-    lat: list[list[float]] = [[] for _ in fns]
-    cpu: list[list[float]] = [[] for _ in fns]
+    mean over all rounds. ``fns`` are functions on the server ``pid``, or ``(pid, fn)``
+    pairs when several servers take turns (``pid`` is then ``None``)."""
+    pairs: list[tuple[int, Callable[[], None]]] = [
+        item if isinstance(item, tuple) else (cast(int, pid), item) for item in fns
+    ]
+    lat: list[list[float]] = [[] for _ in pairs]
+    cpu: list[list[float]] = [[] for _ in pairs]
     for _ in range(rounds):
-        for i, fn in enumerate(fns):
-            c0 = _cpu_seconds(pid)
+        for i, (server, fn) in enumerate(pairs):
+            c0 = _cpu_seconds(server)
             for _ in range(n):
                 t0 = time.perf_counter()
                 fn()
                 lat[i].append(time.perf_counter() - t0)
-            cpu[i].append((_cpu_seconds(pid) - c0) / n)
+            cpu[i].append((_cpu_seconds(server) - c0) / n)
     return [
         (
             statistics.median(v) * 1000,
@@ -295,15 +305,26 @@ def _interleaved(
     ]
 
 
-def _seeks(
-    base: str, pid: int, media_id: str, direct_url: str, size: int, quick: bool
-) -> dict[str, float]:
+@attrs.frozen
+class _SeekTarget:
+    """One running server's seek: where, and which object."""
+
+    base: str
+    pid: int
+    media_id: str
+    direct_url: str
+    size: int
+
+
+def _seeks(targets: dict[str, _SeekTarget], quick: bool) -> dict[str, dict[str, float]]:
+    """Seeks through every server's route, its direct S3 GET and its bare view, the
+    servers taking turns round by round: a host slowdown of a few seconds then falls on
+    every server alike instead of on whichever was being measured."""
     rng = random.Random(7)
     user = {"Authorization": f"Bearer {USER}"}
-    route = f"{base}/api/v1/user/media/{media_id}/stream"
     with httpx.Client(timeout=30) as client:
 
-        def ranged(url: str, headers: dict[str, str]) -> Callable[[], None]:
+        def ranged(url: str, headers: dict[str, str], size: int) -> Callable[[], None]:
             def go() -> None:
                 first = rng.randrange(size // 4, size - SEEK)
                 r = client.get(
@@ -314,28 +335,39 @@ def _seeks(
 
             return go
 
-        def bare() -> None:  # the framework's floor: a view doing nothing, same server
-            r = client.get(f"{base}/healthz")
-            if r.status_code != 200:
-                raise RuntimeError(f"/healthz: {r.status_code} {r.text[:200]}")
+        def bare(base: str) -> Callable[[], None]:
+            def go() -> None:  # the framework's floor: a view doing nothing, same server
+                r = client.get(f"{base}/healthz")
+                if r.status_code != 200:
+                    raise RuntimeError(f"/healthz: {r.status_code} {r.text[:200]}")
 
-        via_route, direct = ranged(route, user), ranged(direct_url, {})
+            return go
+
+        fns: list[tuple[int, Callable[[], None]]] = []
+        for t in targets.values():
+            route = f"{t.base}/api/v1/user/media/{t.media_id}/stream"
+            fns += [
+                (t.pid, ranged(route, user, t.size)),
+                (t.pid, ranged(t.direct_url, {}, t.size)),
+                (t.pid, bare(t.base)),
+            ]
         for _ in range(20):  # warm-up: connections, info cache, presign cache
-            via_route()
-            direct()
-            bare()
-        (r_ms, r_cpu, r_p95), (d_ms, _, d_p95), (b_ms, b_cpu, _) = _interleaved(
-            pid, [via_route, direct, bare], 20 if quick else 40, 3 if quick else 10
-        )
-    return {
-        "route_ms": r_ms,
-        "direct_ms": d_ms,
-        "route_p95_ms": r_p95,
-        "direct_p95_ms": d_p95,
-        "cpu_ms": r_cpu,
-        "bare_ms": b_ms,
-        "bare_cpu_ms": b_cpu,
-    }
+            for _, fn in fns:
+                fn()
+        measured = _interleaved(None, fns, 10 if quick else 20, 3 if quick else 20)
+    out = {}
+    for i, kind in enumerate(targets):
+        (r_ms, r_cpu, r_p95), (d_ms, _, d_p95), (b_ms, b_cpu, _) = measured[3 * i : 3 * i + 3]
+        out[kind] = {
+            "route_ms": r_ms,
+            "direct_ms": d_ms,
+            "route_p95_ms": r_p95,
+            "direct_p95_ms": d_p95,
+            "cpu_ms": r_cpu,
+            "bare_ms": b_ms,
+            "bare_cpu_ms": b_cpu,
+        }
+    return out
 
 
 def _listings(base: str, pid: int, quick: bool) -> list[tuple[int, float, float]]:
@@ -637,22 +669,37 @@ def run(
         stack.callback(lambda: [p.unlink(missing_ok=True) for p in tmp_dir.iterdir()])
         s3c: Any = _s3_client(s3.url, ACCESS_KEY, SECRET_KEY)
         for kind in kinds or list(KINDS):
-            bucket = f"mk-bench-{kind}"
-            s3c.create_bucket(Bucket=bucket)
-            print(f"-- {kind}", flush=True)
-            res: dict[str, Any] = {}
-            if only != "upload":
-                with _server(kind, s3.url, ACCESS_KEY, SECRET_KEY, bucket) as server:
-                    base = server.base
-                    big_id, direct_url, size = _seed(base)
+            s3c.create_bucket(Bucket=f"mk-bench-{kind}")
+            results[kind] = {}
+        if only not in ("upload", "growth"):
+            # every kind's server at once: first requests on each fresh one, then the
+            # seeks with the servers taking turns, then the listings
+            with contextlib.ExitStack() as servers:
+                targets: dict[str, _SeekTarget] = {}
+                for kind in results:
+                    print(f"-- {kind}", flush=True)
+                    bucket = f"mk-bench-{kind}"
+                    server = servers.enter_context(
+                        _server(kind, s3.url, ACCESS_KEY, SECRET_KEY, bucket)
+                    )
+                    big_id, direct_url, size = _seed(server.base)
                     if only in (None, "first"):
-                        res["first"] = _first_requests_ms(server, big_id, size)
-                    proc = server.proc
-                    if only in (None, "seek"):
-                        res["seek"] = _seeks(base, proc.pid, big_id, direct_url, size, quick)
-                    if only in (None, "listing"):
-                        res["listing"] = _listings(base, proc.pid, quick)
+                        results[kind]["first"] = _first_requests_ms(server, big_id, size)
+                    targets[kind] = _SeekTarget(
+                        server.base, server.proc.pid, big_id, direct_url, size
+                    )
+                if only in (None, "seek"):
+                    print("-- seeks, the servers taking turns", flush=True)
+                    for kind, seek in _seeks(targets, quick).items():
+                        results[kind]["seek"] = seek
+                if only in (None, "listing"):
+                    for kind, t in targets.items():
+                        results[kind]["listing"] = _listings(t.base, t.pid, quick)
+        for kind in results:
+            bucket = f"mk-bench-{kind}"
+            res = results[kind]
             if only in (None, "upload"):
+                print(f"-- {kind}: upload", flush=True)
                 if redis is None:
                     redis = stack.enter_context(running(start_redis))
                 # Processing goes to a dramatiq queue nobody consumes: with the thread
@@ -697,7 +744,6 @@ def run(
                         server.base, pid, set_id, eight_files, client="httpx"
                     )
                     res["anchor1"], res["anchor8"] = anchors1[-1], anchors8[-1]
-            results[kind] = res
         anchor1 = _median_run(anchors1)
         anchor8 = _median_run(anchors8)
         url_ms = {}
@@ -739,7 +785,8 @@ def _report(
         "Each reference server in its own process (FastAPI on uvicorn; Django on uvicorn (ASGI) "
         "and on gunicorn gthread (WSGI); uvicorn with `mediakit.uvicorn.HttpToolsProtocol`), SQLite, S3 on nanio over loopback. Server CPU is the "
         "server process's CPU time per request (all threads, /proc; the median over rounds of "
-        "each round's mean, so that a round the host slowed does not move it). Run: "
+        "each round's mean, so that a round the host slowed does not move it; for the seeks "
+        "the servers run at once and take turns round by round). Run: "
         "`python -m benchmarks.routes`.",
         "",
     ]
