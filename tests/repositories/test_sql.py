@@ -413,3 +413,29 @@ def test_a_watched_engine_sees_the_point_reads(tmp_path: Path) -> None:
         assert seen == []  # unwatched again: the direct read
     finally:
         repos.close()
+
+
+def test_a_read_of_one_statement_opens_no_transaction_on_sqlite(tmp_path: Path) -> None:
+    """SQLite: a listing (one ``SELECT``) runs as its own statement transaction, with no
+    ``BEGIN``; the read of several statements that must agree keeps one; writes take
+    the write lock at once (``BEGIN IMMEDIATE``)."""
+    repos = SqlRepositories.from_url(f"sqlite:///{tmp_path}/begin.db")
+    try:
+        music = b.music_set()
+        repos.music_sets.add(music)
+        seen: list[str] = []
+
+        def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+            seen.append(statement.split(None, 2)[0] + " " + statement.split(None, 2)[1])
+
+        sa.event.listen(repos.engine, "before_cursor_execute", record)
+        repos.images.list(visible_only=False, limit=10)
+        assert seen == ["SELECT images.id,"]
+        seen.clear()
+        repos.tracks.count_for_sets([music.id])
+        assert seen[0] == "BEGIN DEFERRED"
+        seen.clear()
+        repos.images.add_many([b.image()])
+        assert seen[0] == "BEGIN IMMEDIATE"
+    finally:
+        repos.close()
