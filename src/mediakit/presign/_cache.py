@@ -115,25 +115,9 @@ def _clonable(inner: object) -> bool:
     return attrs.has(kind) and "clock" in attrs.fields_dict(kind)
 
 
-class _Flight:
-    """One in-progress computation that other threads wait for.
-
-    No synchronisation object of its own: the (rare) waiters sleep on the cache's one
-    condition, so a miss without contention costs two dict operations, not an
-    ``Event`` (issue 15: a per-miss ``threading.Event`` and a ``TLRUCache`` insert made
-    a miss cost 5x an uncached sign).
-    """
-
-    __slots__ = ("done", "error", "result")
-
-    def __init__(self) -> None:
-        self.done = False
-        self.result: SignedUrl | None = None
-        self.error: BaseException | None = None
-
-
 class _Lead:
-    """A leader's mark in the current generation while it signs the key.
+    """A leader's mark in the current generation while it signs the key; outside a live
+    window, the flight :meth:`CachedSigner._miss_locked` waiters sleep on.
 
     Falsy, so every read of the generation takes it for a miss. Waiters set
     :attr:`waited` under the cache's lock and sleep on its condition; the leader sets
@@ -153,6 +137,14 @@ class _Lead:
 
 
 _Entries = OrderedDict[_CacheKey, SignedUrl | _Lead]
+
+
+def _outcome(flight: _Lead) -> SignedUrl:
+    """A finished flight's URL, or its error raised."""
+    if flight.error is not None:
+        raise flight.error
+    assert flight.result is not None
+    return flight.result
 
 
 class _AsyncFlight:
@@ -209,7 +201,7 @@ class CachedSigner:
     """Whether :attr:`_odd` ever held an entry (its ``len`` is a slow Python call)."""
     _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock, repr=False)
     _cond: threading.Condition = attrs.field(init=False, repr=False)
-    _flights: dict[_CacheKey, _Flight | None] = attrs.field(init=False, factory=dict, repr=False)
+    _flights: dict[_CacheKey, _Lead | None] = attrs.field(init=False, factory=dict, repr=False)
     _aflights: dict[tuple[object, _CacheKey], _AsyncFlight] = attrs.field(
         init=False, factory=dict, repr=False
     )
@@ -428,10 +420,7 @@ class CachedSigner:
             lead.waited = True
             while not lead.done:
                 self._cond.wait()
-        if lead.error is not None:
-            raise lead.error
-        assert lead.result is not None
-        return lead.result
+        return _outcome(lead)
 
     def _miss_locked(self, k: _CacheKey) -> SignedUrl:
         """:meth:`_miss` outside a live window: registration and store under the lock."""
@@ -447,13 +436,10 @@ class CachedSigner:
             else:
                 flight = flights[k]
                 if flight is None:
-                    flight = flights[k] = _Flight()
+                    flight = flights[k] = _Lead()
                 while not flight.done:
                     self._cond.wait()
-                if flight.error is not None:
-                    raise flight.error
-                assert flight.result is not None
-                return flight.result
+                return _outcome(flight)
         try:
             result = self.inner.sign(k[0], content_type=k[1], disposition=k[2])
         except BaseException as exc:
