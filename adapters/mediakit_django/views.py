@@ -34,6 +34,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.http.response import HttpResponseBase
 from django.urls import URLPattern, path, re_path
 
+from mediakit import gunicorn
 from mediakit.contract import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -565,14 +566,33 @@ class _CountingBody:
     def __init__(self, stream: Any) -> None:
         self.stream = stream
         self.read = 0
+        self._read: Callable[[int], bytes] = stream.read
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> _CountingBody:
+        """The body of ``request``: under gunicorn, read straight off the connection
+        (:func:`mediakit.gunicorn.body_reader`) when Django has read none of it yet."""
+        body = cls(_wsgi_stream(request))
+        if body.stream is request and not getattr(request, "_read_started", True):
+            direct = gunicorn.body_reader(request.META.get("wsgi.input"))
+            if direct is not None:
+                # as Django's own read() would: request.body is no longer available
+                request._read_started = True
+                body._read = direct
+        return body
 
     def __iter__(self) -> Iterator[bytes]:
-        while chunk := self.stream.read(_CHUNK):
+        read = self._read
+        while chunk := read(_CHUNK):
             self.read += len(chunk)
             yield chunk
 
+    def read_more(self, size: int) -> bytes:
+        """Up to ``size`` more bytes, from where the service stopped reading."""
+        return self._read(size)
 
-def _drain(stream: Any, declared: object, already_read: int, cap: int) -> None:
+
+def _drain(body: _CountingBody, declared: object, already_read: int, cap: int) -> None:
     """Read a little of what is left of a refused upload, so that a client sending a
     small body can finish and read the error instead of a reset connection.
 
@@ -588,7 +608,7 @@ def _drain(stream: Any, declared: object, already_read: int, cap: int) -> None:
         return
     left = budget
     try:
-        while left > 0 and (chunk := stream.read(min(_CHUNK, left))):
+        while left > 0 and (chunk := body.read_more(min(_CHUNK, left))):
             left -= len(chunk)
     except OSError:
         pass
@@ -623,7 +643,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
             who = auth.authenticate(request) if endpoint.needs_principal(request) else None
             call = handler(request, who, **kwargs)
             if BODY in call.args:
-                body = _CountingBody(_wsgi_stream(request))
+                body = _CountingBody.of(request)
             args = tuple(body if a is BODY else a for a in call.args)
             result = getattr(get_kit().service, call.method)(*args, **call.kwargs)
         except _MethodNotAllowed as exc:
@@ -631,7 +651,7 @@ def _sync_view(endpoint: Endpoint) -> Callable[..., HttpResponseBase]:
         except MediaKitError as exc:
             if body is not None:
                 cap = get_kit().settings.max_upload_size_total
-                _drain(body.stream, request.META.get("CONTENT_LENGTH"), body.read, cap)
+                _drain(body, request.META.get("CONTENT_LENGTH"), body.read, cap)
             return _mediakit_error(request, exc)
         except Exception as exc:
             return _unexpected(request, exc)
