@@ -64,7 +64,7 @@ ADMIN = "bench-admin-token-0123456789"
 USER = "bench-user-token-0123456789"
 MiB = 1024 * 1024
 SEEK = 64 * 1024
-UPLOAD_ROUNDS = 3  # interleaved anchor/route rounds of the one-file upload (1 when quick)
+UPLOAD_ROUNDS = 5  # interleaved anchor/route rounds of the one-file upload (1 when quick)
 KINDS: dict[str, dict[str, str]] = {
     "fastapi": {"module": "examples.fastapi_server"},
     "django-asgi": {"module": "examples.django_server", "MEDIAKIT_DJANGO_SERVER": "asgi"},
@@ -460,6 +460,7 @@ def _upload_route(
         with ThreadPoolExecutor(len(files)) as pool:
             list(pool.map(raw, range(len(files))))
 
+    _flush_writeback()
     rss0, cpu0 = _rss_mib(pid), _cpu_seconds(pid)
     own0, s3_0 = _own_cpu_seconds(), _cpu_seconds(s3_pid) if s3_pid else 0.0
     peak = [rss0]
@@ -535,6 +536,14 @@ def _raw_upload(url: str, headers: dict[str, str], path: Path, name: str) -> tup
     return status, body.decode(errors="replace")
 
 
+def _flush_writeback() -> None:
+    """Write every dirty page to disk before a measured upload (``sync``): each upload
+    leaves about twice its size dirty in the S3 server's files (the parts, then the
+    completed object), which the kernel would otherwise write back during a later
+    measurement, on CPU time no process is charged with, whichever side it lands on."""
+    os.sync()
+
+
 def _own_cpu_seconds() -> float:
     import resource
 
@@ -557,6 +566,7 @@ def _upload_anchor(
     """boto3 ``upload_fileobj`` of each of ``files`` (opened from disk, the same files the
     route's client sends; one thread per file, default ``TransferConfig``) in a child
     process; with ``s3_pid``, the S3 server's CPU per GiB meanwhile too."""
+    _flush_writeback()
     s3_0 = _cpu_seconds(s3_pid) if s3_pid else 0.0
     out = subprocess.run(
         [
@@ -878,6 +888,8 @@ def _report(
             "median over the rounds, the route's and the anchor's alike (a host slowdown would "
             "move a single pair a lot); the other rows are one run each, compared with the "
             "anchor run just before them (the anchor rows show the median over the servers). "
+            "Every measured upload starts after a `sync`, so that the kernel's writeback of an "
+            "earlier upload's files does not land in its figures. "
             "Both sides start from the same WAV files on disk "
             "(one file, or 8 files of 1/8 each). The route's client streams each file as a "
             "browser does: a socket sends the multipart head, `socket.sendfile()` of the file "
