@@ -10,9 +10,11 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextvars import ContextVar
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 __all__ = ["Lendable", "Lent", "lent"]
+
+_T = TypeVar("_T")
 
 
 class Lendable(Protocol):
@@ -25,6 +27,10 @@ class Lendable(Protocol):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Run ``fn`` on the thread."""
+        ...
+
+    def hop(self, fn: Callable[[], _T]) -> asyncio.Future[_T]:
+        """Run ``fn`` on the thread; its outcome in a future of the running loop."""
         ...
 
 

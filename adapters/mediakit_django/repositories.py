@@ -749,7 +749,7 @@ class DjangoRepositories(Repositories):
         closed them: each thread kept a connection until the garbage collector found it.)
         :class:`~mediakit_django.asgi.MediakitASGIHandler` lends each request a
         long-lived thread, so no request starts one, and the step goes to that thread
-        straight (``executor.submit``): asgiref's ``sync_to_async`` costs about 100 us of
+        straight (``LentThread.hop``): asgiref's ``sync_to_async`` costs about 100 us of
         CPU more per hop (context copies, its thread-sensitive bookkeeping), and a step
         needs none of it (Django's connections are per thread, not per context). While
         the thread is busy, asgiref's way is kept: the busy thread may be the one
@@ -759,7 +759,7 @@ class DjangoRepositories(Repositories):
         here = _request_thread.lent.get()
         if here is not None and here.executor.idle and here.loop is asyncio.get_running_loop():
             context = contextvars.copy_context()  # as asgiref hands the caller's context over
-            return await asyncio.wrap_future(here.executor.submit(context.run, step))
+            return await here.executor.hop(functools.partial(context.run, step))
         result: _T = await sync_to_async(step, thread_sensitive=True)()
         return result
 

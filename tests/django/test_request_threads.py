@@ -308,15 +308,21 @@ def _trips_of_a_seek(
         lent.add(threading.get_ident())
         return get(self, image_id)
 
-    submit = asgi.LentThread.submit
+    submit, hop = asgi.LentThread.submit, asgi.LentThread.hop
 
     def counted(self: asgi.LentThread, fn: Callable[..., Any], /, *a: Any, **kw: Any) -> Any:
         nonlocal trips
         trips += 1
         return submit(self, fn, *a, **kw)
 
+    def counted_hop(self: asgi.LentThread, fn: Callable[[], Any]) -> Any:
+        nonlocal trips
+        trips += 1
+        return hop(self, fn)
+
     monkeypatch.setattr(DjangoImageRepository, "get", recorded_get)
     monkeypatch.setattr(asgi.LentThread, "submit", counted)
+    monkeypatch.setattr(asgi.LentThread, "hop", counted_hop)
     if thread_local:
         monkeypatch.setattr(asgi, "THREAD_LOCAL_RECEIVERS", {*asgi.THREAD_LOCAL_RECEIVERS, started})
     handler = MediakitASGIHandler()
@@ -487,3 +493,100 @@ def test_with_a_max_age_connections_are_kept_per_lent_thread_and_closed_at_retir
     finally:
         settings_dict["CONN_MAX_AGE"] = old_age
         connections[pg_alias].close()
+
+
+# --- LentThread itself ------------------------------------------------------------------
+
+
+def test_hops_and_submitted_calls_run_on_the_one_thread_in_order() -> None:
+    """``hop`` (from the event loop) and ``submit`` (asgiref's way) share the thread and
+    its order; a hop's result and error reach the awaiting coroutine."""
+    thread = asgi.LentThread()
+    gate = threading.Event()
+    ran: list[tuple[str, int]] = []
+
+    def record(name: str) -> str:
+        ran.append((name, threading.get_ident()))
+        return name
+
+    async def main() -> None:
+        first = thread.submit(lambda: (gate.wait(5), record("submitted"))[1])
+        second = thread.hop(lambda: record("hop"))
+        assert not thread.idle
+        gate.set()
+        assert await second == "hop"
+        assert first.result(5) == "submitted"
+
+        def boom() -> None:
+            raise KeyError("in the thread")
+
+        with pytest.raises(KeyError, match="in the thread"):
+            await thread.hop(boom)
+
+    try:
+        asyncio.run(main())
+    finally:
+        thread.shutdown(wait=True)
+    assert [name for name, _ in ran] == ["submitted", "hop"]
+    assert len({ident for _, ident in ran}) == 1
+    assert ran[0][1] != threading.get_ident()
+
+
+def test_the_thread_is_idle_again_when_a_hop_returns() -> None:
+    """The call is counted out before its future is settled: code resuming after a hop
+    sees the thread idle (its next step then goes straight to it, not through asgiref)."""
+    thread = asgi.LentThread()
+
+    async def main() -> list[bool]:
+        seen = []
+        for _ in range(300):
+            await thread.hop(lambda: None)
+            seen.append(thread.idle)
+        return seen
+
+    try:
+        assert all(asyncio.run(main()))
+    finally:
+        thread.shutdown(wait=True)
+
+
+def test_a_hop_cancelled_before_it_starts_does_not_run() -> None:
+    """A request cancelled while its step waits for the thread: the step is skipped
+    and the thread counts it out."""
+    thread = asgi.LentThread()
+    gate = threading.Event()
+    ran: list[str] = []
+
+    async def main() -> None:
+        thread.submit(gate.wait, 5)
+        waiting = asyncio.ensure_future(thread.hop(lambda: ran.append("step")))
+        await asyncio.sleep(0)
+        waiting.cancel()
+        await asyncio.sleep(0)
+        gate.set()
+        await asyncio.wrap_future(thread.submit(lambda: None))
+
+    try:
+        asyncio.run(main())
+        assert ran == []
+        assert thread.idle
+    finally:
+        thread.shutdown(wait=True)
+
+
+def test_shutdown_cancels_waiting_calls_when_asked_and_refuses_new_ones() -> None:
+    """``shutdown(cancel_futures=True)`` cancels the calls not started; after a
+    shutdown, ``submit`` raises as ``ThreadPoolExecutor.submit`` does."""
+    thread = asgi.LentThread()
+    started, gate = threading.Event(), threading.Event()
+    running = thread.submit(lambda: (started.set(), gate.wait(5))[1])
+    waiting = thread.submit(lambda: "never")
+    assert started.wait(5)
+    thread.shutdown(wait=False, cancel_futures=True)
+    gate.set()
+    assert running.result(5) is True
+    assert waiting.cancelled()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        thread.submit(lambda: None)
+    thread.shutdown(wait=True)
+    assert thread.idle
