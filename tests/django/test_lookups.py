@@ -198,3 +198,30 @@ def test_a_statement_django_compiles_with_other_parameters_runs_as_a_queryset(
     orm_image = r._image(MediaImage.objects.get(pk=image_id))
     assert repos.images.get(image_id) == orm_image
     assert repos.images.get("absent") is None
+
+
+def test_on_sqlite_the_rewritten_sql_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django's SQLite cursor rewrites ``%s`` into ``?`` on every execute; a read by id
+    has it done once per statement and connection (by that cursor's own
+    ``convert_query``), and its values stay the ORM's."""
+    from django.db.backends.sqlite3.base import SQLiteCursorWrapper
+
+    repos, image_id, _, track_id = _stored("default")
+    orm_image = r._image(MediaImage.objects.using("default").get(pk=image_id))
+    converted: list[str] = []
+    convert = SQLiteCursorWrapper.convert_query
+
+    def counted(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+        converted.append(query)
+        return convert(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(SQLiteCursorWrapper, "convert_query", counted)
+    assert repos.images.get(image_id) == orm_image
+    assert repos.tracks.get_with_set_visibility(track_id) is not None
+    first = len(converted)  # 2, or 0 if an earlier test compiled them on this connection
+    assert first <= 2
+    for _ in range(3):
+        assert repos.images.get(image_id) == orm_image
+        assert repos.tracks.get_with_set_visibility(track_id) is not None
+    assert len(converted) == first
+    connections["default"].close()
