@@ -21,9 +21,15 @@ import pytest
 from mediakit.service import MediaKit
 from tests.django.support import ADMIN_TOKEN, ensure_django
 from tests.fixtures_media import jpeg_bytes
+from tests.servers import IN_CI
 
-body_module = pytest.importorskip("gunicorn.http.body", reason="pip install gunicorn")
-from gunicorn.http.unreader import SocketUnreader  # noqa: E402
+try:
+    import gunicorn.http.body as body_module
+    from gunicorn.http.unreader import SocketUnreader
+except ImportError:  # a failure under CI=true, a skip that says what to install elsewhere
+    if IN_CI:
+        raise
+    pytest.skip("pip install gunicorn", allow_module_level=True)
 
 ensure_django()
 

@@ -28,9 +28,15 @@ from hypothesis import strategies as st
 
 from mediakit import gunicorn as mk_gunicorn
 from tests import servers
+from tests.servers import IN_CI
 
-body_module = pytest.importorskip("gunicorn.http.body", reason="pip install gunicorn")
-from gunicorn.http.unreader import IterUnreader, SocketUnreader  # noqa: E402
+try:
+    import gunicorn.http.body as body_module
+    from gunicorn.http.unreader import IterUnreader, SocketUnreader
+except ImportError:  # a failure under CI=true, a skip that says what to install elsewhere
+    if IN_CI:
+        raise
+    pytest.skip("pip install gunicorn", allow_module_level=True)
 
 Body = body_module.Body
 LengthReader = body_module.LengthReader
