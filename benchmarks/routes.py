@@ -64,7 +64,7 @@ ADMIN = "bench-admin-token-0123456789"
 USER = "bench-user-token-0123456789"
 MiB = 1024 * 1024
 SEEK = 64 * 1024
-UPLOAD_ROUNDS = 5  # interleaved anchor/route rounds of the one-file upload (1 when quick)
+UPLOAD_ROUNDS = 6  # interleaved anchor/route rounds of the one-file upload (1 when quick)
 KINDS: dict[str, dict[str, str]] = {
     "fastapi": {"module": "examples.fastapi_server"},
     "django-asgi": {"module": "examples.django_server", "MEDIAKIT_DJANGO_SERVER": "asgi"},
@@ -733,15 +733,19 @@ def run(
                     # each measure next to its anchor (the machine is shared); the route
                     # with the cheap client, then with httpx (the figure of earlier runs)
                     s3_pid = _s3_server_pid()
-                    # one file: rounds of the anchor then the route, each figure the
-                    # median over the rounds (a host slowdown moves a single pair a lot)
-                    pairs = [
-                        (
-                            _upload_anchor(s3.url, bucket, one_file, s3_pid),
-                            _upload_route(server.base, pid, set_id, one_file, s3_pid),
-                        )
-                        for _ in range(1 if quick else UPLOAD_ROUNDS)
-                    ]
+                    # one file: rounds of the anchor and the route, each figure the
+                    # median over the rounds (a host slowdown moves a single pair a lot);
+                    # which goes first alternates, so that a drift of the host's speed
+                    # within the rounds favours neither
+                    pairs = []
+                    for i in range(1 if quick else UPLOAD_ROUNDS):
+                        if i % 2:
+                            r = _upload_route(server.base, pid, set_id, one_file, s3_pid)
+                            a = _upload_anchor(s3.url, bucket, one_file, s3_pid)
+                        else:
+                            a = _upload_anchor(s3.url, bucket, one_file, s3_pid)
+                            r = _upload_route(server.base, pid, set_id, one_file, s3_pid)
+                        pairs.append((a, r))
                     anchors1.append(_medians([a for a, _ in pairs]))
                     res["upload1"] = _medians([r for _, r in pairs])
                     res["upload1_rounds"] = [{"anchor": a, "route": r} for a, r in pairs]
@@ -884,9 +888,10 @@ def _report(
                 )
         lines += [
             "",
-            f"One file: {UPLOAD_ROUNDS} rounds of the anchor then the route, each figure the "
-            "median over the rounds, the route's and the anchor's alike (a host slowdown would "
-            "move a single pair a lot); the other rows are one run each, compared with the "
+            f"One file: {UPLOAD_ROUNDS} rounds of the anchor and the route, which goes first "
+            "alternating from round to round (a drift of the host's speed then favours "
+            "neither), each figure the median over the rounds, the route's and the anchor's "
+            "alike (a host slowdown would move a single pair a lot); the other rows are one run each, compared with the "
             "anchor run just before them (the anchor rows show the median over the servers). "
             "Every measured upload starts after a `sync`, so that the kernel's writeback of an "
             "earlier upload's files does not land in its figures. "
