@@ -119,6 +119,7 @@ FULL_ONLY_VARIANTS = frozenset(
         "fastapi-s3",
         "fastapi-rgw",
         "django-postgres",
+        "django-asgi-postgres",
         # security attacks (tests/security): FastAPI and Django under ASGI stay; Django
         # under WSGI (gunicorn, sync views) repeats every attack
         "django-wsgi",

@@ -1,9 +1,10 @@
 """The views in-process (Django test clients): auth, CSRF, sync and async streaming.
 
 The full HTTP contract runs black-box against the reference server
-(tests/http_contract, kinds ``django-sqlite`` and ``django-postgres``); these tests
-cover what only Django has: session authentication and CSRF, both view flavours, and
-the JSON answers for Django's own routing.
+(tests/http_contract, kinds ``django-sqlite``, ``django-postgres`` and
+``django-asgi-postgres``); these tests cover what only Django has: session
+authentication and CSRF, both view flavours, and the JSON answers for Django's own
+routing.
 """
 
 from __future__ import annotations

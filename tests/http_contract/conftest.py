@@ -62,11 +62,19 @@ SERVER_KINDS: dict[str, ServerKind] = {
         configure=s3_env,
         marks=(pytest.mark.s3, pytest.mark.ceph),
     ),
-    # Django: SQLite under uvicorn (ASGI, async views), PostgreSQL under gunicorn (WSGI, sync views)
+    # Django: SQLite under uvicorn (ASGI, async views), PostgreSQL under gunicorn (WSGI, sync
+    # views) and under uvicorn (ASGI: the request's lent thread holds the connection)
     "django-sqlite": ServerKind(command=[sys.executable, "-m", "examples.django_server"]),
     "django-postgres": ServerKind(
         command=[sys.executable, "-m", "examples.django_server"],
         env={"MEDIAKIT_DJANGO_SERVER": "wsgi"},
+        fixtures=("postgres_server",),
+        configure=postgres_env,
+        marks=(pytest.mark.postgres,),
+    ),
+    "django-asgi-postgres": ServerKind(
+        command=[sys.executable, "-m", "examples.django_server"],
+        env={"MEDIAKIT_DJANGO_SERVER": "asgi"},
         fixtures=("postgres_server",),
         configure=postgres_env,
         marks=(pytest.mark.postgres,),

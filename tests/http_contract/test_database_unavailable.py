@@ -121,7 +121,7 @@ def test_locked_sqlite_is_503_and_nothing_is_written(sqlite_api: Api) -> None:
     assert r.status_code == 201, r.text
 
 
-@pytest.fixture(scope="module", params=["fastapi", "django-postgres"])
+@pytest.fixture(scope="module", params=["fastapi", "django-postgres", "django-asgi-postgres"])
 def pg_api(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Api, servers.ServerHandle]]:
