@@ -137,7 +137,7 @@ class Settings:
         metadata=_env("MEDIA_S3_MAX_POOL_CONNECTIONS", "HTTP connection pool size per S3 client."),
     )
     multipart_part_size: int = attrs.field(
-        default=10 * MiB,
+        default=8 * MiB,
         metadata=_env(
             "MEDIA_UPLOAD_PART_SIZE", "Multipart upload part size in bytes (minimum 5 MiB)."
         ),
@@ -517,13 +517,14 @@ class Settings:
     )
     # --- upload parts in flight (issue 15) --------------------------------------------
     upload_parts_in_flight: int = attrs.field(
-        default=2,
+        default=4,
         metadata=_env(
             "MEDIA_UPLOAD_PARTS_IN_FLIGHT",
             "Multipart parts one S3 upload sends at once while it reads the next (1 to 16). "
             "Memory per upload is at most this plus one part of MEDIA_UPLOAD_PART_SIZE. The "
-            "default, 2, keeps the client and S3 transferring at once (+0.05-0.18x upload "
-            "speed over 1 in docs/benchmarks.md, at about the same CPU per GiB).",
+            "default, 4, keeps the client and S3 transferring while S3 stores a part (a few "
+            "hundredths of boto3's speed over 2 and about +0.15x over 1 in docs/benchmarks.md, "
+            "at about the same CPU per GiB).",
         ),
     )
 

@@ -16,7 +16,7 @@ def test_defaults_follow_the_spec() -> None:
     assert s.presign_ttl == 900
     assert s.s3_path_style is True
     assert s.max_file_size == 4 * GiB
-    assert s.multipart_part_size == 10 * MiB
+    assert s.multipart_part_size == 8 * MiB
     assert s.audio_quality_default == "medium"
     assert s.audio_pre_encode is True
     assert s.storage_backend == "filesystem"

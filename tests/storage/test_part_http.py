@@ -65,7 +65,7 @@ async def test_parts_go_out_on_the_transport_and_arrive_whole(
     raw.create_bucket(Bucket=fresh_bucket_name)
     data = os.urandom(3 * PART + 11)
     async with AsyncS3ObjectStore.from_settings(
-        s3_settings(server.url, fresh_bucket_name)
+        s3_settings(server.url, fresh_bucket_name, upload_parts_in_flight=2)
     ) as store:
         transport = store.part_transport
         assert transport is not None

@@ -133,11 +133,11 @@ def _fail_part(number: int) -> Any:
 
 
 def test_the_setting_is_validated_and_reaches_both_stores() -> None:
-    """``MEDIA_UPLOAD_PARTS_IN_FLIGHT``: 2 by default (the stores' own default too), 1 to
+    """``MEDIA_UPLOAD_PARTS_IN_FLIGHT``: 4 by default (the stores' own default too), 1 to
     16, named in the error."""
-    assert Settings().upload_parts_in_flight == 2
+    assert Settings().upload_parts_in_flight == 4
     for store in (S3ObjectStore, AsyncS3ObjectStore):
-        assert attrs.fields_dict(store)["parts_in_flight"].default == 2
+        assert attrs.fields_dict(store)["parts_in_flight"].default == 4
     env = {"MEDIA_UPLOAD_PARTS_IN_FLIGHT": "4", "MEDIA_S3_ENDPOINT": "http://127.0.0.1:1"}
     settings = Settings.from_env(env)
     assert settings.upload_parts_in_flight == 4

@@ -72,12 +72,12 @@ class S3ObjectStore:
 
     client: S3Client
     bucket: str
-    part_size: int = 10 * 1024 * 1024
+    part_size: int = 8 * 1024 * 1024
     """Multipart part size; streams that end within one part go up in a single PUT."""
     overlapping_uploads: int = 2
     """How many ``put_stream`` calls at a time send parts while reading the next (see
     :class:`~mediakit.storage._common.Overlap`)."""
-    parts_in_flight: int = 2
+    parts_in_flight: int = 4
     """How many parts one ``put_stream`` sends at once while it reads the next
     (``MEDIA_UPLOAD_PARTS_IN_FLIGHT``). The store has ``overlapping_uploads x
     parts_in_flight`` overlap slots, one per part in flight; an upload holds at most

@@ -184,10 +184,10 @@ class AsyncS3ObjectStore:
     """
 
     bucket: str
-    part_size: int = 10 * 1024 * 1024
+    part_size: int = 8 * 1024 * 1024
     overlapping_uploads: int = 2
     """See :attr:`mediakit.storage.s3.S3ObjectStore.overlapping_uploads`."""
-    parts_in_flight: int = 2
+    parts_in_flight: int = 4
     """See :attr:`mediakit.storage.s3.S3ObjectStore.parts_in_flight`."""
     _client: Any = attrs.field(default=None, alias="client")
     _open_client: ClientFactory | None = attrs.field(default=None, alias="open_client")
