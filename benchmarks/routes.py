@@ -603,12 +603,10 @@ def _median_run(runs: list[dict[str, float]]) -> dict[str, float] | None:
 
 
 def _own_peak_rss_mib() -> float:
-    """This process's peak RSS since its ``exec`` (``VmHWM``; ``ru_maxrss`` would carry the
-    parent's peak at the fork over, the benchmark's own hundreds of MiB)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """This process's peak RSS since its ``exec`` (see :func:`benchmarks.upload._peak_rss_kib`)."""
+    from benchmarks.upload import _peak_rss_kib
+
+    return _peak_rss_kib() / 1024
 
 
 def _child_boto3(s3_url: str, bucket: str, paths: list[str]) -> None:
