@@ -301,3 +301,22 @@ def test_thumbnail_bytes_at_equal_quality_are_read_per_size_and_input(
         "generated graphic, 320 px",
     ]
     assert chart.goal == 1.05
+
+
+def test_the_thumbnails_goal_says_why_its_time_is_out_of_reach() -> None:
+    """Each run's critical path line from the thumbnails benchmark is quoted under the
+    thumbnails goal; a run without one (an older or failed benchmark) adds nothing."""
+    runs = [_run(1.0), _run(1.0), _run(1.0, thumbs=False)]
+    path = (
+        "Critical path (decode, then the largest resize, then its encode): 95 + 30 + 135 = 260 ms"
+    )
+    runs[0]["benchmarks"]["thumbnails"]["markdown"] += f"\n{path}; first.\n"
+    runs[1]["benchmarks"]["thumbnails"]["markdown"] += f"\n{path}; second.\n"
+    text, _ = report.page(runs, [Path(f"benchmarks/results/r{i}.json") for i in range(3)])
+    thumbs = text[text.index("### Thumbnails") :].split("\n## ")[0]
+    assert "The time is out of reach at the bytes goal." in thumbs
+    assert f"- run 1: {path}; first." in thumbs
+    assert f"- run 2: {path}; second." in thumbs
+    assert "- run 3:" not in thumbs
+    text, _ = report.page(runs[2:], [Path("benchmarks/results/r.json")])
+    assert "out of reach" not in text[text.index("### Thumbnails") :].split("\n## ")[0]
