@@ -47,6 +47,18 @@ __all__ = ["SERVER_KINDS", "postgres_env", "s3_env"]
 
 _PER_SERVER = ("MEDIAKIT_HOST", "MEDIAKIT_PORT", "MEDIAKIT_DATABASE_URL", "MEDIAKIT_STORAGE_ROOT")
 
+
+def _django_on_postgres(server: str) -> ServerKind:
+    """The Django reference server on PostgreSQL, under ``server`` ("wsgi" or "asgi")."""
+    return ServerKind(
+        command=[sys.executable, "-m", "examples.django_server"],
+        env={"MEDIAKIT_DJANGO_SERVER": server},
+        fixtures=("postgres_server",),
+        configure=postgres_env,
+        marks=(pytest.mark.postgres,),
+    )
+
+
 SERVER_KINDS: dict[str, ServerKind] = {
     "fastapi": ServerKind(command=[sys.executable, "-m", "examples.fastapi_server"]),
     "fastapi-s3": ServerKind(
@@ -65,20 +77,8 @@ SERVER_KINDS: dict[str, ServerKind] = {
     # Django: SQLite under uvicorn (ASGI, async views), PostgreSQL under gunicorn (WSGI, sync
     # views) and under uvicorn (ASGI: the request's lent thread holds the connection)
     "django-sqlite": ServerKind(command=[sys.executable, "-m", "examples.django_server"]),
-    "django-postgres": ServerKind(
-        command=[sys.executable, "-m", "examples.django_server"],
-        env={"MEDIAKIT_DJANGO_SERVER": "wsgi"},
-        fixtures=("postgres_server",),
-        configure=postgres_env,
-        marks=(pytest.mark.postgres,),
-    ),
-    "django-asgi-postgres": ServerKind(
-        command=[sys.executable, "-m", "examples.django_server"],
-        env={"MEDIAKIT_DJANGO_SERVER": "asgi"},
-        fixtures=("postgres_server",),
-        configure=postgres_env,
-        marks=(pytest.mark.postgres,),
-    ),
+    "django-postgres": _django_on_postgres("wsgi"),
+    "django-asgi-postgres": _django_on_postgres("asgi"),
 }
 """Server kinds the suite runs against: name -> how to start it."""
 
